@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Everything else is optional.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FTS := $(VENV)/bin/fts
+STAMP := $(VENV)/.installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: venv demo test lint bench clean help
+
+help:
+	@echo "make demo   - create .venv, install, ingest the sample, build a tier, query it"
+	@echo "make test   - run the whole test suite (creates .venv if needed)"
+	@echo "make lint   - ruff + import-linter"
+	@echo "make bench  - run the benchmarks in bench/"
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(FTS) ingest sample
+	$(FTS) sql "select ticker, count(*) as rows, min(date) as first, max(date) as last from raw.ohlcv group by 1 order by 1"
+	$(FTS) build-tier a100
+	$(FTS) sql "select ticker, count(*) as rows, min(date) as first, max(date) as last from a100 group by 1"
+
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=15
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check fts models_torch tests bench
+	$(VENV)/bin/lint-imports
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) data warehouse.duckdb warehouse.duckdb.wal .pytest_cache

@@ -1,0 +1,37 @@
+"""Shared CLI plumbing: error mapping, the project from the context, output formats."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from fts.core.errors import FtsError
+
+
+class FtsGroup(click.Group):
+    """A Click group that turns library errors into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except FtsError as exc:
+            if os.environ.get("FTS_DEBUG") == "1":
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+            if os.environ.get("FTS_DEBUG") == "1":
+                raise
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(1)
+
+
+def get_project(ctx: click.Context) -> Any:
+    """The `fts.Project` for --project-dir (imported lazily to keep `fts --help` fast)."""
+    from fts.project import Project
+
+    root = ctx.find_root()
+    project_dir = (root.obj or {}).get("project_dir")
+    return Project(project_dir)

@@ -1,0 +1,24 @@
+"""Core pieces every stage shares: errors, project paths, hashing and manifests."""
+
+from fts.core.errors import (
+    BuildError,
+    ConfigError,
+    FtsError,
+    ManifestMismatch,
+    NotFoundError,
+    ValidationError,
+    WarehouseBusy,
+)
+from fts.core.paths import ProjectPaths, resolve_project_dir
+
+__all__ = [
+    "BuildError",
+    "ConfigError",
+    "FtsError",
+    "ManifestMismatch",
+    "NotFoundError",
+    "ProjectPaths",
+    "ValidationError",
+    "WarehouseBusy",
+    "resolve_project_dir",
+]

@@ -1,0 +1,296 @@
+"""`build_tier`: render, run, trim, validate and materialize a tier (and the tiers it needs).
+
+Order of events, so that a killed build leaves the previous state intact:
+1. read the declarations, check versions, read the latest raw loads (short read-only open);
+2. if the tier's current build has the same build key (fingerprint + raw loads + tickers),
+   stop: it is up to date;
+3. run every model in an in-memory DuckDB, trim and validate each tier with pandera;
+4. write each new Parquet file under a temporary name and rename it into place (a file nobody
+   points at yet), then its manifest file;
+5. in one warehouse transaction, register the manifests and point the tier views at the new files.
+Until step 5 commits, every reader still sees the previous build.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fts.core.atomic import atomic_path
+from fts.core.errors import BuildError, NotFoundError
+from fts.core.hashing import sha256_file, sha256_json, table_content_sha256
+from fts.core.manifest import Input, Manifest
+from fts.core.paths import ProjectPaths
+from fts.features.declarations import FeatureProject, load_feature_project
+from fts.features.graph import plan, tiers_in
+from fts.features.render import RenderedModel, relation_name
+from fts.features.runner import run_plan
+from fts.features.validate import validate_tier
+from fts.features.versions import check_versions, tier_fingerprints
+from fts.warehouse import (
+    connect,
+    current_tiers,
+    register_artifact,
+    register_manifest,
+    set_current_tier,
+    transaction,
+)
+from fts.warehouse.registry import get_manifest
+
+BUILD_FORMAT = 1
+
+
+@dataclass
+class TierResult:
+    """What happened to one tier in a build."""
+
+    tier: str
+    manifest_id: str
+    up_to_date: bool
+    rows: int
+    parquet_path: str
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildResult:
+    """The outcome of `build_tier`: the target and every tier built on the way."""
+
+    tier: str
+    tiers: list[TierResult] = field(default_factory=list)
+
+    @property
+    def target(self) -> TierResult:
+        return next(t for t in self.tiers if t.tier == self.tier)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.target.up_to_date
+
+
+@dataclass
+class _Inputs:
+    tickers: list[str]
+    loads: dict[str, tuple[str, str]]  # ticker -> (load_id, content_sha256)
+    vix_ticker: str | None
+
+
+def _environment() -> dict[str, str]:
+    import numpy
+    import pandas
+
+    env = {"python": platform.python_version(), "duckdb": duckdb.__version__,
+           "pyarrow": pa.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}
+    try:
+        import talib
+
+        env["ta-lib"] = talib.__version__
+    except ImportError:  # pragma: no cover - TA-Lib is a dependency
+        pass
+    return env
+
+
+def _needs_vix(models: list[RenderedModel]) -> bool:
+    return any(("raw", "vix") in m.sources for m in models)
+
+
+def _select_inputs(
+    con: duckdb.DuckDBPyConnection, project: FeatureProject, tier: str,
+    tickers: Sequence[str] | None, needs_vix: bool,
+) -> _Inputs:
+    rows = con.execute(
+        "SELECT ticker, load_id, content_sha256, close_only FROM raw.latest_loads ORDER BY ticker"
+    ).fetchall()
+    loads = {t: (lid, sha) for t, lid, sha, _ in rows}
+    price_tickers = [t for t, _, _, close_only in rows if not close_only]
+    vix_ticker = str(project.vars.get("vix_ticker", "^VIX"))
+    if tickers:
+        wanted = [t.upper() for t in tickers]
+        unknown = [t for t in wanted if t not in loads]
+        if unknown:
+            raise NotFoundError(
+                f"ticker(s) {', '.join(unknown)} not in the warehouse; ingest them first "
+                f"(loaded: {', '.join(sorted(loads)) or 'none'})"
+            )
+        close_only = [t for t in wanted if t not in price_tickers]
+        if close_only:
+            raise BuildError(
+                f"ticker(s) {', '.join(close_only)} are close-only series (no open/high/low); "
+                f"tier {tier} needs full OHLC bars"
+            )
+        chosen = sorted(set(wanted))
+    else:
+        chosen = price_tickers
+    if not chosen:
+        raise NotFoundError(
+            f"tier {tier}: no OHLC data in the warehouse; run `fts ingest sample` "
+            "(or `fts ingest csv` / `fts ingest yfinance`) first"
+        )
+    if needs_vix and vix_ticker not in loads:
+        raise NotFoundError(
+            f"tier {tier} needs {vix_ticker} closes, which are not in the warehouse; load them "
+            "with `fts ingest sample` or `fts ingest yfinance ^VIX`"
+        )
+    used = {t: loads[t] for t in chosen}
+    if needs_vix:
+        used[vix_ticker] = loads[vix_ticker]
+    return _Inputs(chosen, used, vix_ticker if needs_vix else None)
+
+
+def _build_key(full_fp: str, inputs: _Inputs) -> str:
+    return sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp,
+                        "loads": sorted(lid for lid, _ in inputs.loads.values()),
+                        "tickers": inputs.tickers})
+
+
+def build_tier(
+    paths: ProjectPaths, tier: str, *, tickers: Sequence[str] | None = None,
+    progress: Callable[[str], None] = lambda _: None,
+) -> BuildResult:
+    """Build `tier` and every tier it depends on; skip the ones that are up to date."""
+    started = time.perf_counter()
+    project = load_feature_project(paths.features_sql)
+    models = plan(project, tier)
+    own, full = tier_fingerprints(project, models)
+    check_versions(project, own)
+    tier_order = tiers_in(project, models)
+
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        inputs = _select_inputs(con, project, tier, tickers, _needs_vix(models))
+        keys = {t: _build_key(full[t], inputs) for t in tier_order}
+        current = current_tiers(con)
+        existing: dict[str, Manifest] = {}
+        for t in tier_order:
+            if t in current:
+                m = get_manifest(con, current[t][0])
+                if m is not None and m.get("build_key") == keys[t] and paths.absolute(current[t][1]).exists():
+                    existing[t] = m
+        result = BuildResult(tier=tier)
+        if tier in existing:
+            m = existing[tier]
+            progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
+                     f"manifest {m.id[:12]})")
+            result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]),
+                                           current[tier][1]))
+            return result
+        ohlcv = con.sql(
+            "SELECT ticker, date, open, high, low, close, volume FROM raw.ohlcv "
+            "WHERE list_contains(?, ticker) ORDER BY ticker, date", params=[inputs.tickers]
+        ).to_arrow_table()
+        vix = con.sql(
+            "SELECT date, close FROM raw.ohlcv WHERE ticker = ? ORDER BY date",
+            params=[inputs.vix_ticker or ""],
+        ).to_arrow_table()
+
+    progress(f"{tier}: building {', '.join(t for t in tier_order if t not in existing)} "
+             f"for {len(inputs.tickers)} ticker(s)")
+    mem, _ = run_plan(project, models, ohlcv, vix, progress)
+    parents = parent_tiers(project, models)
+    try:
+        written = [
+            _materialize(paths, project, mem, t, keys[t], full[t], own[t], inputs, existing,
+                         result, parents[t])
+            for t in tier_order
+        ]
+    finally:
+        mem.close()
+    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+        for t, manifest, rel_path, file_sha, size in (w for w in written if w is not None):
+            register_manifest(con, manifest)
+            register_artifact(con, rel_path, manifest.id, file_sha, size)
+            set_current_tier(con, t, manifest.id, rel_path)
+    progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
+    return result
+
+
+def _materialize(
+    paths: ProjectPaths, project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str,
+    key: str, full_fp: str, own_fp: str, inputs: _Inputs, existing: dict[str, Manifest],
+    result: BuildResult, parents: set[str],
+) -> tuple[str, Manifest, str, str, int] | None:
+    """Validate and write one tier; returns what the warehouse must register (None if kept)."""
+    t0 = time.perf_counter()
+    if tier in existing:
+        m = existing[tier]
+        result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]), m["outputs"][0]["path"]))
+        return None
+    spec = project.tier(tier)
+    columns = project.columns(tier)
+    frame = mem.execute(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)}").df()
+    _check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0)
+    volume_tickers = {
+        r[0] for r in mem.execute(
+            'SELECT ticker FROM "__source_raw_ohlcv" GROUP BY 1 HAVING count(volume) > 0'
+        ).fetchall()
+    }
+    validate_tier(tier, frame, columns, volume_tickers)
+    table = mem.sql(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)} "
+                    "ORDER BY ticker, date").to_arrow_table()
+    content_sha = table_content_sha256(table)
+    ranges = mem.execute(
+        f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM "
+        f"{relation_name(tier, trimmed_tier=True)} GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{key[:16]}.parquet"
+    upstream = [r for r in result.tiers if r.tier in parents]
+    raw_inputs = [Input(lid, "raw", sha) for _, (lid, sha) in sorted(inputs.loads.items())]
+    tier_inputs = [Input(r.manifest_id, "tier", _content_sha_of(paths, r, existing)) for r in upstream]
+    manifest = Manifest.create(
+        kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
+        tier=tier, build_key=key, fingerprint=full_fp, definition_fingerprint=own_fp,
+        columns=[c.name for c in columns],
+        schema={f.name: str(f.type) for f in table.schema},
+        row_count=table.num_rows,
+        tickers=inputs.tickers,
+        date_range={t: {"first": a, "last": b, "rows": n} for t, a, b, n in ranges},
+        outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
+        environment=_environment(),
+    )
+    final = paths.absolute(rel_path)
+    meta = {b"fts.manifest_id": manifest.id.encode(), b"fts.tier": tier.encode(),
+            b"fts.version": str(spec.version).encode(), b"fts.content_sha256": content_sha.encode()}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
+    with atomic_path(final) as tmp:
+        pq.write_table(table, tmp, compression="zstd")
+    manifest.write(paths.manifests)
+    seconds = time.perf_counter() - t0
+    result.tiers.append(TierResult(tier, manifest.id, False, table.num_rows, rel_path, seconds))
+    return tier, manifest, rel_path, sha256_file(final), final.stat().st_size
+
+
+def parent_tiers(project: FeatureProject, models: list[RenderedModel]) -> dict[str, set[str]]:
+    """For each tier in a plan, the other tiers its own models `ref` (read from the SQL/AST)."""
+    parents: dict[str, set[str]] = {t: set() for t in tiers_in(project, models)}
+    for m in models:
+        if m.spec.folder in parents:
+            parents[m.spec.folder] |= {r for r in m.refs if r in project.tiers and r != m.spec.folder}
+    return parents
+
+
+def _content_sha_of(paths: ProjectPaths, r: TierResult, existing: dict[str, Manifest]) -> str:
+    from fts.core.manifest import read_manifest
+
+    m = existing.get(r.tier) or read_manifest(paths.manifests, r.manifest_id, "tier")
+    return str(m["outputs"][0]["content_sha256"])
+
+
+def _check_history(
+    mem: duckdb.DuckDBPyConnection, tier: str, frame: Any, inputs: _Inputs, warmup: int
+) -> None:
+    built = set(frame["ticker"].unique()) if len(frame) else set()
+    for ticker in inputs.tickers:
+        if ticker not in built:
+            n = mem.execute('SELECT count(*) FROM "__source_raw_ohlcv" WHERE ticker = ?',
+                            [ticker]).fetchone()[0]
+            raise BuildError(
+                f"tier {tier}: ticker {ticker} has {n} rows of history, too few for the tier's "
+                f"warm-up (at least {warmup} rows, plus VIX coverage where needed); "
+                "nothing was written"
+            )

@@ -1,0 +1,188 @@
+"""Read the declarations in `features_sql/`: the project vars, the macros, the tiers and models.
+
+A tier is a folder `features_sql/<tier>/` holding `<tier>.yml` (version, description, columns
+with warm-up, range and allowed-null reason), the final model `<tier>.sql` or `<tier>.py`, and
+any intermediate models. A model's name is its file stem, unique across the project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fts.core.errors import ConfigError, NotFoundError
+
+NULL_REASONS = {
+    "missing_volume": "the ticker has no volume data (volume is null throughout)",
+    "stale_vix": "no VIX close within the allowed staleness before this date",
+}
+RESERVED_DIRS = {"macros"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One declared feature column."""
+
+    name: str
+    description: str
+    warmup: int
+    tier: str
+    min: float | None = None
+    max: float | None = None
+    nullable: str | None = None
+
+    def definition(self) -> dict[str, Any]:
+        """The parts that change the data (the description does not)."""
+        return {"name": self.name, "min": self.min, "max": self.max, "nullable": self.nullable}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model file: SQL (Jinja) or Python."""
+
+    name: str
+    path: Path
+    kind: str  # "sql" | "python"
+    folder: str
+
+
+@dataclass(frozen=True)
+class TierSpec:
+    """A tier's declaration. `columns` are its own; `all_columns` resolves `extends`."""
+
+    name: str
+    version: int
+    description: str
+    extends: str | None
+    own_columns: tuple[ColumnSpec, ...]
+    path: Path
+    models: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class FeatureProject:
+    """Everything declared under `features_sql/`."""
+
+    root: Path
+    vars: dict[str, Any]
+    macro_files: tuple[Path, ...]
+    tiers: dict[str, TierSpec]
+    models: dict[str, ModelSpec]
+
+    def tier(self, name: str) -> TierSpec:
+        if name not in self.tiers:
+            known = ", ".join(sorted(self.tiers)) or "none"
+            raise NotFoundError(f"unknown tier {name!r} (declared tiers: {known})")
+        return self.tiers[name]
+
+    def lineage(self, name: str) -> list[str]:
+        """The tier and its ancestors through `extends`, root first."""
+        chain: list[str] = []
+        current: str | None = name
+        while current:
+            if current in chain:
+                raise ConfigError(f"tier {name!r}: `extends` forms a cycle through {current!r}")
+            chain.append(current)
+            current = self.tier(current).extends
+        return list(reversed(chain))
+
+    def columns(self, name: str) -> list[ColumnSpec]:
+        """All columns of a tier in order: the ancestors' first."""
+        return [c for t in self.lineage(name) for c in self.tier(t).own_columns]
+
+
+def _load_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def _parse_column(raw: Any, tier: str, path: Path, index: int) -> ColumnSpec:
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ConfigError(f"{path}: column #{index + 1} needs at least a name")
+    name = str(raw["name"])
+    nullable = raw.get("nullable")
+    if nullable is not None and nullable not in NULL_REASONS:
+        raise ConfigError(
+            f"{path}: column {name}: nullable must be one of {sorted(NULL_REASONS)}, got {nullable!r}"
+        )
+    try:
+        warmup = int(raw.get("warmup", 0))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: column {name}: warmup must be an integer") from exc
+    return ColumnSpec(
+        name=name,
+        description=str(raw.get("description", "")).strip(),
+        warmup=warmup,
+        tier=tier,
+        min=None if raw.get("min") is None else float(raw["min"]),
+        max=None if raw.get("max") is None else float(raw["max"]),
+        nullable=nullable,
+    )
+
+
+def load_feature_project(root: Path) -> FeatureProject:
+    """Parse `features_sql/` under `root` (the folder itself)."""
+    if not root.is_dir():
+        raise NotFoundError(f"{root}: no features_sql folder (run `fts init` to scaffold a project)")
+    project_file = root / "project.yml"
+    vars_ = dict(_load_yaml(project_file).get("vars", {}) or {}) if project_file.exists() else {}
+    macro_files = tuple(sorted((root / "macros").glob("*.sql"))) if (root / "macros").is_dir() else ()
+
+    tiers: dict[str, TierSpec] = {}
+    models: dict[str, ModelSpec] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        if folder.name in RESERVED_DIRS or folder.name.startswith((".", "_")):
+            continue
+        folder_models = []
+        for path in sorted(folder.iterdir()):
+            kind = {".sql": "sql", ".py": "python"}.get(path.suffix)
+            if kind is None or path.name.startswith(("_", ".")):
+                continue
+            name = path.stem
+            if name in models:
+                raise ConfigError(
+                    f"model name {name!r} is declared twice: {models[name].path} and {path}"
+                )
+            models[name] = ModelSpec(name=name, path=path, kind=kind, folder=folder.name)
+            folder_models.append(name)
+        meta_path = folder / f"{folder.name}.yml"
+        if not meta_path.exists():
+            continue
+        meta = _load_yaml(meta_path)
+        tier = str(meta.get("tier", folder.name))
+        if tier != folder.name:
+            raise ConfigError(f"{meta_path}: tier {tier!r} must match its folder {folder.name!r}")
+        if tier not in folder_models:
+            raise ConfigError(f"{folder}: tier {tier!r} has no final model {tier}.sql or {tier}.py")
+        try:
+            version = int(meta["version"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{meta_path}: `version` must be an integer") from exc
+        raw_cols = meta.get("columns") or []
+        cols = tuple(_parse_column(c, tier, meta_path, i) for i, c in enumerate(raw_cols))
+        tiers[tier] = TierSpec(
+            name=tier,
+            version=version,
+            description=str(meta.get("description", "")).strip(),
+            extends=meta.get("extends"),
+            own_columns=cols,
+            path=meta_path,
+            models=tuple(folder_models),
+        )
+    project = FeatureProject(root, vars_, macro_files, tiers, models)
+    for t in tiers.values():
+        if t.extends and t.extends not in tiers:
+            raise ConfigError(f"{t.path}: extends unknown tier {t.extends!r}")
+        names = [c.name for c in project.columns(t.name)]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ConfigError(f"{t.path}: columns declared more than once: {', '.join(dupes)}")
+    return project

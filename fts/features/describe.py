@@ -1,0 +1,70 @@
+"""`describe_tier` and `list_tiers`: what a tier is, from its declaration and its current build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fts.core.paths import ProjectPaths
+from fts.features.declarations import NULL_REASONS, load_feature_project
+from fts.features.graph import plan
+from fts.features.versions import read_lock, tier_fingerprints
+from fts.warehouse import connect, current_tiers
+from fts.warehouse.registry import get_manifest
+
+
+def list_tiers(paths: ProjectPaths) -> list[str]:
+    """The tiers declared under features_sql/, sorted."""
+    return sorted(load_feature_project(paths.features_sql).tiers)
+
+
+def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
+    """Columns (definition, warm-up, range, allowed nulls), version, fingerprints, lineage and
+    the current build of a tier."""
+    project = load_feature_project(paths.features_sql)
+    spec = project.tier(tier)
+    models = plan(project, tier)
+    own, full = tier_fingerprints(project, models)
+    lock = read_lock(project.root).get(tier, {})
+    info: dict[str, Any] = {
+        "tier": tier,
+        "version": spec.version,
+        "description": spec.description,
+        "extends": spec.extends,
+        "fingerprint": full[tier],
+        "definition_fingerprint": own[tier],
+        "version_recorded": lock.get(str(spec.version)) == own[tier],
+        "columns": [
+            {
+                "name": c.name,
+                "tier": c.tier,
+                "description": c.description,
+                "warmup": c.warmup,
+                "min": c.min,
+                "max": c.max,
+                "nullable": NULL_REASONS.get(c.nullable or "", None),
+            }
+            for c in project.columns(tier)
+        ],
+        "models": [
+            {"name": m.spec.name, "kind": m.spec.kind, "path": paths.relative(m.spec.path),
+             "refs": m.refs, "sources": [f"{a}.{b}" for a, b in m.sources]}
+            for m in models
+        ],
+        "build": None,
+    }
+    if paths.warehouse.exists():
+        with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+            cur = current_tiers(con).get(tier)
+            if cur:
+                m = get_manifest(con, cur[0])
+                if m is not None:
+                    info["build"] = {
+                        "manifest_id": m.id,
+                        "parquet": cur[1],
+                        "created_at": m["created_at"],
+                        "rows": m["row_count"],
+                        "date_range": m["date_range"],
+                        "inputs": m.body["inputs"],
+                        "up_to_date_definition": m["fingerprint"] == full[tier],
+                    }
+    return info

@@ -1,0 +1,78 @@
+"""The pandera schema of a tier, derived from its declaration, and its check before writing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from fts.core.errors import ValidationError
+from fts.features.declarations import NULL_REASONS, ColumnSpec
+
+
+def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) -> pa.DataFrameSchema:
+    """A DataFrameSchema for a tier's trimmed rows.
+
+    Every feature is float64 and finite; declared ranges are checked; nulls are allowed only in
+    columns that declare a reason, and `missing_volume` nulls only for tickers without volume.
+    """
+    cols: dict[str, pa.Column] = {
+        "ticker": pa.Column(str, nullable=False),
+        "date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+    }
+    volume_cols = []
+    for c in columns:
+        checks = [pa.Check(lambda s: ~np.isinf(s), element_wise=False, name="finite")]
+        if c.min is not None:
+            checks.append(pa.Check.ge(c.min))
+        if c.max is not None:
+            checks.append(pa.Check.le(c.max))
+        cols[c.name] = pa.Column(
+            "float64",
+            nullable=c.nullable is not None,
+            checks=checks,
+            coerce=True,
+            description=c.description,
+            title=f"may be null: {NULL_REASONS[c.nullable]}" if c.nullable else None,
+        )
+        if c.nullable == "missing_volume":
+            volume_cols.append(c.name)
+
+    def volume_nulls_only_without_volume(df: pd.DataFrame) -> pd.Series:
+        has_volume = df["ticker"].isin(volume_tickers)
+        nulls = df[volume_cols].isna().any(axis=1) if volume_cols else False
+        return ~(has_volume & nulls)
+
+    return pa.DataFrameSchema(
+        cols,
+        name=tier,
+        strict=True,
+        ordered=True,
+        unique=["ticker", "date"],
+        checks=[pa.Check(volume_nulls_only_without_volume, name="volume features null only "
+                         "for tickers without volume")] if volume_cols else [],
+    )
+
+
+def validate_tier(
+    tier: str, frame: pd.DataFrame, columns: list[ColumnSpec], volume_tickers: set[str]
+) -> None:
+    """Raise `ValidationError` naming the column, the check and the first failing rows."""
+    schema = tier_schema(tier, columns, volume_tickers)
+    try:
+        schema.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        first = cases.iloc[0]
+        column = first.get("column") or "(table)"
+        check = first.get("check")
+        n = int((cases["column"].fillna("") == (first.get("column") or "")).sum())
+        where = ""
+        index = first.get("index")
+        if index is not None and not pd.isna(index) and int(index) in frame.index:
+            row = frame.loc[int(index)]
+            where = f" (first: {row['ticker']} {pd.Timestamp(row['date']).date()})"
+        raise ValidationError(
+            f"column {column}: check {check} failed on {n} row(s){where}; nothing was written",
+            source=f"tier {tier}",
+        ) from exc

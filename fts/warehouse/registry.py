@@ -1,0 +1,80 @@
+"""The manifest registry inside the warehouse (`meta.manifests`) and the current-tier pointers."""
+
+from __future__ import annotations
+
+import duckdb
+
+from fts.core.hashing import canonical_json
+from fts.core.manifest import Manifest
+
+
+def register_manifest(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
+    """Insert a manifest row (idempotent: the id is the content hash)."""
+    con.execute(
+        """INSERT INTO meta.manifests (id, kind, name, version, created_at, body)
+           VALUES (?, ?, ?, ?, CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?)
+           ON CONFLICT (id) DO NOTHING""",
+        [
+            manifest.id,
+            manifest.kind,
+            manifest.name,
+            str(manifest.body["version"]),
+            manifest.body["created_at"],
+            canonical_json(manifest.body),
+        ],
+    )
+
+
+def list_manifests(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> list[Manifest]:
+    """Every registered manifest (of one kind), oldest first."""
+    sql = "SELECT id, body FROM meta.manifests"
+    params: list[str] = []
+    if kind:
+        sql += " WHERE kind = ?"
+        params.append(kind)
+    import json
+
+    rows = con.execute(sql + " ORDER BY created_at, id", params).fetchall()
+    return [Manifest(body=json.loads(body), id=mid) for mid, body in rows]
+
+
+def set_current_tier(
+    con: duckdb.DuckDBPyConnection, tier: str, manifest_id: str, parquet_path: str
+) -> None:
+    """Point the tier's view at a new build."""
+    con.execute(
+        """INSERT INTO meta.tier_current VALUES (?, ?, ?, now())
+           ON CONFLICT (tier) DO UPDATE SET manifest_id = excluded.manifest_id,
+               parquet_path = excluded.parquet_path, built_at = excluded.built_at""",
+        [tier, manifest_id, parquet_path],
+    )
+
+
+def current_tiers(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:
+    """{tier: (manifest_id, parquet_path)} for every built tier."""
+    return {
+        t: (m, p)
+        for t, m, p in con.execute(
+            "SELECT tier, manifest_id, parquet_path FROM meta.tier_current"
+        ).fetchall()
+    }
+
+
+def register_artifact(
+    con: duckdb.DuckDBPyConnection, path: str, manifest_id: str, sha256: str, size: int
+) -> None:
+    """Record the file-level SHA-256 of an artefact file (relative path) and its manifest."""
+    con.execute(
+        """INSERT INTO meta.artifacts VALUES (?, ?, ?, ?, now())
+           ON CONFLICT (path) DO UPDATE SET manifest_id = excluded.manifest_id,
+               sha256 = excluded.sha256, bytes = excluded.bytes, written_at = excluded.written_at""",
+        [path, manifest_id, sha256, size],
+    )
+
+
+def get_manifest(con: duckdb.DuckDBPyConnection, manifest_id: str) -> Manifest | None:
+    """One registered manifest, or None."""
+    import json
+
+    row = con.execute("SELECT body FROM meta.manifests WHERE id = ?", [manifest_id]).fetchone()
+    return Manifest(body=json.loads(row[0]), id=manifest_id) if row else None

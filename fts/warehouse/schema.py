@@ -1,0 +1,118 @@
+"""The warehouse schema, created idempotently on every read-write open.
+
+Schemas:
+- `raw`: append-only loads (`raw.loads`, `raw.ohlcv_history`) and the view `raw.ohlcv`, which
+  shows each ticker's latest load (the contract table `raw.ohlcv(ticker, date, open, high, low,
+  close, volume)`).
+- `meta`: the manifest registry and the pointer from each tier to its current build.
+Session views (temporary, made on every open): one per built tier, named after it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_VERSION = 1
+
+DDL = [
+    "CREATE SCHEMA IF NOT EXISTS raw",
+    "CREATE SCHEMA IF NOT EXISTS meta",
+    """CREATE TABLE IF NOT EXISTS meta.schema_version (version INTEGER NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS meta.manifests (
+        id VARCHAR PRIMARY KEY,
+        kind VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        version VARCHAR NOT NULL,
+        created_at TIMESTAMP NOT NULL,
+        body JSON NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS meta.tier_current (
+        tier VARCHAR PRIMARY KEY,
+        manifest_id VARCHAR NOT NULL,
+        parquet_path VARCHAR NOT NULL,
+        built_at TIMESTAMP NOT NULL
+    )""",
+    # File-level SHA-256 of every artefact file. Kept beside the manifests, not in them, because a
+    # tier's Parquet footer carries its manifest id (the manifest pins the content hash instead).
+    """CREATE TABLE IF NOT EXISTS meta.artifacts (
+        path VARCHAR PRIMARY KEY,
+        manifest_id VARCHAR NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        bytes BIGINT NOT NULL,
+        written_at TIMESTAMP NOT NULL
+    )""",
+    # One row per load: a load holds the complete series of one ticker as of that load.
+    """CREATE TABLE IF NOT EXISTS raw.loads (
+        load_id VARCHAR PRIMARY KEY,
+        seq BIGINT NOT NULL UNIQUE,
+        ticker VARCHAR NOT NULL,
+        source_kind VARCHAR NOT NULL,
+        loaded_at TIMESTAMP NOT NULL,
+        row_count BIGINT NOT NULL,
+        first_date DATE,
+        last_date DATE,
+        content_sha256 VARCHAR NOT NULL,
+        rows_added BIGINT NOT NULL,
+        rows_changed BIGINT NOT NULL,
+        close_only BOOLEAN NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS raw.ohlcv_history (
+        load_id VARCHAR NOT NULL,
+        ticker VARCHAR NOT NULL,
+        date DATE NOT NULL,
+        open DOUBLE,
+        high DOUBLE,
+        low DOUBLE,
+        close DOUBLE NOT NULL,
+        volume DOUBLE,
+        PRIMARY KEY (load_id, date)
+    )""",
+    """CREATE OR REPLACE VIEW raw.latest_loads AS
+        SELECT * FROM raw.loads
+        QUALIFY row_number() OVER (PARTITION BY ticker ORDER BY seq DESC) = 1""",
+    """CREATE OR REPLACE VIEW raw.ohlcv AS
+        SELECT h.ticker, h.date, h.open, h.high, h.low, h.close, h.volume
+        FROM raw.ohlcv_history h
+        JOIN raw.latest_loads l USING (load_id)""",
+]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every schema object that is missing (idempotent, in one transaction)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for stmt in DDL:
+            con.execute(stmt)
+        if not con.execute("SELECT count(*) FROM meta.schema_version").fetchone()[0]:
+            con.execute("INSERT INTO meta.schema_version VALUES (?)", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> None:
+    """Define a temporary view per built tier (`a100` -> its current Parquet file).
+
+    Temporary views work on read-only connections and always point at the current build,
+    wherever the project directory has moved.
+    """
+    if not _table_exists(con, "meta", "tier_current"):
+        return
+    for tier, rel_path in con.execute(
+        "SELECT tier, parquet_path FROM meta.tier_current ORDER BY tier"
+    ).fetchall():
+        path = (project_root / rel_path).as_posix().replace("'", "''")
+        con.execute(
+            f'CREATE OR REPLACE TEMP VIEW "{tier}" AS SELECT * FROM read_parquet(\'{path}\')'
+        )

@@ -1,0 +1,6 @@
+"""Twice the close: a Python model."""
+
+
+def model(ctx):
+    raw = ctx.source("raw", "ohlcv")
+    return ctx.per_ticker(raw, lambda g: g[["close"]].rename(columns={"close": "close_x2"}) * 2)
