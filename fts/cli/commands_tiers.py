@@ -1,7 +1,75 @@
-"""CLI commands (see fts/cli/__init__.py)."""
+"""CLI commands for feature tiers: `build-tier`, `describe`, `tiers`, `init`."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-COMMANDS: list[click.Command] = []
+from fts.cli.common import get_project
+
+
+@click.command("build-tier")
+@click.argument("tier")
+@click.option("--ticker", "tickers", multiple=True, help="Build only these tickers (repeatable).")
+@click.pass_context
+def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...]) -> None:
+    """Build TIER (and the tiers it depends on) into validated Parquet; skip what is up to date."""
+    project = get_project(ctx)
+    result = project.build_tier(tier, tickers=list(tickers) or None, progress=click.echo)
+    for t in result.tiers:
+        state = "up to date" if t.up_to_date else f"built in {t.seconds:.1f}s"
+        click.echo(f"{t.tier}: {state}, {t.rows} rows -> {t.parquet_path} (manifest {t.manifest_id[:12]})")
+
+
+@click.command("describe")
+@click.argument("tier")
+@click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.pass_context
+def describe_cmd(ctx: click.Context, tier: str, as_json: bool) -> None:
+    """Columns, definitions, warm-up, version, fingerprint and lineage of TIER."""
+    info = get_project(ctx).describe(tier)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    click.echo(f"tier {info['tier']} v{info['version']}: {info['description']}")
+    click.echo(f"  fingerprint {info['fingerprint'][:16]}  definition {info['definition_fingerprint'][:16]}"
+               + ("" if info["version_recorded"] else "  (version not yet recorded in versions.lock)"))
+    if info["extends"]:
+        click.echo(f"  extends {info['extends']}")
+    click.echo("  models: " + ", ".join(
+        f"{m['name']} ({m['kind']}; refs {', '.join(m['refs'] + m['sources']) or '-'})" for m in info["models"]))
+    build = info["build"]
+    if build:
+        click.echo(f"  current build: manifest {build['manifest_id'][:12]}, {build['rows']} rows, "
+                   f"{build['parquet']}" + ("" if build["up_to_date_definition"] else " (STALE: definition changed)"))
+        for ticker, r in build["date_range"].items():
+            click.echo(f"    {ticker}: {r['first']} .. {r['last']} ({r['rows']} rows)")
+    else:
+        click.echo("  not built yet (run `fts build-tier %s`)" % tier)
+    width = max(len(c["name"]) for c in info["columns"]) if info["columns"] else 4
+    click.echo(f"  {'column':<{width}}  tier   warmup  definition")
+    for c in info["columns"]:
+        extra = f" [may be null: {c['nullable']}]" if c["nullable"] else ""
+        click.echo(f"  {c['name']:<{width}}  {c['tier']:<5}  {c['warmup']:>6}  {c['description']}{extra}")
+
+
+@click.command("tiers")
+@click.pass_context
+def tiers_cmd(ctx: click.Context) -> None:
+    """List the declared tiers."""
+    for name in get_project(ctx).tiers():
+        click.echo(name)
+
+
+@click.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+def init_cmd(directory: str) -> None:
+    """Scaffold a new project in DIRECTORY: the shipped tier declarations and studies."""
+    from fts.scaffold import init_project
+
+    created = init_project(directory)
+    click.echo(f"created project {created}; next: cd {directory} && fts ingest sample")
+
+
+COMMANDS: list[click.Command] = [build_tier_cmd, describe_cmd, tiers_cmd, init_cmd]

@@ -288,7 +288,7 @@ def _check_history(
     for ticker in inputs.tickers:
         if ticker not in built:
             n = mem.execute('SELECT count(*) FROM "__source_raw_ohlcv" WHERE ticker = ?',
-                            [ticker]).fetchone()[0]
+                            [ticker]).fetchall()[0][0]
             raise BuildError(
                 f"tier {tier}: ticker {ticker} has {n} rows of history, too few for the tier's "
                 f"warm-up (at least {warmup} rows, plus VIX coverage where needed); "

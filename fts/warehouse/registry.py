@@ -76,5 +76,5 @@ def get_manifest(con: duckdb.DuckDBPyConnection, manifest_id: str) -> Manifest |
     """One registered manifest, or None."""
     import json
 
-    row = con.execute("SELECT body FROM meta.manifests WHERE id = ?", [manifest_id]).fetchone()
-    return Manifest(body=json.loads(row[0]), id=manifest_id) if row else None
+    rows = con.execute("SELECT body FROM meta.manifests WHERE id = ?", [manifest_id]).fetchall()
+    return Manifest(body=json.loads(rows[0][0]), id=manifest_id) if rows else None

@@ -85,7 +85,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     try:
         for stmt in DDL:
             con.execute(stmt)
-        if not con.execute("SELECT count(*) FROM meta.schema_version").fetchone()[0]:
+        if not con.execute("SELECT count(*) FROM meta.schema_version").fetchall()[0][0]:
             con.execute("INSERT INTO meta.schema_version VALUES (?)", [SCHEMA_VERSION])
         con.execute("COMMIT")
     except BaseException:
@@ -97,8 +97,8 @@ def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> boo
     row = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
         [schema, name],
-    ).fetchone()
-    return bool(row and row[0])
+    ).fetchall()
+    return bool(row and row[0][0])
 
 
 def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> None:

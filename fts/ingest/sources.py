@@ -1,0 +1,193 @@
+"""Readers for file sources: Yahoo-style CSV files and the sample shipped inside `arch`.
+
+A reader turns bytes into a validated `SourceSeries`. It checks the bytes are a text CSV (not
+empty, not binary, no line cut short), validates the text with `file_schema`, parses it, then
+validates the typed rows with `series_schema`, so a bad file is rejected before the warehouse
+is even opened.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import importlib.metadata
+import importlib.resources
+import io
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fts.core.errors import NotFoundError, ValidationError
+from fts.core.hashing import sha256_bytes
+from fts.ingest.series import SourceSeries
+from fts.ingest.validate import (
+    check,
+    file_schema,
+    normalize_ticker,
+    parse_dates,
+    parse_numbers,
+    series_schema,
+)
+
+#: Canonical name -> the Yahoo header shown in messages. Headers match case-insensitively,
+#: ignoring spaces and underscores ("Adj Close", "adj_close", "AdjClose").
+YAHOO_COLUMNS = {
+    "date": "Date", "open": "Open", "high": "High", "low": "Low", "close": "Close",
+    "adj_close": "Adj Close", "volume": "Volume",
+}
+CLOSE_ONLY_COLUMNS = {"date": "Date", "close": "Close"}
+
+SAMPLE_PACKAGE = "arch"
+#: (ticker, file inside the arch package, header aliases, close-only)
+SAMPLE_FILES: list[tuple[str, str, dict[str, str], bool]] = [
+    ("^GSPC", "data/sp500/sp500.csv.gz", {}, False),
+    ("^VIX", "data/vix/vix.csv.gz", {"vix": "close"}, True),
+]
+
+
+def _header_key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch not in " _")
+
+
+def _text_lines(data: bytes, label: str) -> list[str]:
+    """Decode CSV bytes (gzip allowed) into lines, rejecting empty, binary and cut-off files."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValidationError(f"corrupt gzip file ({exc})", source=label) from None
+    if not data.strip():
+        raise ValidationError("file is empty", source=label)
+    if b"\x00" in data:
+        raise ValidationError("binary file, not a CSV text file", source=label)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"not UTF-8 text (byte {exc.start}): binary file, not a CSV text file", source=label
+        ) from None
+    lines = text.splitlines()
+    # Count fields per line with the csv module (it honours quotes); a line with fewer fields
+    # than the header is what a download or copy cut short leaves behind.
+    counts = [len(fields) for fields in csv.reader(lines)]
+    width = counts[0]
+    for number, n in enumerate(counts[1:], start=1):
+        if n and n != width:
+            cut = number == len(counts) - 1 and not text.endswith(("\n", "\r"))
+            why = ("the file ends in the middle of a line (truncated file?)" if cut
+                   else "stray or missing comma?")
+            raise ValidationError(
+                f"has {n} fields but the header has {width} ({why})", source=label, row=number
+            )
+    return lines
+
+
+def _read_text_frame(lines: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """The CSV as a frame of strings, and each row's 1-based data row number in the file."""
+    frame = pd.read_csv(io.StringIO("\n".join(lines)), dtype=str, keep_default_na=False,
+                        skip_blank_lines=True)
+    row_numbers = np.array([i for i, line in enumerate(lines[1:], start=1) if line.strip()])
+    return frame.reset_index(drop=True), row_numbers
+
+
+def parse_price_csv(
+    data: bytes,
+    label: str,
+    *,
+    close_only: bool = False,
+    aliases: dict[str, str] | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Validate and parse a Yahoo-style CSV into a typed frame (with `adj_close` if present).
+
+    Returns the frame (date, open, high, low, close, [adj_close], volume) and the file's data
+    row number of each row. Raises `ValidationError` naming `label`, the row and the reason.
+    """
+    lines = _text_lines(data, label)
+    raw, row_numbers = _read_text_frame(lines)
+    if raw.empty:
+        raise ValidationError("no data rows after the header", source=label)
+    expected = CLOSE_ONLY_COLUMNS if close_only else YAHOO_COLUMNS
+    by_key = {_header_key(v): k for k, v in expected.items()}
+    by_key.update({_header_key(a): k for a, k in (aliases or {}).items()})
+    raw = raw.rename(columns={c: by_key.get(_header_key(c), c) for c in raw.columns})
+    optional = [] if close_only else ["adj_close"]
+    check(file_schema(expected, optional), raw, source=label, row_labels=row_numbers,
+          display_names=expected)
+
+    typed = pd.DataFrame({"date": parse_dates(raw["date"])})
+    for name in ("open", "high", "low", "close", "adj_close", "volume"):
+        if name in raw:
+            typed[name] = parse_numbers(raw[name])
+        elif name != "adj_close":
+            typed[name] = np.nan  # a close-only file has no open/high/low/volume
+    check(series_schema(close_only=close_only, with_adj_close="adj_close" in typed),
+          typed, source=label, row_labels=row_numbers, display_names=expected)
+    return typed, row_numbers
+
+
+def choose_close(frame: pd.DataFrame, *, adjusted: bool) -> tuple[pd.DataFrame, str]:
+    """Pick the close: `Adj Close` (scaling open/high/low by the same factor) or the raw Close.
+
+    Returns the series frame and the name of the column used as close.
+    """
+    if "adj_close" not in frame or not adjusted:
+        return frame.drop(columns=["adj_close"], errors="ignore"), "Close"
+    factor = frame["adj_close"] / frame["close"]
+    out = frame.drop(columns=["adj_close"]).assign(
+        open=frame["open"] * factor,
+        high=frame["high"] * factor,
+        low=frame["low"] * factor,
+        close=frame["adj_close"],
+    )
+    # high*factor can land one rounding step below adj_close when high == close; clamp so the
+    # adjusted bar keeps high >= close >= low exactly, as the raw bar did.
+    out["high"] = np.maximum(out["high"], out["close"])
+    out["low"] = np.minimum(out["low"], out["close"])
+    return out, "Adj Close"
+
+
+def read_csv_source(path: Path, ticker: str, *, adjusted: bool) -> SourceSeries:
+    """Read a Yahoo-style CSV file (Date, Open, High, Low, Close, [Adj Close], Volume)."""
+    path = Path(path).expanduser().absolute()
+    label = str(path)
+    ticker = normalize_ticker(ticker, source=label)
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValidationError("is a directory, not a CSV file", source=label)
+    data = path.read_bytes()
+    typed, _ = parse_price_csv(data, label)
+    frame, close_column = choose_close(typed, adjusted=adjusted)
+    return SourceSeries(
+        ticker=ticker,
+        frame=frame,
+        source_kind="csv",
+        label=label,
+        source={"kind": "csv", "path": label, "sha256": sha256_bytes(data)},
+        options={"adjusted": close_column == "Adj Close", "close_column": close_column},
+    )
+
+
+def read_sample_sources() -> list[SourceSeries]:
+    """The sample series (^GSPC OHLCV, ^VIX closes) read from files inside the `arch` package."""
+    version = importlib.metadata.version(SAMPLE_PACKAGE)
+    root = importlib.resources.files(SAMPLE_PACKAGE)
+    out = []
+    for ticker, inner, aliases, close_only in SAMPLE_FILES:
+        data = root.joinpath(inner).read_bytes()
+        label = f"{SAMPLE_PACKAGE}:{inner}"
+        typed, _ = parse_price_csv(data, label, close_only=close_only, aliases=aliases)
+        frame, close_column = choose_close(typed, adjusted=True)
+        source: dict[str, Any] = {
+            "kind": "sample", "package": SAMPLE_PACKAGE, "package_version": version,
+            "file": inner, "sha256": sha256_bytes(data),
+        }
+        out.append(SourceSeries(
+            ticker=ticker, frame=frame, source_kind="sample", label=label, source=source,
+            close_only=close_only,
+            options={"adjusted": close_column == "Adj Close", "close_column": close_column},
+        ))
+    return out
