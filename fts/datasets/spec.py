@@ -86,4 +86,7 @@ class DatasetSpec:
             d["split"] = SplitPolicy.from_dict(d["split"])
         if d.get("tickers") is not None:
             d["tickers"] = tuple(d["tickers"])
+        missing = {"tier", "horizon", "threshold_pct"} - set(d)
+        if missing:
+            raise ConfigError(f"dataset spec is missing {', '.join(sorted(missing))}")
         return cls(**d)

@@ -42,15 +42,17 @@ def arrays_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write `arrays` as an uncompressed .npz, atomically and reproducibly."""
-    with atomic_path(path) as tmp:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
-            for name in sorted(arrays):
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
-                info.compress_type = zipfile.ZIP_STORED
-                info.create_system = 3  # fixed, so the bytes do not depend on the OS
-                info.external_attr = 0o644 << 16
-                with zf.open(info, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, _canonical(arrays[name]), allow_pickle=False)
+    with (
+        atomic_path(path) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf,
+    ):
+        for name in sorted(arrays):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_STORED
+            info.create_system = 3  # fixed, so the bytes do not depend on the OS
+            info.external_attr = 0o644 << 16
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, _canonical(arrays[name]), allow_pickle=False)
 
 
 def read_npz(path: Path, file_sha256: str, content_sha256: str) -> dict[str, np.ndarray]:

@@ -144,10 +144,34 @@ def _select_inputs(
     return _Inputs(chosen, used, vix_ticker if needs_vix else None)
 
 
-def _build_key(full_fp: str, inputs: _Inputs) -> str:
+def _build_key(full_fp: str, inputs: _Inputs, uses_vix: bool) -> str:
     return sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp,
-                        "loads": sorted(lid for lid, _ in inputs.loads.values()),
+                        "loads": sorted(lid for t, (lid, _) in inputs.loads.items()
+                                        if uses_vix or t != inputs.vix_ticker),
                         "tickers": inputs.tickers})
+
+
+def _tiers_using_vix(project: FeatureProject, models: list[RenderedModel]) -> set[str]:
+    """Tiers whose own models or upstream models read `raw.vix` (their build key includes it)."""
+    by_name = {m.spec.name: m for m in models}
+
+    def closure(name: str) -> set[str]:
+        seen, stack = set(), [name]
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(by_name[n].refs)
+        return seen
+
+    using = set()
+    for tier in tiers_in(project, models):
+        names = {m.spec.name for m in models if m.spec.folder == tier}
+        for n in set(names):
+            names |= closure(n)
+        if any(("raw", "vix") in by_name[n].sources for n in names):
+            using.add(tier)
+    return using
 
 
 def build_tier(
@@ -164,7 +188,8 @@ def build_tier(
 
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         inputs = _select_inputs(con, project, tier, tickers, _needs_vix(models))
-        keys = {t: _build_key(full[t], inputs) for t in tier_order}
+        vix_tiers = _tiers_using_vix(project, models)
+        keys = {t: _build_key(full[t], inputs, t in vix_tiers) for t in tier_order}
         current = current_tiers(con)
         existing: dict[str, Manifest] = {}
         for t in tier_order:
@@ -196,7 +221,7 @@ def build_tier(
     try:
         written = [
             _materialize(paths, project, mem, t, keys[t], full[t], own[t], inputs, existing,
-                         result, parents[t])
+                         result, parents[t], t in vix_tiers)
             for t in tier_order
         ]
     finally:
@@ -213,7 +238,7 @@ def build_tier(
 def _materialize(
     paths: ProjectPaths, project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str,
     key: str, full_fp: str, own_fp: str, inputs: _Inputs, existing: dict[str, Manifest],
-    result: BuildResult, parents: set[str],
+    result: BuildResult, parents: set[str], uses_vix: bool,
 ) -> tuple[str, Manifest, str, str, int] | None:
     """Validate and write one tier; returns what the warehouse must register (None if kept)."""
     t0 = time.perf_counter()
@@ -240,7 +265,8 @@ def _materialize(
     ).fetchall()
     rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{key[:16]}.parquet"
     upstream = [r for r in result.tiers if r.tier in parents]
-    raw_inputs = [Input(lid, "raw", sha) for _, (lid, sha) in sorted(inputs.loads.items())]
+    raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
+                  if uses_vix or t != inputs.vix_ticker]
     tier_inputs = [Input(r.manifest_id, "tier", _content_sha_of(paths, r, existing)) for r in upstream]
     manifest = Manifest.create(
         kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,

@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.resources
 import io
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,11 @@ YAHOO_COLUMNS = {
 CLOSE_ONLY_COLUMNS = {"date": "Date", "close": "Close"}
 
 SAMPLE_PACKAGE = "arch"
-#: (ticker, file inside the arch package, header aliases, close-only)
-SAMPLE_FILES: list[tuple[str, str, dict[str, str], bool]] = [
-    ("^GSPC", "data/sp500/sp500.csv.gz", {}, False),
-    ("^VIX", "data/vix/vix.csv.gz", {"vix": "close"}, True),
+#: (ticker, file inside the arch package, header aliases, close-only, no-observation marker).
+#: vix.csv.gz comes from FRED, which writes "." on days without a value (US market holidays).
+SAMPLE_FILES: list[tuple[str, str, dict[str, str], bool, str | None]] = [
+    ("^GSPC", "data/sp500/sp500.csv.gz", {}, False, None),
+    ("^VIX", "data/vix/vix.csv.gz", {"vix": "close"}, True, "."),
 ]
 
 
@@ -72,16 +74,18 @@ def _text_lines(data: bytes, label: str) -> list[str]:
     lines = text.splitlines()
     # Count fields per line with the csv module (it honours quotes); a line with fewer fields
     # than the header is what a download or copy cut short leaves behind.
-    counts = [len(fields) for fields in csv.reader(lines)]
+    counts = np.array([len(fields) for fields in csv.reader(lines)])
     width = counts[0]
-    for number, n in enumerate(counts[1:], start=1):
-        if n and n != width:
-            cut = number == len(counts) - 1 and not text.endswith(("\n", "\r"))
-            why = ("the file ends in the middle of a line (truncated file?)" if cut
-                   else "stray or missing comma?")
-            raise ValidationError(
-                f"has {n} fields but the header has {width} ({why})", source=label, row=number
-            )
+    bad = np.flatnonzero((counts != width) & (counts != 0))
+    if len(bad):
+        number = int(bad[0])  # line index = 1-based data row (the header is line 0)
+        cut = number == len(counts) - 1 and not text.endswith(("\n", "\r"))
+        why = ("the file ends in the middle of a line (truncated?)" if cut
+               else "a stray or missing comma?")
+        raise ValidationError(
+            f"has {counts[number]} fields but the header has {width}: {why}",
+            source=label, row=number,
+        )
     return lines
 
 
@@ -93,17 +97,28 @@ def _read_text_frame(lines: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     return frame.reset_index(drop=True), row_numbers
 
 
+@dataclass(frozen=True)
+class ParsedCsv:
+    """A parsed price CSV: typed rows, each row's 1-based data row in the file, rows skipped."""
+
+    frame: pd.DataFrame
+    row_numbers: np.ndarray
+    skipped: int = 0
+
+
 def parse_price_csv(
     data: bytes,
     label: str,
     *,
     close_only: bool = False,
     aliases: dict[str, str] | None = None,
-) -> tuple[pd.DataFrame, np.ndarray]:
+    no_observation: str | None = None,
+) -> ParsedCsv:
     """Validate and parse a Yahoo-style CSV into a typed frame (with `adj_close` if present).
 
-    Returns the frame (date, open, high, low, close, [adj_close], volume) and the file's data
-    row number of each row. Raises `ValidationError` naming `label`, the row and the reason.
+    The frame has date, open, high, low, close, [adj_close], volume. Raises `ValidationError` naming `label`, the row and the reason.
+    `no_observation` is a close cell that means "no value that day" (FRED writes "."): such
+    rows are dropped rather than rejected.
     """
     lines = _text_lines(data, label)
     raw, row_numbers = _read_text_frame(lines)
@@ -113,6 +128,11 @@ def parse_price_csv(
     by_key = {_header_key(v): k for k, v in expected.items()}
     by_key.update({_header_key(a): k for a, k in (aliases or {}).items()})
     raw = raw.rename(columns={c: by_key.get(_header_key(c), c) for c in raw.columns})
+    skipped = 0
+    if no_observation is not None and "close" in raw:
+        keep = (raw["close"].str.strip() != no_observation).to_numpy()
+        skipped = int((~keep).sum())
+        raw, row_numbers = raw[keep].reset_index(drop=True), row_numbers[keep]
     optional = [] if close_only else ["adj_close"]
     check(file_schema(expected, optional), raw, source=label, row_labels=row_numbers,
           display_names=expected)
@@ -125,7 +145,7 @@ def parse_price_csv(
             typed[name] = np.nan  # a close-only file has no open/high/low/volume
     check(series_schema(close_only=close_only, with_adj_close="adj_close" in typed),
           typed, source=label, row_labels=row_numbers, display_names=expected)
-    return typed, row_numbers
+    return ParsedCsv(typed, row_numbers, skipped)
 
 
 def choose_close(frame: pd.DataFrame, *, adjusted: bool) -> tuple[pd.DataFrame, str]:
@@ -159,8 +179,8 @@ def read_csv_source(path: Path, ticker: str, *, adjusted: bool) -> SourceSeries:
     if path.is_dir():
         raise ValidationError("is a directory, not a CSV file", source=label)
     data = path.read_bytes()
-    typed, _ = parse_price_csv(data, label)
-    frame, close_column = choose_close(typed, adjusted=adjusted)
+    parsed = parse_price_csv(data, label)
+    frame, close_column = choose_close(parsed.frame, adjusted=adjusted)
     return SourceSeries(
         ticker=ticker,
         frame=frame,
@@ -176,14 +196,16 @@ def read_sample_sources() -> list[SourceSeries]:
     version = importlib.metadata.version(SAMPLE_PACKAGE)
     root = importlib.resources.files(SAMPLE_PACKAGE)
     out = []
-    for ticker, inner, aliases, close_only in SAMPLE_FILES:
+    for ticker, inner, aliases, close_only, marker in SAMPLE_FILES:
         data = root.joinpath(inner).read_bytes()
         label = f"{SAMPLE_PACKAGE}:{inner}"
-        typed, _ = parse_price_csv(data, label, close_only=close_only, aliases=aliases)
-        frame, close_column = choose_close(typed, adjusted=True)
+        parsed = parse_price_csv(data, label, close_only=close_only, aliases=aliases,
+                                 no_observation=marker)
+        frame, close_column = choose_close(parsed.frame, adjusted=True)
         source: dict[str, Any] = {
             "kind": "sample", "package": SAMPLE_PACKAGE, "package_version": version,
             "file": inner, "sha256": sha256_bytes(data),
+            "rows_without_value_skipped": parsed.skipped,
         }
         out.append(SourceSeries(
             ticker=ticker, frame=frame, source_kind="sample", label=label, source=source,

@@ -69,6 +69,45 @@ DDL = [
         volume DOUBLE,
         PRIMARY KEY (load_id, date)
     )""",
+    "CREATE SCHEMA IF NOT EXISTS train",
+    # One row per training run (a single `fts train`, an HPO trial or a final seeded run).
+    """CREATE TABLE IF NOT EXISTS train.runs (
+        run_id VARCHAR PRIMARY KEY,
+        created_at TIMESTAMP NOT NULL,
+        tier VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        threshold_pct DOUBLE NOT NULL,
+        budget VARCHAR,
+        n_params BIGINT NOT NULL,
+        seed INTEGER NOT NULL,
+        config JSON NOT NULL,
+        val_metrics JSON NOT NULL,
+        test_metrics JSON,
+        best_epoch INTEGER NOT NULL,
+        epochs_run INTEGER NOT NULL,
+        seconds DOUBLE NOT NULL,
+        device VARCHAR NOT NULL,
+        checkpoint_path VARCHAR NOT NULL,
+        checkpoint_sha256 VARCHAR NOT NULL,
+        purpose VARCHAR NOT NULL,
+        study VARCHAR,
+        trial_number INTEGER
+    )""",
+    """CREATE TABLE IF NOT EXISTS train.epochs (
+        run_id VARCHAR NOT NULL,
+        epoch INTEGER NOT NULL,
+        train_loss DOUBLE NOT NULL,
+        val_loss DOUBLE NOT NULL,
+        lr DOUBLE NOT NULL,
+        PRIMARY KEY (run_id, epoch)
+    )""",
+    """CREATE TABLE IF NOT EXISTS train.test_evaluations (
+        run_id VARCHAR NOT NULL,
+        evaluated_at TIMESTAMP NOT NULL,
+        forced BOOLEAN NOT NULL,
+        metrics JSON NOT NULL
+    )""",
     """CREATE OR REPLACE VIEW raw.latest_loads AS
         SELECT * FROM raw.loads
         QUALIFY row_number() OVER (PARTITION BY ticker ORDER BY seq DESC) = 1""",

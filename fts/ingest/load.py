@@ -1,0 +1,231 @@
+"""The transactional load: merge a validated series with the ticker's latest load and append it.
+
+A load stores the COMPLETE series of one ticker: the previous latest load's rows with the new
+rows laid over them (new rows win on shared dates), so a download of recent days extends the
+history instead of replacing it. Identical content is not stored again ("unchanged").
+
+Order of work, chosen so that a failure or a kill at any point leaves the warehouse as it was:
+1. merge and re-validate in memory; 2. write the manifest file (atomically); 3. in ONE DuckDB
+transaction insert the raw.loads row, the raw.ohlcv_history rows and the meta.manifests row.
+A manifest file without a meta.manifests row is the harmless trace of an aborted load.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+
+from fts.core.errors import ValidationError
+from fts.core.hashing import table_content_sha256
+from fts.core.manifest import Input, Manifest
+from fts.core.paths import ProjectPaths
+from fts.ingest.series import (
+    CANONICAL_COLUMNS,
+    LOADER_VERSION,
+    SERIES_COLUMNS,
+    SourceSeries,
+    canonical_table,
+)
+from fts.ingest.validate import calendar_gaps, check, series_schema
+from fts.warehouse import connect, register_manifest, transaction
+
+#: Test hook for crash safety: when set to a file path, a load creates that file from inside
+#: its transaction and then sleeps before COMMIT, so a test can SIGKILL it at that moment.
+PAUSE_BEFORE_COMMIT_ENV = "FTS_INGEST_PAUSE_BEFORE_COMMIT"
+_VALUE_COLUMNS = SERIES_COLUMNS[1:]
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What one ticker's load did. `status` is "loaded" (a new load) or "unchanged"."""
+
+    ticker: str
+    status: str
+    load_id: str
+    row_count: int
+    rows_added: int
+    rows_changed: int
+    first_date: dt.date | None
+    last_date: dt.date | None
+    close_only: bool
+    previous_load_id: str | None
+    manifest_path: Path | None
+    calendar_gaps: tuple[tuple[str, str, int], ...] = ()
+
+    @property
+    def unchanged(self) -> bool:
+        return self.status == "unchanged"
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warning lines worth showing (calendar gaps are suspicious, never fatal)."""
+        if not self.calendar_gaps or self.unchanged:
+            return []
+        shown = ", ".join(f"{a} -> {b} ({d} days)" for a, b, d in self.calendar_gaps[:3])
+        more = f" and {len(self.calendar_gaps) - 3} more" if len(self.calendar_gaps) > 3 else ""
+        n = len(self.calendar_gaps)
+        return [f"warning: {self.ticker}: {n} calendar gap{'s' if n > 1 else ''} longer than "
+                f"5 days: {shown}{more}"]
+
+    def summary(self) -> str:
+        """The one progress line for this load."""
+        span = f"{self.first_date}..{self.last_date}"
+        kind = ", close only" if self.close_only else ""
+        if self.unchanged:
+            return (f"{self.ticker}: unchanged ({self.row_count} rows {span}{kind}; "
+                    f"load {self.load_id[:12]})")
+        what = ("new series" if self.previous_load_id is None
+                else f"{self.rows_changed} existing rows changed, {self.rows_added} rows added")
+        return (f"{self.ticker}: loaded {self.row_count} rows {span}{kind} ({what}) "
+                f"as load {self.load_id[:12]}")
+
+
+def merge_series(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, int, int]:
+    """Lay `new` over `old` by date. Returns (merged, rows_added, rows_changed).
+
+    A shared date counts as changed when any value differs (two empty values are equal).
+    """
+    old_i, new_i = old.set_index("date"), new.set_index("date")
+    shared = old_i.index.intersection(new_i.index)
+    a, b = old_i.loc[shared, _VALUE_COLUMNS], new_i.loc[shared, _VALUE_COLUMNS]
+    same = (a == b) | (a.isna() & b.isna())
+    rows_changed = int((~same.all(axis=1)).sum())
+    rows_added = int(len(new_i.index.difference(old_i.index)))
+    merged = pd.concat([old_i.drop(index=shared), new_i[_VALUE_COLUMNS]]).sort_index()
+    return merged.reset_index()[SERIES_COLUMNS], rows_added, rows_changed
+
+
+def _latest_load(con: duckdb.DuckDBPyConnection, ticker: str) -> dict[str, Any] | None:
+    rows = con.execute(
+        "SELECT load_id, content_sha256, close_only FROM raw.latest_loads WHERE ticker = ?",
+        [ticker],
+    ).fetchall()
+    if not rows:
+        return None
+    load_id, sha, close_only = rows[0]
+    return {"load_id": load_id, "content_sha256": sha, "close_only": bool(close_only)}
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, load_id: str) -> pd.DataFrame:
+    cols = ", ".join(SERIES_COLUMNS)
+    frame = con.execute(
+        f"SELECT {cols} FROM raw.ohlcv_history WHERE load_id = ? ORDER BY date", [load_id]
+    ).df()
+    frame["date"] = pd.to_datetime(frame["date"]).astype("datetime64[ns]")
+    return frame.astype(dict.fromkeys(_VALUE_COLUMNS, "float64"))
+
+
+def load_series(paths: ProjectPaths, series: SourceSeries) -> LoadResult:
+    """Merge `series` into the ticker's history and append it as a new load (or do nothing)."""
+    ticker = series.ticker
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with connect(paths.warehouse) as con:
+        previous = _latest_load(con, ticker)
+        if previous and previous["close_only"] != series.close_only:
+            stored = "a close-only series" if previous["close_only"] else "an OHLC series"
+            raise ValidationError(
+                f"{ticker} is stored as {stored}; this source is "
+                f"{'close-only' if series.close_only else 'OHLC'} and cannot be merged into it",
+                source=series.label,
+            )
+        old = _load_rows(con, previous["load_id"]) if previous else series.frame.iloc[:0]
+        merged, added, changed = merge_series(old, series.frame)
+        first = merged["date"].iloc[0].date() if len(merged) else None
+        last = merged["date"].iloc[-1].date() if len(merged) else None
+        if previous and added == 0 and changed == 0:
+            return LoadResult(ticker, "unchanged", previous["load_id"], len(merged), 0, 0,
+                              first, last, series.close_only, previous["load_id"], None)
+        # The merged series is checked again as a whole (rows named by date): the stored part
+        # was valid when written, but this guards against rows written by older versions.
+        check(series_schema(close_only=series.close_only), merged, source=ticker,
+              row_labels=[d.date().isoformat() for d in merged["date"]])
+        table = canonical_table(ticker, merged)
+        gaps = calendar_gaps(merged["date"])
+        manifest = _manifest(series, table, added, changed, previous, gaps, first, last)
+        _store(paths, con, manifest, series, table)
+    return LoadResult(ticker, "loaded", manifest.id, table.num_rows, added, changed, first, last,
+                      series.close_only, previous["load_id"] if previous else None,
+                      manifest.path_in(paths.manifests), tuple(tuple(g) for g in gaps))
+
+
+def _manifest(
+    series: SourceSeries, table: pa.Table, added: int, changed: int,
+    previous: dict[str, Any] | None, gaps: list[list[Any]],
+    first: dt.date | None, last: dt.date | None,
+) -> Manifest:
+    inputs = ([Input(id=previous["load_id"], kind="raw", sha256=previous["content_sha256"])]
+              if previous else [])
+    return Manifest.create(
+        kind="raw",
+        name=series.ticker,
+        version=LOADER_VERSION,
+        inputs=inputs,
+        ticker=series.ticker,
+        source=series.source,
+        source_kind=series.source_kind,
+        close_only=series.close_only,
+        options=series.options,
+        columns=CANONICAL_COLUMNS,
+        row_count=table.num_rows,
+        first_date=first.isoformat() if first else None,
+        last_date=last.isoformat() if last else None,
+        content_sha256=table_content_sha256(table, CANONICAL_COLUMNS),
+        rows_added=added,
+        rows_changed=changed,
+        previous_load_id=previous["load_id"] if previous else None,
+        calendar_gaps=gaps,
+    )
+
+
+def _store(paths: ProjectPaths, con: duckdb.DuckDBPyConnection, manifest: Manifest,
+           series: SourceSeries, table: pa.Table) -> None:
+    """Write the manifest file, then insert everything in one transaction (undone on failure)."""
+    path = manifest.path_in(paths.manifests)
+    existed = path.exists()
+    manifest.write(paths.manifests)
+    view = f"_fts_load_{manifest.id[:16]}"
+    try:
+        with transaction(con):
+            con.execute(
+                """INSERT INTO raw.loads (load_id, seq, ticker, source_kind, loaded_at, row_count,
+                       first_date, last_date, content_sha256, rows_added, rows_changed,
+                       close_only)
+                   SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,
+                          CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?, ?, ?, ?, ?, ?, ?
+                   FROM raw.loads""",
+                [manifest.id, series.ticker, series.source_kind, manifest["created_at"],
+                 manifest["row_count"], manifest["first_date"], manifest["last_date"],
+                 manifest["content_sha256"], manifest["rows_added"], manifest["rows_changed"],
+                 series.close_only],
+            )
+            con.register(view, table)
+            try:
+                con.execute(
+                    f"""INSERT INTO raw.ohlcv_history
+                        (load_id, ticker, date, open, high, low, close, volume)
+                        SELECT ?, ticker, date, open, high, low, close, volume FROM {view}""",
+                    [manifest.id],
+                )
+            finally:
+                con.unregister(view)
+            register_manifest(con, manifest)
+            _pause_before_commit()
+    except BaseException:
+        if not existed:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _pause_before_commit() -> None:
+    flag = os.environ.get(PAUSE_BEFORE_COMMIT_ENV)
+    if flag:
+        Path(flag).write_text(str(os.getpid()), encoding="utf-8")
+        time.sleep(120)

@@ -1,0 +1,180 @@
+"""The training loop: AdamW, warm-up + cosine, clipping, accumulation, early stopping on the
+validation loss, and the best epoch's weights restored before anything is reported.
+
+It knows nothing about warehouses or studies: it takes a model, a `TrainConfig` and arrays.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from fts.core.errors import FtsError
+from fts.train.config import TrainConfig
+from fts.train.metrics import log_loss_safe
+from fts.train.schedule import lr_at
+
+
+class TrainingDiverged(FtsError):
+    """The loss became NaN or infinite; the run is failed, never given a made-up value."""
+
+
+class SplitArrays(Protocol):
+    """One split: `windows[idx]` gives a (len(idx), ctx, F) batch; `labels` are 0/1 (n,)."""
+
+    @property
+    def windows(self) -> Any: ...
+
+    @property
+    def labels(self) -> np.ndarray: ...
+
+
+@dataclass
+class FitResult:
+    """Per-epoch history and the best epoch (whose weights the model now holds)."""
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_loss: float = math.inf
+    epochs_run: int = 0
+    optimizer_steps: int = 0
+    seconds: float = 0.0
+    micro_batch: int = 0
+
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed torch (all devices) and return the numpy generator that orders the data."""
+    torch.manual_seed(seed)
+    return np.random.default_rng(seed)
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    # Decoupled decay on weight matrices only: biases, norms, RevIN affine and positional
+    # tables are not shrunk towards zero (as in nanoGPT and most transformer recipes).
+    decay, no_decay = [], []
+    for _, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        (decay if p.dim() >= 2 else no_decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]
+
+
+def _to_tensor(windows: np.ndarray, idx: np.ndarray, device: torch.device) -> torch.Tensor:
+    # Fancy indexing a strided view copies just this batch, never the whole split.
+    batch = np.ascontiguousarray(windows[idx], dtype=np.float32)
+    return torch.from_numpy(batch).to(device, non_blocking=True)
+
+
+def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: SplitArrays, device: torch.device, batch: int = 512,
+            bf16: bool = False) -> np.ndarray:
+    """Probabilities for every sample of a split, in order."""
+    model.eval()
+    n = len(split.labels)
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, n, batch):
+        idx = np.arange(start, min(start + batch, n))
+        with _autocast(device, bf16):
+            logits = model(_to_tensor(split.windows, idx, device))
+        out[idx] = torch.sigmoid(logits.float()).cpu().numpy()
+    return out
+
+
+def fit(
+    model: nn.Module, cfg: TrainConfig, train: SplitArrays, val: SplitArrays,
+    device: torch.device, micro_batch: int, on_epoch: EpochCallback | None = None,
+) -> FitResult:
+    """Train `model` in place; return the history. The model ends with its best epoch's weights.
+
+    `micro_batch` is the forward-pass size (<= cfg.batch_size); gradients of the micro-batches
+    of one optimizer step are accumulated with weights so the step equals a full-batch step.
+    `on_epoch(epoch, metrics)` may raise to stop (the HPO pruner does).
+    """
+    started = time.perf_counter()
+    rng = seed_everything(cfg.seed)
+    model.to(device)
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
+                                  betas=(0.9, 0.95))
+    y_train = train.labels.astype(np.float32)
+    n_pos = float(y_train.sum())
+    pos_weight = cfg.pos_weight or ((len(y_train) - n_pos) / max(n_pos, 1.0))
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
+    micro = max(1, min(micro_batch, cfg.batch_size))
+    n_train = len(train.labels)
+    steps_per_epoch = math.ceil(n_train / cfg.batch_size)
+    if cfg.max_train_batches:
+        steps_per_epoch = min(steps_per_epoch, cfg.max_train_batches)
+    total_steps = steps_per_epoch * cfg.max_epochs
+    result = FitResult(micro_batch=micro)
+    best_state: dict[str, torch.Tensor] | None = None
+    stale = 0
+    step = 0
+    for epoch in range(cfg.max_epochs):
+        model.train()
+        order = rng.permutation(n_train)
+        running, seen = 0.0, 0
+        for s in range(steps_per_epoch):
+            idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
+            for group in optimizer.param_groups:
+                group["lr"] = lr_at(step, total_steps, cfg.lr, cfg.warmup_frac, cfg.min_lr_ratio)
+            optimizer.zero_grad(set_to_none=True)
+            for m0 in range(0, len(idx), micro):
+                chunk = idx[m0:m0 + micro]
+                x = _to_tensor(train.windows, chunk, device)
+                y = torch.from_numpy(y_train[chunk]).to(device)
+                with _autocast(device, cfg.bf16):
+                    logits = model(x)
+                loss = loss_fn(logits.float(), y)
+                if not torch.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"loss became {loss.item()} at epoch {epoch}, step {step}; "
+                        "try a lower learning rate"
+                    )
+                (loss * (len(chunk) / len(idx))).backward()
+                running += float(loss.detach()) * len(chunk)
+                seen += len(chunk)
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            step += 1
+        p_val = predict(model, val, device, bf16=cfg.bf16)
+        val_loss = log_loss_safe(val.labels, p_val)
+        if not math.isfinite(val_loss):
+            raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch}")
+        metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "val_loss": val_loss,
+                   "lr": optimizer.param_groups[0]["lr"]}
+        result.history.append(metrics)
+        result.epochs_run = epoch + 1
+        if val_loss < result.best_val_loss:
+            result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
+            best_state = copy.deepcopy(model.state_dict())
+        else:
+            stale += 1
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        if stale >= cfg.patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    result.optimizer_steps = step
+    result.seconds = time.perf_counter() - started
+    return result

@@ -1,0 +1,44 @@
+"""`RunRequest`: everything that defines one training run, before it is resolved."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from fts.datasets import DatasetSpec, SplitPolicy
+from fts.train.config import TrainConfig
+
+PURPOSES = ("train", "trial", "final")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to train: tier, target, budget, architecture overrides and training settings."""
+
+    tier: str
+    budget: str
+    horizon: int
+    threshold_pct: float
+    ctx_len: int = 64
+    arch: dict[str, int] = field(default_factory=dict)  # d_model, n_layers, n_heads, d_ff, patch_len, stride
+    dropout: float = 0.2  # model dropout (attention output and feed-forward)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    device: str = "auto"
+    split: SplitPolicy = field(default_factory=SplitPolicy)
+    normalization: str = "revin"
+    tickers: tuple[str, ...] | None = None
+    common_start: dt.date | None = None
+    evaluate_test: bool = True  # the test split is evaluated once, when the run is made
+    purpose: str = "train"
+    study: str | None = None
+    trial_number: int | None = None
+
+    def dataset_spec(self) -> DatasetSpec:
+        return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,
+                           ctx_len=self.ctx_len, split=self.split,
+                           normalization=self.normalization, tickers=self.tickers)
+
+    def with_train(self, **changes: Any) -> RunRequest:
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

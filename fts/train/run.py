@@ -1,0 +1,136 @@
+"""One training run end to end: tier -> dataset -> architecture -> fit -> metrics -> stored run.
+
+The resolved config (dataset manifest id, model config with its real parameter count, training
+settings, device, micro-batch) is what trains and what is stored, in the checkpoint, the run
+manifest and `train.runs`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from fts.core.errors import FtsError
+from fts.core.paths import ProjectPaths
+from fts.datasets import Dataset, build_dataset
+from fts.features import build_tier
+from fts.train.arch import select_architecture
+from fts.train.device import available_memory_bytes, pick_device, use_all_cores
+from fts.train.loop import EpochCallback, fit, predict
+from fts.train.metrics import choose_threshold, classification_metrics
+from fts.train.request import RunRequest
+from fts.train.store import RunRecord, store_run
+from models_torch import (
+    PatchTST,
+    PatchTSTConfig,
+    estimate_training_memory,
+    format_count,
+    max_batch_size,
+)
+
+MEMORY_HEADROOM = 0.8  # plan for 80 % of what is free: the estimate is not the whole process
+
+
+class DoesNotFit(FtsError):
+    """The run's estimated memory exceeds what the device has free."""
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The resolved pieces of a run."""
+
+    model: PatchTSTConfig
+    n_params: int
+    micro_batch: int
+    device: torch.device
+    memory_estimate: int
+    memory_available: int
+
+
+def prepare_dataset(paths: ProjectPaths, request: RunRequest,
+                    progress: Callable[[str], None]) -> Dataset:
+    """Materialize the tier when missing or stale (saying so), then build or reuse the dataset."""
+    build_tier(paths, request.tier, tickers=request.tickers, progress=progress)
+    return build_dataset(paths, request.dataset_spec(), common_start=request.common_start)
+
+
+def resolve(request: RunRequest, n_features: int) -> Resolved:
+    """Pick the architecture and the micro-batch; refuse a run that cannot fit in memory."""
+    template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
+                              dropout=request.dropout)
+    model = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
+    from models_torch import count_parameters
+
+    device = pick_device(request.device)
+    available = int(available_memory_bytes(device) * MEMORY_HEADROOM)
+    fits = max_batch_size(model, available)
+    cfg = request.train
+    if fits == 0:
+        need = estimate_training_memory(model, 1)
+        raise DoesNotFit(
+            f"a {format_count(count_parameters(model))}-parameter model needs about "
+            f"{need / 2**30:.1f} GiB to train even one sample at a time; {device.type} has "
+            f"{available / 2**30:.1f} GiB available (80 % of free)"
+        )
+    micro = cfg.micro_batch or min(cfg.batch_size, fits)
+    if micro > fits:
+        raise DoesNotFit(f"micro_batch {micro} needs more memory than available; at most {fits} fits")
+    return Resolved(model, count_parameters(model), micro, device,
+                    estimate_training_memory(model, micro), available)
+
+
+def run_training(
+    paths: ProjectPaths, request: RunRequest, *, dataset: Dataset | None = None,
+    progress: Callable[[str], None] = lambda _: None, on_epoch: EpochCallback | None = None,
+) -> RunRecord:
+    """Train, evaluate at the best epoch, and store the run. Returns the stored record."""
+    dataset = dataset or prepare_dataset(paths, request, progress)
+    if dataset.spec.horizon != request.horizon or dataset.spec.threshold_pct != request.threshold_pct:
+        raise FtsError(f"dataset {dataset.id[:12]} is for h={dataset.spec.horizon}, "
+                       f"p={dataset.spec.threshold_pct}; the run asked h={request.horizon}, "
+                       f"p={request.threshold_pct}")
+    use_all_cores()
+    res = resolve(request, len(dataset.feature_names))
+    torch.manual_seed(request.train.seed)
+    model = PatchTST(res.model)
+    real = sum(p.numel() for p in model.parameters())
+    progress(f"training {format_count(real)} params (d_model {res.model.d_model}, "
+             f"{res.model.n_layers} layers, {res.model.n_heads} heads) on {res.device.type}, "
+             f"micro-batch {res.micro_batch}")
+    train, val = dataset.split("train"), dataset.split("val")
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        progress(f"  epoch {epoch:3d}  train {metrics['train_loss']:.4f}  val {metrics['val_loss']:.4f}")
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+
+    result = fit(model, request.train, train, val, res.device, res.micro_batch, on_epoch=report)
+    p_val = predict(model, val, res.device)
+    threshold = choose_threshold(val.labels, p_val)
+    val_metrics = classification_metrics(val.labels, p_val, threshold)
+    test_metrics: dict[str, Any] | None = None
+    if request.evaluate_test:
+        test = dataset.split("test")
+        test_metrics = classification_metrics(test.labels, predict(model, test, res.device), threshold)
+    resolved_config = {
+        "dataset": {"manifest_id": dataset.id, **dataset.spec.to_dict()},
+        "model": res.model.to_dict(),
+        "n_params": real,
+        "budget": request.budget,
+        "train": request.train.to_dict(),
+        "device": res.device.type,
+        "micro_batch": res.micro_batch,
+        "memory_estimate_bytes": res.memory_estimate,
+    }
+    record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
+                       test_metrics)
+    progress(f"best epoch {result.best_epoch} of {result.epochs_run}: val log-loss "
+             f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
+    return record
+
+
+def _fmt(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"

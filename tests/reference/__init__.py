@@ -1,0 +1,1 @@
+"""Independent reference implementation of the fts feature tiers (see ``features.py``)."""
