@@ -130,6 +130,33 @@ class Project:
         return list_tiers(self.paths)
 
 
+    # -- models and training ---------------------------------------------------------------------
+    def models(self, tier: str, budget: str, ctx_len: int = 64) -> list[Any]:
+        """The budget's architecture grid for a tier (real parameter counts, sorted)."""
+        from fts.train.arch import budget_grid
+        from fts.train.dryrun import n_features_of
+
+        return budget_grid(budget, n_features_of(self.paths, tier), ctx_len)
+
+    def train(self, request: Any, progress: Progress = _silent) -> Any:
+        """Train one model (`fts.train.RunRequest`) and store the run; returns its record."""
+        from fts.train.run import run_training
+
+        return run_training(self.paths, request, progress=progress)
+
+    def dry_run(self, request: Any, progress: Progress = _silent) -> Any:
+        """Parameter count, memory estimate and measured seconds per epoch of a run."""
+        from fts.train.dryrun import dry_run
+        from fts.train.run import prepare_dataset
+
+        samples = None
+        try:
+            samples = prepare_dataset(self.paths, request, progress).counts["train"]
+        except FtsError as exc:  # the estimate still stands without a dataset
+            progress(f"(no dataset for the per-epoch estimate: {exc})")
+        return dry_run(self.paths, request, train_samples=samples)
+
+
 def connect(
     project_dir: str | os.PathLike[str] | None = None, read_only: bool = True
 ) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:

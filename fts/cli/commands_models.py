@@ -1,7 +1,104 @@
-"""CLI commands (see fts/cli/__init__.py)."""
+"""CLI commands for models and training: `models`, `train`."""
 
 from __future__ import annotations
 
+import json
+
 import click
 
-COMMANDS: list[click.Command] = []
+from fts.cli.common import get_project
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+@click.command("models")
+@click.option("--tier", required=True, help="Tier whose feature count sizes the input.")
+@click.option("--budget", required=True, help="Parameter budget: 2M, 20M, 200M, 2B or <n>[K|M|B].")
+@click.option("--ctx", "ctx_len", default=64, show_default=True, help="Context length (rows).")
+@click.option("--limit", default=40, show_default=True, help="Show at most this many.")
+@click.pass_context
+def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: int) -> None:
+    """List the PatchTST architectures whose REAL parameter count is within +-25 % of BUDGET."""
+    from models_torch import estimate_training_memory, format_count
+
+    archs = get_project(ctx).models(tier, budget, ctx_len)
+    click.echo(f"{len(archs)} architectures for {tier} at {budget} (ctx {ctx_len}); "
+               f"memory at batch 64, fp32, AdamW")
+    click.echo(f"{'params':>8} {'d_model':>7} {'layers':>6} {'heads':>5} {'d_ff':>6} "
+               f"{'patch':>5} {'stride':>6} {'memory':>10}")
+    step = max(1, len(archs) // limit)
+    for a in archs[::step][:limit]:
+        c = a.config
+        click.echo(f"{format_count(a.n_params):>8} {c.d_model:>7} {c.n_layers:>6} {c.n_heads:>5} "
+                   f"{c.d_ff:>6} {c.patch_len:>5} {c.stride:>6} "
+                   f"{_gib(estimate_training_memory(c, 64)):>10}")
+
+
+@click.command("train")
+@click.option("--tier", required=True, help="Feature tier (built first if missing or stale).")
+@click.option("--budget", required=True, help="Parameter budget: 2M, 20M, 200M, 2B or <n>[K|M|B].")
+@click.option("--horizon", type=int, required=True, help="Target horizon h in trading rows.")
+@click.option("--threshold", type=float, required=True, help="Target threshold p in percent.")
+@click.option("--ctx", "ctx_len", type=int, default=64, show_default=True, help="Context rows.")
+@click.option("--arch", "arch", multiple=True, metavar="KEY=N",
+              help="Architecture override: d_model, n_layers, n_heads, d_ff, patch_len, stride.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--epochs", "max_epochs", type=int, default=30, show_default=True)
+@click.option("--patience", type=int, default=5, show_default=True)
+@click.option("--lr", type=float, default=3e-4, show_default=True)
+@click.option("--weight-decay", type=float, default=0.05, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--dropout", type=float, default=0.2, show_default=True)
+@click.option("--bf16", is_flag=True, help="bf16 autocast (fast on GPUs, slow on most CPUs).")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--dry-run", is_flag=True, help="Estimate parameters, memory and time; train nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshold: float,
+              ctx_len: int, arch: tuple[str, ...], seed: int, max_epochs: int, patience: int,
+              lr: float, weight_decay: float, batch_size: int, dropout: float, bf16: bool,
+              device: str, dry_run: bool, as_json: bool) -> None:
+    """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
+    from fts.core.errors import ConfigError
+    from fts.train.config import TrainConfig
+    from fts.train.request import RunRequest
+
+    overrides = {}
+    for item in arch:
+        key, _, value = item.partition("=")
+        if not value.isdigit():
+            raise ConfigError(f"--arch {item!r}: expected KEY=INTEGER")
+        overrides[key.strip()] = int(value)
+    request = RunRequest(
+        tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold, ctx_len=ctx_len,
+        arch=overrides, dropout=dropout, device=device,
+        train=TrainConfig(lr=lr, weight_decay=weight_decay, max_epochs=max_epochs,
+                          patience=patience, batch_size=batch_size, bf16=bf16, seed=seed),
+    )
+    project = get_project(ctx)
+    if dry_run:
+        est = project.dry_run(request, progress=click.echo)
+        if as_json:
+            click.echo(json.dumps(est.to_dict(), indent=2))
+        else:
+            per_epoch = f"{est.seconds_per_epoch:.1f}s" if est.seconds_per_epoch else "n/a"
+            click.echo(f"{est.n_params:,} parameters; peak memory ~{_gib(est.memory_estimate_bytes)} "
+                       f"at micro-batch {est.micro_batch} of {_gib(est.memory_available_bytes)} "
+                       f"available on {est.device}; ~{per_epoch} per epoch")
+        if not est.fits:
+            click.echo(f"error: would not fit: {est.reason}; not started", err=True)
+            ctx.exit(1)
+        return
+    record = project.train(request, progress=click.echo)
+    if as_json:
+        click.echo(json.dumps({"run_id": record.run_id, "n_params": record.n_params,
+                               "best_epoch": record.best_epoch, "epochs_run": record.epochs_run,
+                               "val": record.val_metrics, "test": record.test_metrics}, indent=2))
+    else:
+        click.echo(f"run {record.run_id}: {record.n_params:,} params, best epoch "
+                   f"{record.best_epoch} of {record.epochs_run}")
+
+
+COMMANDS: list[click.Command] = [models_cmd, train_cmd]

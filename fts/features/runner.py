@@ -7,6 +7,7 @@ in-memory database so that a long build never holds the warehouse's lock.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -26,10 +27,14 @@ def _load_python_model(model: RenderedModel) -> Callable[[ModelContext], Any]:
     if spec is None or spec.loader is None:
         raise BuildError(f"{model.spec.path}: cannot load Python model")
     module = importlib.util.module_from_spec(spec)
+    # Do not leave __pycache__ folders in features_sql/: the declarations stay source only.
+    saved, sys.dont_write_bytecode = sys.dont_write_bytecode, True
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
         raise BuildError(f"{model.spec.path}: import failed: {exc}") from exc
+    finally:
+        sys.dont_write_bytecode = saved
     return module.model
 
 
