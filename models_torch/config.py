@@ -40,7 +40,7 @@ class PatchTSTConfig:
     revin_affine: bool = True  # learnable per-channel scale and shift after RevIN
     revin_eps: float = 1e-5  # added to the variance before the square root
     revin_stats: bool = False  # also feed each channel's window mean and log-std to the head
-    end_padding: str = "stride"  # "stride": paper's ReplicationPad1d((0, S)); "minimal": just enough
+    end_padding: str = "stride"  # "stride": paper's ReplicationPad1d((0, S)); "minimal": least
     pos_encoding: str = "learned"  # learnable (n_patches, d_model) table, paper's default
 
     def __post_init__(self) -> None:

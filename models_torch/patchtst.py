@@ -182,14 +182,16 @@ class PatchTST(nn.Module):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
 
-def init_seeded(cfg: PatchTSTConfig, seed: int, device: torch.device | str | None = None) -> PatchTST:
+def init_seeded(
+    cfg: PatchTSTConfig, seed: int, device: torch.device | str | None = None
+) -> PatchTST:
     """A PatchTST whose initial weights depend only on (cfg, seed).
 
-    Weights are drawn on the CPU generator inside a forked RNG state, so the global RNG is left
-    untouched and the same seed gives the same initial model on every device.
+    Weights are drawn on the CPU generator inside a forked RNG state (then moved), so the
+    global RNGs are left untouched and a seed gives the same initial model on every device.
     """
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.default_generator.manual_seed(seed)  # CPU only: torch.manual_seed would reseed CUDA
         model = PatchTST(cfg)
     return model if device is None else model.to(device)
 

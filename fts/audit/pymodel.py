@@ -3,7 +3,7 @@
 A Python model has no SQL for sqlglot to trace, so its lineage is at the MODEL level: the frames
 it reads (`ctx.source(...)`, `ctx.ref(...)`, recorded by the renderer) and the column names it
 uses as string subscripts (`g["close"]`, `frame[["ticker", "date", "rsi_daily"]]`, `on=[...]`
-keywords). Every output column of the model is taken to depend on every column it reads.
+keywords; `ctx.per_ticker` reads ticker and date). Every output column of the model is taken to depend on every column it reads.
 
 Loop variables over literal tuples are expanded, so `for c in ("high", "low"): g[c]` reads both
 and `for n in (9, 10): cols[f"dema_{n}"] = ...` writes `dema_9` and `dema_10`. Columns read inside
@@ -114,6 +114,8 @@ class _Scanner(ast.NodeVisitor):
                     for key in arg.keys:
                         if key is not None:
                             self.outputs.extend(self.strings(key))
+        if name == "per_ticker":  # groups by ticker and orders each group by date
+            self.reads.extend(("ticker", "date"))
         for kw in node.keywords:
             if kw.arg in _COLUMN_KEYWORDS:
                 self.reads.extend(self.strings(kw.value))

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from fts.cli import commands_data, commands_models, commands_tiers
+from fts.cli import commands_data, commands_hpo, commands_models, commands_tiers
 from fts.cli.common import FtsGroup
 
 
@@ -32,7 +32,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     ctx.obj = {"project_dir": project_dir}
 
 
-for module in (commands_data, commands_tiers, commands_models):
+for module in (commands_data, commands_tiers, commands_models, commands_hpo):
     for command in module.COMMANDS:
         cli.add_command(command)
 

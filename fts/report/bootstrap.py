@@ -16,7 +16,8 @@ numbers of rows, so a resample's size varies a little around n; that is part of 
 
 A resample is represented by integer weights (how many times each row was drawn), so every metric
 is computed as a *weighted* metric, vectorised over resamples; the weighted metrics equal
-scikit-learn's with ``sample_weight`` (tested). Intervals are percentile intervals. A resample in
+scikit-learn's with ``sample_weight`` (tested). Intervals are percentile intervals, expanded
+for few blocks (see `expanded_tail`; plain ones run ~5 points short with ~24 blocks). A resample in
 which the metric is undefined (ROC AUC with one class; average precision with no positive) is
 skipped and counted; when more than ``max_skip_frac`` of them are skipped the bounds are NaN and
 ``warning`` says why (the surviving resamples would be a biased, conditional sample).
@@ -31,6 +32,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
+from scipy.stats import t as student_t
 
 from fts.core.errors import ValidationError
 
@@ -72,11 +75,19 @@ def _grouped(y: np.ndarray, p: np.ndarray, w: np.ndarray, descending: bool):
 
 
 def _weighted_roc_auc(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
-    # AUC = P(score_pos > score_neg) + 0.5 P(tie), each pair weighted by w_pos * w_neg.
-    pos, neg = _grouped(y, p, w, descending=False)
-    neg_below = np.cumsum(neg, axis=1) - neg
-    num = np.sum(pos * (neg_below + 0.5 * neg), axis=1)
-    denom = pos.sum(axis=1) * neg.sum(axis=1)
+    # AUC = P(score_pos > score_neg) + 0.5 P(tie), each pair weighted by w_pos * w_neg. For each
+    # positive, the negatives below it are a prefix of the sorted negatives: cumulative weights,
+    # averaged between the first and the last tied negative, give "below + half the ties".
+    pos = y == 1
+    neg_order = np.argsort(p[~pos], kind="mergesort")
+    neg_scores = p[~pos][neg_order]
+    cum = np.zeros((w.shape[0], neg_scores.size + 1))
+    np.cumsum(w[:, ~pos][:, neg_order], axis=1, out=cum[:, 1:])
+    left = np.searchsorted(neg_scores, p[pos], side="left")
+    right = np.searchsorted(neg_scores, p[pos], side="right")
+    w_pos = w[:, pos]
+    num = 0.5 * np.sum(w_pos * (cum[:, left] + cum[:, right]), axis=1)
+    denom = w_pos.sum(axis=1) * cum[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(denom > 0, num / denom, np.nan)
 
@@ -119,7 +130,7 @@ class Metric:
     higher_is_better: bool
 
     def __call__(self, y: Any, p: Any) -> float:
-        y_arr, p_arr = _check_yp(y, p, "p")
+        y_arr, p_arr = check_yp(y, p, "p")
         return float(self.weighted(y_arr, p_arr, np.ones((1, y_arr.size)))[0])
 
 
@@ -144,7 +155,7 @@ def get_metric(metric: str | Metric) -> Metric:
 # ---------------------------------------------------------------- input checks and blocks
 
 
-def _check_yp(y: Any, p: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+def check_yp(y: Any, p: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     y_arr = np.asarray(y, dtype=float).ravel()
     p_arr = np.asarray(p, dtype=float).ravel()
     if y_arr.size == 0:
@@ -181,7 +192,7 @@ def _block_weights(rng: np.random.Generator, n_draws: int, blocks: np.ndarray, n
     draws = rng.integers(0, n_blocks, size=(n_draws, n_blocks))
     flat = (draws + n_blocks * np.arange(n_draws)[:, None]).ravel()
     counts = np.bincount(flat, minlength=n_draws * n_blocks).reshape(n_draws, n_blocks)
-    return counts[:, blocks].astype(float)
+    return counts.astype(float)[:, blocks]  # convert the small matrix, then expand
 
 
 def resample_metric(
@@ -205,7 +216,7 @@ def resample_metric(
     return out
 
 
-def _check_options(n_boot: int, level: float, max_skip_frac: float) -> None:
+def check_options(n_boot: int, level: float, max_skip_frac: float) -> None:
     if n_boot < 1:
         raise ValidationError(f"n_boot must be >= 1, got {n_boot}")
     if not 0 < level < 1:
@@ -214,8 +225,27 @@ def _check_options(n_boot: int, level: float, max_skip_frac: float) -> None:
         raise ValidationError(f"max_skip_frac must lie in [0, 1), got {max_skip_frac}")
 
 
-def percentile_bounds(values: np.ndarray, level: float) -> tuple[float, float]:
+def expanded_tail(level: float, n_units: int) -> float:
+    """Tail probability at which to read a percentile interval drawn from `n_units` units.
+
+    Hesterberg's expanded percentile interval: with b resampled units (here blocks) the
+    bootstrap spread is short by sqrt((b-1)/b), and the interval uses a normal quantile where a
+    t(b-1) one belongs; both make it too narrow for small b (measured: 85% coverage at nominal
+    90% with 24 monthly blocks). Reading the percentiles at Phi(-sqrt(b/(b-1)) t(b-1)_{1-tail})
+    instead of at tail corrects both and fades away as b grows.
+    """
     tail = (1.0 - level) / 2.0
+    if n_units < 2:
+        return tail
+    stretch = math.sqrt(n_units / (n_units - 1.0))
+    return float(norm.cdf(-stretch * student_t.ppf(1.0 - tail, n_units - 1)))
+
+
+def percentile_bounds(
+    values: np.ndarray, level: float, n_units: int | None = None
+) -> tuple[float, float]:
+    """Percentile interval of bootstrap `values`; expanded for few units when `n_units` is given."""
+    tail = (1.0 - level) / 2.0 if n_units is None else expanded_tail(level, n_units)
     lo, hi = np.quantile(values, [tail, 1.0 - tail])
     return float(lo), float(hi)
 
@@ -252,6 +282,7 @@ class BootstrapCI:
     n_skipped: int
     n_blocks: int
     block: str
+    interval: str  # "expanded percentile" or "percentile"
     warning: str | None = None
 
     def __iter__(self) -> Iterator[float]:
@@ -272,118 +303,41 @@ def block_bootstrap_ci(
     level: float = 0.95,
     seed: int = 0,
     max_skip_frac: float = 0.1,
+    expand: bool = True,
 ) -> BootstrapCI:
     """Point estimate and percentile interval of `metric` under the date-block bootstrap.
 
     y: 0/1 labels; p: predicted probabilities of label 1; dates: one date per row (any order,
-    rows sharing a date share a block). Deterministic for a given `seed`.
+    rows sharing a date share a block). The interval is the expanded percentile interval
+    (`expanded_tail`, with b = number of blocks) unless `expand` is False. Deterministic for a
+    given `seed`.
     """
-    _check_options(n_boot, level, max_skip_frac)
+    check_options(n_boot, level, max_skip_frac)
     m = get_metric(metric)
-    y_arr, p_arr = _check_yp(y, p, "p")
-    blocks = _rows_blocks(dates, block, y_arr.size)
+    y_arr, p_arr = check_yp(y, p, "p")
+    blocks = rows_blocks(dates, block, y_arr.size)
     n_blocks = int(blocks.max()) + 1
     estimate = m(y_arr, p_arr)
+    interval = "expanded percentile" if expand else "percentile"
     if math.isnan(estimate):
         reason = f"{m.name} is undefined on these samples (one class only)"
         return BootstrapCI(m.name, math.nan, math.nan, math.nan, level, n_boot, n_boot,
-                           n_blocks, str(block), reason)  # fmt: skip
+                           n_blocks, str(block), interval, reason)  # fmt: skip
     values = resample_metric(y_arr, [p_arr], blocks, m, n_boot, seed)[0]
     valid = values[~np.isnan(values)]
     n_skipped = n_boot - valid.size
     warning = skip_warning(n_skipped, n_boot, max_skip_frac, n_blocks)
-    too_many = n_skipped > max_skip_frac * n_boot
-    lo, hi = (math.nan, math.nan) if too_many else percentile_bounds(valid, level)
+    lo, hi = math.nan, math.nan
+    if n_skipped <= max_skip_frac * n_boot:
+        lo, hi = percentile_bounds(valid, level, n_blocks if expand else None)
     return BootstrapCI(m.name, estimate, lo, hi, level, n_boot, n_skipped, n_blocks,
-                       str(block), warning)  # fmt: skip
+                       str(block), interval, warning)  # fmt: skip
 
 
-def _rows_blocks(dates: Any, block: str | int, n: int) -> np.ndarray:
+def rows_blocks(dates: Any, block: str | int, n: int) -> np.ndarray:
     blocks = block_ids(dates, block)
     if blocks.size != n:
         raise ValidationError(f"dates has {blocks.size} values, y has {n}")
     return blocks
 
 
-
-@dataclass(frozen=True)
-class PairedResult:
-    """Difference `metric(a) - metric(b)` on the same samples, its interval and two-sided p-value.
-
-    The sign is raw (a minus b): for brier/log_loss a negative diff favours a; see `favours`.
-    """
-
-    metric: str
-    diff: float
-    lo: float
-    hi: float
-    p_value: float
-    estimate_a: float
-    estimate_b: float
-    level: float
-    n_boot: int
-    n_skipped: int
-    n_blocks: int
-    block: str
-    higher_is_better: bool
-    warning: str | None = None
-
-    @property
-    def favours(self) -> str:
-        """"a", "b" or "neither" according to the point estimate and the metric's direction."""
-        if not self.diff or math.isnan(self.diff):
-            return "neither"
-        return "a" if (self.diff > 0) == self.higher_is_better else "b"
-
-    def to_dict(self) -> dict[str, Any]:
-        return jsonable({**asdict(self), "favours": self.favours})
-
-
-def paired_bootstrap_test(
-    y: Any,
-    p_a: Any,
-    p_b: Any,
-    dates: Any,
-    metric: str | Metric,
-    *,
-    block: str | int = "month",
-    n_boot: int = 1000,
-    level: float = 0.95,
-    seed: int = 0,
-    max_skip_frac: float = 0.1,
-) -> PairedResult:
-    """Paired date-block bootstrap comparison of two models scored on the same rows.
-
-    Each resample draws one set of blocks and scores BOTH models on it, so the difference keeps
-    the pairing (shared hard days cancel). Interval: percentile interval of the resampled
-    differences d*. p-value (two-sided, H0: no difference): the bootstrap distribution is
-    centred on the null, p = (1 + #{|d* - d| >= |d|}) / (1 + B), with d the observed difference
-    and B the usable resamples (the +1 keeps p > 0 with finitely many resamples, and makes
-    identical models give exactly p = 1).
-    """
-    _check_options(n_boot, level, max_skip_frac)
-    m = get_metric(metric)
-    y_arr, a = _check_yp(y, p_a, "p_a")
-    _, b = _check_yp(y, p_b, "p_b")
-    blocks = _rows_blocks(dates, block, y_arr.size)
-    n_blocks = int(blocks.max()) + 1
-    est_a, est_b = m(y_arr, a), m(y_arr, b)
-    diff = est_a - est_b
-
-    def result(lo: float, hi: float, p: float, skipped: int, warning: str | None) -> PairedResult:
-        return PairedResult(m.name, diff, lo, hi, p, est_a, est_b, level, n_boot, skipped,
-                            n_blocks, str(block), m.higher_is_better, warning)  # fmt: skip
-
-    if math.isnan(diff):
-        return result(math.nan, math.nan, math.nan, n_boot,
-                      f"{m.name} is undefined on these samples (one class only)")  # fmt: skip
-    va, vb = resample_metric(y_arr, [a, b], blocks, m, n_boot, seed)
-    d_star = (va - vb)[~(np.isnan(va) | np.isnan(vb))]
-    n_skipped = n_boot - d_star.size
-    warning = skip_warning(n_skipped, n_boot, max_skip_frac, n_blocks)
-    if n_skipped > max_skip_frac * n_boot:
-        return result(math.nan, math.nan, math.nan, n_skipped, warning)
-    lo, hi = percentile_bounds(d_star, level)
-    extreme = int(np.count_nonzero(np.abs(d_star - diff) >= abs(diff)))
-    p_value = (1.0 + extreme) / (1.0 + d_star.size)
-    return result(lo, hi, p_value, n_skipped, warning)

@@ -40,7 +40,7 @@ def budget_grid(budget: str | int, n_features: int, ctx_len: int,
     return archs
 
 
-def _default_score(arch: Any, budget: int) -> float:
+def shape_score(arch: Any, budget: int) -> float:
     """Lower is better: close to the budget and shaped like the published PatchTST
     (width about 48x depth, d_ff = 2 d_model, heads 16-32 wide, patches of 16 with stride 8)."""
     c = arch.config
@@ -60,7 +60,7 @@ def select_architecture(
     """The config to train.
 
     Without overrides: the grid architecture that best balances closeness to the budget and a
-    conventional shape (see `_default_score`). With overrides (any of d_model, n_layers, n_heads, d_ff, patch_len, stride):
+    conventional shape (see `shape_score`). With overrides (any of d_model, n_layers, n_heads, d_ff, patch_len, stride):
     the closest grid architecture matching them all; or, when the grid has none, the explicit
     config itself, provided its real count is within the budget.
     """
@@ -72,7 +72,7 @@ def select_architecture(
     archs = architecture_grid(n, n_features, ctx_len, template=template)
     matching = [a for a in archs if all(getattr(a, k) == v for k, v in overrides.items())]
     if matching:
-        return min(matching, key=lambda a: (_default_score(a, n), a.key())).config
+        return min(matching, key=lambda a: (shape_score(a, n), a.key())).config
     if not overrides:
         budget_grid(n, n_features, ctx_len, template)  # raises the explanatory error
     base = template or PatchTSTConfig(n_features=n_features, ctx_len=ctx_len)

@@ -111,10 +111,13 @@ def run_training(
     p_val = predict(model, val, res.device)
     threshold = choose_threshold(val.labels, p_val)
     val_metrics = classification_metrics(val.labels, p_val, threshold)
+    predictions = {"val": _prediction_frame(dataset, "val", p_val)}
     test_metrics: dict[str, Any] | None = None
     if request.evaluate_test:
         test = dataset.split("test")
-        test_metrics = classification_metrics(test.labels, predict(model, test, res.device), threshold)
+        p_test = predict(model, test, res.device)
+        test_metrics = classification_metrics(test.labels, p_test, threshold)
+        predictions["test"] = _prediction_frame(dataset, "test", p_test)
     resolved_config = {
         "dataset": {"manifest_id": dataset.id, **dataset.spec.to_dict()},
         "model": res.model.to_dict(),
@@ -126,10 +129,20 @@ def run_training(
         "memory_estimate_bytes": res.memory_estimate,
     }
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
-                       test_metrics)
+                       test_metrics, predictions)
     progress(f"best epoch {result.best_epoch} of {result.epochs_run}: val log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
+
+
+def _prediction_frame(dataset: Dataset, split: str, probs: Any) -> Any:
+    """dates, tickers, labels and probabilities of one split, in sample order."""
+    import pandas as pd
+
+    arrays = dataset.split(split)
+    return pd.DataFrame({"date": pd.to_datetime(arrays.dates).date,
+                         "ticker": dataset.sample_tickers(split), "label": arrays.labels,
+                         "prob": probs})
 
 
 def _fmt(x: float | None) -> str:

@@ -7,11 +7,12 @@ import platform
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
 import torch
 from torch import nn
 
 from fts.core.atomic import atomic_path
-from fts.core.hashing import canonical_json, sha256_bytes
+from fts.core.hashing import canonical_json, sha256_bytes, table_content_sha256
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset
@@ -40,7 +41,7 @@ class RunRecord:
 def store_run(
     paths: ProjectPaths, request: RunRequest, dataset: Dataset, model: nn.Module,
     resolved: dict[str, Any], result: FitResult, val_metrics: dict[str, Any],
-    test_metrics: dict[str, Any] | None,
+    test_metrics: dict[str, Any] | None, predictions: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Write the checkpoint (atomically, named by its hash), the manifest, then one transaction."""
     buffer = io.BytesIO()
@@ -54,6 +55,10 @@ def store_run(
     if not final.exists():
         with atomic_path(final) as tmp:
             tmp.write_bytes(data)
+    prediction_hashes = {
+        split: table_content_sha256(pa.Table.from_pandas(frame, preserve_index=False))
+        for split, frame in (predictions or {}).items()
+    }
     manifest = Manifest.create(
         kind="run", name=f"{request.tier}-h{request.horizon}-p{request.threshold_pct:g}",
         version=RUN_FORMAT,
@@ -63,6 +68,7 @@ def store_run(
         best_epoch=result.best_epoch, epochs_run=result.epochs_run, history=result.history,
         val_metrics=val_metrics, test_metrics=test_metrics, seconds=result.seconds,
         outputs=[{"path": rel, "sha256": ckpt_sha, "bytes": len(data)}],
+        predictions_sha256=prediction_hashes,
         environment={"python": platform.python_version(), "torch": torch.__version__,
                      "device": resolved["device"]},
     )
@@ -87,5 +93,10 @@ def store_run(
         if test_metrics is not None:
             con.execute("INSERT INTO train.test_evaluations VALUES (?, now(), FALSE, ?)",
                         [manifest.id, canonical_json(test_metrics)])
+        for split, frame in (predictions or {}).items():
+            con.register("__preds", frame.assign(run_id=manifest.id, split=split))
+            con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
+                        "label, prob FROM __preds")
+            con.unregister("__preds")
     return RunRecord(manifest.id, resolved["n_params"], val_metrics, test_metrics,
                      result.best_epoch, result.epochs_run, rel, resolved, result.history)

@@ -68,7 +68,7 @@ def meta_numel(cfg: PatchTSTConfig, cache: dict = {}) -> int:  # noqa: B006 - me
     return cache[key]
 
 
-def spread(archs: list, k: int = 8) -> list:
+def spread(archs: list, k: int = 5) -> list:
     """k archs evenly spread over the (count-sorted) list, plus the grid extremes."""
     step = max(1, len(archs) // k)
     return archs[::step] + [archs[-1]] + grid_extremes(archs)

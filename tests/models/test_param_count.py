@@ -45,7 +45,7 @@ def meta_numel(cfg: PatchTSTConfig) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(cfg=configs())
 def test_count_matches_meta_build(cfg):
     assert count_parameters(cfg) == meta_numel(cfg)

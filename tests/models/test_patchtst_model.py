@@ -35,7 +35,7 @@ def eval_model(cfg: PatchTSTConfig, seed: int = 0) -> PatchTST:
     return init_seeded(cfg, seed).double().eval()
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     ctx=st.integers(1, 300),
     patch_frac=st.floats(0, 1),

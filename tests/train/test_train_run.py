@@ -83,3 +83,18 @@ def test_dry_run_reports_a_2b_model_and_refuses_it(built_project_dir: Path) -> N
         "--horizon", "1", "--threshold", "1", "--dry-run"])
     assert result.exit_code == 1
     assert "parameters" in result.output and "would not fit" in result.output
+
+
+def test_stored_predictions_reproduce_the_reported_metrics(built_project_dir: Path) -> None:
+    from fts.train.metrics import classification_metrics
+
+    project = Project(built_project_dir)
+    record = project.train(RunRequest(tier="a20", budget="100K", horizon=1, threshold_pct=1.0,
+                                      ctx_len=32, train=QUICK))
+    for split, reported in (("val", record.val_metrics), ("test", record.test_metrics)):
+        rows = project.sql(f"select label, prob from train.predictions where run_id = "
+                           f"'{record.run_id}' and split = '{split}' order by date").to_pandas()
+        assert len(rows) == reported["n"]
+        again = classification_metrics(rows["label"].to_numpy(), rows["prob"].to_numpy(),
+                                       reported["threshold"])
+        assert again == pytest.approx(reported)

@@ -1,0 +1,247 @@
+"""Re-hash the artefact each manifest names and compare with what the manifest pins.
+
+One function per kind; unknown kinds (study, report, ...) get the generic check of every
+`outputs[*]` entry that carries a `sha256`. Each returns a `Verification`: the issues found and,
+for every hash the manifest declares, the hash recomputed now (None when it cannot be: file
+missing or unreadable). The chain check compares what consumers pinned against those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from fts.audit.findings import WARNING, Issue
+from fts.audit.inventory import Entry, Snapshot
+from fts.core.hashing import canonical_json, sha256_file, table_content_sha256
+from fts.core.manifest import Manifest
+from fts.core.paths import ProjectPaths
+from fts.datasets.storage import arrays_content_sha256
+
+
+@dataclass
+class Verification:
+    """The outcome of checking one manifest's artefact."""
+
+    issues: list[Issue] = field(default_factory=list)
+    hashes: dict[str, str | None] = field(default_factory=dict)  # declared -> recomputed
+    artefacts: list[str] = field(default_factory=list)
+    files: int = 0  # artefact files re-hashed
+
+    def add(self, code: str, message: str, m: Manifest, **kw: Any) -> None:
+        self.issues.append(Issue(code, message, subject=m.id, kind=m.kind, name=m.name, **kw))
+
+    def compare(self, m: Manifest, what: str, declared: str | None, found: str | None,
+                path: str, code: str = "artefact_changed") -> None:
+        """Record `declared -> found`; an issue when they differ."""
+        if not declared:
+            return
+        self.hashes[declared] = found
+        if found is not None and found != declared:
+            self.add(code, f"{path}: {what} changed", m, expected=declared, found=found, path=path)
+
+
+def verify(entry: Entry, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """Check the artefact of one manifest (nothing to check when no trusted body is left)."""
+    m = entry.manifest
+    if m is None:
+        return Verification()
+    check = _CHECKS.get(m.kind, verify_outputs)
+    return check(m, snapshot, paths)
+
+
+def verify_raw(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A raw load: recompute its canonical content hash from `raw.ohlcv_history`."""
+    v = Verification(artefacts=[f"raw.ohlcv_history load_id={m.id[:12]}"])
+    declared = str(m.get("content_sha256") or "")
+    found, rows = snapshot.raw_hashes.get(m.id, (None, 0))
+    where = f"raw.ohlcv_history (load {m.name} {m.id[:12]})"
+    if rows == 0:
+        v.hashes[declared] = None
+        v.add("raw_rows_missing", f"{where}: the load has no rows in the warehouse", m,
+              expected=declared, found=None, path=where)
+        return v
+    if rows != m.get("row_count"):
+        v.add("raw_rows_changed", f"{where}: {rows} rows, the manifest says {m.get('row_count')}",
+              m, expected=str(m.get("row_count")), found=str(rows), path=where)
+    v.compare(m, "the rows' content hash", declared, found, where, code="raw_changed")
+    load = snapshot.loads.get(m.id)
+    if load is None:
+        v.add("raw_load_unregistered", f"raw.loads has no row for load {m.id[:12]}", m,
+              path="raw.loads")
+    elif load["content_sha256"] != declared:
+        v.add("raw_load_disagrees", f"raw.loads row of {m.id[:12]}: content_sha256 differs from "
+              "the manifest's", m, expected=declared, found=load["content_sha256"], path="raw.loads")
+    return v
+
+
+def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A tier build: file exists, footer names this manifest, content hash and file SHA hold."""
+    v = Verification()
+    for out in m.get("outputs") or []:
+        rel = str(out.get("path"))
+        v.artefacts.append(rel)
+        path = paths.absolute(rel)
+        declared = out.get("content_sha256")
+        if not _exists(v, m, path, rel, [declared, out.get("sha256")]):
+            continue
+        v.files += 1
+        file_sha = sha256_file(path)
+        _check_registered_file(v, m, snapshot, rel, file_sha, out.get("sha256"))
+        if out.get("sha256"):
+            v.compare(m, "file SHA-256", out["sha256"], file_sha, rel)
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            v.hashes[declared] = None
+            v.add("artefact_unreadable", f"{rel}: not a readable Parquet file ({_one_line(exc)})",
+                  m, expected=declared, found=file_sha, path=rel)
+            continue
+        footer = (table.schema.metadata or {}).get(b"fts.manifest_id", b"").decode()
+        if footer != m.id:
+            v.add("footer_mismatch", f"{rel}: the Parquet footer names manifest "
+                  f"{footer[:12] or '(none)'}, not this one", m, expected=m.id,
+                  found=footer or None, path=rel)
+        content = table_content_sha256(table.replace_schema_metadata(None))
+        v.compare(m, "table content hash", declared, content, rel)
+    return v
+
+
+def verify_dataset(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A dataset: the .npz file's SHA-256 and the arrays' content hash."""
+    v = verify_outputs(m, snapshot, paths, content=_npz_content(arrays_content_sha256))
+    # The top-level copies of the two hashes are what runs pin; they name the same file.
+    for key, out_key in (("arrays_sha256", "sha256"), ("arrays_content_sha256", "content_sha256")):
+        declared = m.get(key)
+        outs = [o for o in m.get("outputs") or [] if o.get(out_key)]
+        if declared and outs and declared not in v.hashes:
+            v.hashes[declared] = v.hashes.get(outs[0][out_key])
+    return v
+
+
+def verify_outputs(
+    m: Manifest, snapshot: Snapshot, paths: ProjectPaths,
+    content: Callable[[Path], str] | None = None,
+) -> Verification:
+    """Generic: re-hash every `outputs[*]` file that declares a `sha256` (runs, studies, ...)."""
+    v = Verification()
+    for out in m.get("outputs") or []:
+        if not out.get("path"):
+            continue
+        rel = str(out["path"])
+        v.artefacts.append(rel)
+        path = paths.absolute(rel)
+        if not _exists(v, m, path, rel, [out.get("sha256"), out.get("content_sha256")]):
+            continue
+        v.files += 1
+        file_sha = sha256_file(path)
+        _check_registered_file(v, m, snapshot, rel, file_sha, out.get("sha256"))
+        v.compare(m, "file SHA-256", out.get("sha256"), file_sha, rel)
+        if out.get("content_sha256"):
+            if content is None:
+                v.issues.append(Issue("content_unverifiable", f"{rel}: no content hash is known "
+                                      f"for {m.kind} artefacts; only the file SHA-256 was checked",
+                                      subject=m.id, kind=m.kind, name=m.name, path=rel,
+                                      severity=WARNING))
+                continue
+            try:
+                found = content(path)
+            except Exception as exc:  # any failure to read the arrays means they are not proven
+                v.hashes[out["content_sha256"]] = None
+                v.add("artefact_unreadable", f"{rel}: unreadable ({_one_line(exc)})", m,
+                      expected=out["content_sha256"], found=file_sha, path=rel)
+                continue
+            v.compare(m, "content hash", out["content_sha256"], found, rel)
+        if out.get("bytes") is not None and path.stat().st_size != out["bytes"]:
+            v.add("artefact_size_changed", f"{rel}: {path.stat().st_size} bytes, the manifest "
+                  f"says {out['bytes']}", m, expected=str(out["bytes"]),
+                  found=str(path.stat().st_size), path=rel)
+    return v
+
+
+def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A training run: the checkpoint file, and the `train.runs` row that reports its metrics."""
+    v = verify_outputs(m, snapshot, paths)
+    row = snapshot.runs.get(m.id)
+    outs = m.get("outputs") or []
+    if row is None:
+        v.add("run_unregistered", f"train.runs has no row for run {m.id[:12]}", m, path="train.runs")
+        return v
+    datasets = [i.id for i in m.inputs if i.kind == "dataset"]
+    if outs and row["checkpoint_sha256"] != outs[0].get("sha256"):
+        v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: checkpoint_sha256 differs "
+              "from the manifest's", m, expected=outs[0].get("sha256"),
+              found=row["checkpoint_sha256"], path="train.runs")
+    for key in ("val_metrics", "test_metrics"):  # the numbers a researcher reports
+        if canonical_json(row[key]) != canonical_json(m.get(key)):  # text: NaN equals NaN
+            v.add("run_metrics_disagree", f"train.runs row of {m.id[:12]}: {key} differ from "
+                  "the manifest's", m, expected=canonical_json(m.get(key)),
+                  found=canonical_json(row[key]), path="train.runs")
+    if datasets and row["dataset_id"] not in datasets:
+        v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: dataset_id differs from the "
+              "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
+              path="train.runs")
+    return v
+
+
+def _exists(v: Verification, m: Manifest, path: Path, rel: str, declared: list[Any]) -> bool:
+    if path.is_file():
+        return True
+    for d in declared:
+        if d:
+            v.hashes[str(d)] = None
+    v.add("artefact_missing", f"{rel}: the file is missing", m,
+          expected=next((str(d) for d in declared if d), None), found=None, path=rel)
+    return False
+
+
+def _check_registered_file(v: Verification, m: Manifest, snapshot: Snapshot, rel: str,
+                           file_sha: str, declared: str | None = None) -> None:
+    """Compare a file with its `meta.artifacts` row (tiers and runs register theirs).
+
+    When the manifest itself declares the file SHA-256 (`declared`), the file is compared with
+    that; the row then only has to agree with the manifest. A tier manifest cannot hold its
+    file's SHA (the file's footer holds the manifest id), so the row is its file-level pin.
+    """
+    row = snapshot.artifacts.get(rel)
+    if row is None:
+        if m.kind in ("tier", "run"):
+            v.add("artefact_unregistered", f"{rel}: no meta.artifacts row", m, path=rel)
+        return
+    if row["manifest_id"] != m.id:
+        v.add("artefact_owner_changed", f"{rel}: meta.artifacts says the file belongs to "
+              f"manifest {row['manifest_id'][:12]}", m, expected=m.id,
+              found=row["manifest_id"], path=rel)
+    elif declared is not None and row["sha256"] != declared:
+        v.add("artefact_registry_disagrees", f"{rel}: meta.artifacts holds another SHA-256 than "
+              "the manifest", m, expected=declared, found=row["sha256"], path=rel)
+    elif declared is None and row["sha256"] != file_sha:
+        v.add("artefact_changed", f"{rel}: file SHA-256 differs from meta.artifacts", m,
+              expected=row["sha256"], found=file_sha, path=rel)
+
+
+def _npz_content(hasher: Callable[[dict[str, Any]], str]) -> Callable[[Path], str]:
+    def content(path: Path) -> str:
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as npz:
+            return hasher({k: npz[k] for k in npz.files})
+
+    return content
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())[:200]
+
+
+_CHECKS: dict[str, Callable[[Manifest, Snapshot, ProjectPaths], Verification]] = {
+    "raw": verify_raw,
+    "tier": verify_tier,
+    "dataset": verify_dataset,
+    "run": verify_run,
+}

@@ -1,0 +1,30 @@
+"""One-line descriptions of manifests, for chains and reports."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def summarize(body: dict[str, Any]) -> str:
+    """One line of what a manifest is (rows, dates, version, metrics, file)."""
+    kind = body.get("kind")
+    outs = body.get("outputs") or []
+    path = outs[0].get("path") if outs else None
+    if kind == "raw":
+        return (f"{body.get('row_count')} rows {body.get('first_date')}..{body.get('last_date')}, "
+                f"source {body.get('source_kind')}")
+    if kind == "tier":
+        return f"v{body.get('version')}, {body.get('row_count')} rows, {path}"
+    if kind == "dataset":
+        counts = ", ".join(f"{k}={v.get('samples')}" for k, v in (body.get("counts") or {}).items())
+        return f"{body.get('name')}, {counts}, {path}"
+    if kind == "run":
+        metrics = body.get("test_metrics") or body.get("val_metrics") or {}
+        which = "test" if body.get("test_metrics") else "val"
+        shown = ", ".join(f"{k} {metrics[k]:.4f}" for k in ("roc_auc", "log_loss")
+                          if isinstance(metrics.get(k), int | float))
+        trial = (f", study {body.get('study')} trial {body.get('trial_number')}"
+                 if body.get("study") else "")
+        return f"{body.get('purpose')}{trial}, {which} {shown or json.dumps(metrics)[:60]}, {path}"
+    return f"{kind} {body.get('name')}" + (f", {path}" if path else "")

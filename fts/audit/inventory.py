@@ -1,0 +1,235 @@
+"""Everything the audit reads: the manifest files, and one snapshot of the warehouse.
+
+The warehouse is opened read-only ONCE, briefly: the registry rows, the artefact table, the tier
+pointers, the raw loads (with their content hashes recomputed from `raw.ohlcv_history`) and the
+training runs are copied out, then the connection is closed, so the slow part of an audit
+(re-hashing files) never holds the warehouse's lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from fts.audit.findings import Issue
+from fts.core.errors import ManifestMismatch, NotFoundError
+from fts.core.hashing import sha256_json, table_content_sha256
+from fts.core.manifest import Manifest, parse_manifest
+from fts.core.paths import ProjectPaths
+from fts.ingest.series import CANONICAL_COLUMNS
+from fts.warehouse import connect
+
+
+@dataclass
+class Entry:
+    """One manifest id as seen in the files and in `meta.manifests`.
+
+    `manifest` is the body the audit trusts: the file's when it hashes to its id, else the
+    registry row's when that does, else None (nothing left to check the artefact against).
+    """
+
+    id: str
+    kind: str
+    file_path: Path | None = None
+    file_manifest: Manifest | None = None
+    registry_manifest: Manifest | None = None
+    in_registry: bool = False
+    problems: list[Issue] = field(default_factory=list)
+
+    @property
+    def manifest(self) -> Manifest | None:
+        return self.file_manifest or self.registry_manifest
+
+    @property
+    def name(self) -> str:
+        return self.manifest.name if self.manifest else "?"
+
+
+@dataclass
+class Snapshot:
+    """What the warehouse said at the time of the audit (plain Python values, no connection)."""
+
+    artifacts: dict[str, dict[str, Any]]
+    tier_current: dict[str, tuple[str, str]]
+    loads: dict[str, dict[str, Any]]
+    runs: dict[str, dict[str, Any]]
+    raw_hashes: dict[str, tuple[str | None, int]]  # load id -> (recomputed hash, rows)
+
+
+@dataclass
+class Inventory:
+    """The manifests (by id), the warehouse snapshot, and the ids an audit covers."""
+
+    entries: dict[str, Entry]
+    snapshot: Snapshot
+    selected: list[str]
+
+    def find(self, prefix: str, kind: str | None = None) -> Entry:
+        return find_entry(self.entries, prefix, kind)
+
+
+def find_entry(entries: dict[str, Entry], prefix: str, kind: str | None = None) -> Entry:
+    """The entry whose id starts with `prefix` (it must be unique), optionally of one kind."""
+    hits = [e for i, e in entries.items()
+            if i.startswith(prefix) and (kind is None or e.kind == kind)]
+    what = f"{kind} manifest" if kind else "manifest"
+    if not prefix or not hits:
+        raise NotFoundError(f"no {what} with an id starting with {prefix!r}")
+    if len(hits) > 1:
+        shown = ", ".join(e.id[:16] for e in hits[:5])
+        raise NotFoundError(f"{prefix!r} matches {len(hits)} {what}s ({shown}); give more of the id")
+    return hits[0]
+
+
+def load_inventory(paths: ProjectPaths, only: Collection[str] | None = None) -> Inventory:
+    """Read every manifest file and the warehouse; recompute the raw loads' content hashes.
+
+    `only`: manifest ids or unique id prefixes; the audit then covers them and everything they
+    were made from (their inputs, transitively), and re-hashes only those raw loads.
+    """
+    if not paths.warehouse.exists():
+        raise NotFoundError(f"{paths.warehouse}: no warehouse yet; nothing to audit")
+    entries: dict[str, Entry] = {}
+    _read_files(paths, entries)
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        _read_registry(con, entries)
+        selected = sorted(entries) if only is None else upstream_closure(
+            entries, [find_entry(entries, p).id for p in only])
+        raw_ids = None if only is None else [i for i in selected if entries[i].kind == "raw"]
+        snapshot = _read_snapshot(con, entries, raw_ids)
+    return Inventory(entries, snapshot, selected)
+
+
+def upstream_closure(entries: dict[str, Entry], ids: Collection[str]) -> list[str]:
+    """`ids` and every manifest they were made from (inputs of inputs ...) that exists."""
+    seen: set[str] = set()
+    stack = list(ids)
+    while stack:
+        mid = stack.pop()
+        if mid in seen or mid not in entries:
+            continue
+        seen.add(mid)
+        m = entries[mid].manifest
+        if m is not None:
+            stack.extend(i.id for i in m.inputs)
+    return sorted(seen)
+
+
+def _read_files(paths: ProjectPaths, entries: dict[str, Entry]) -> None:
+    if not paths.manifests.is_dir():
+        return
+    for path in sorted(paths.manifests.glob("*/*.json")):
+        stem, kind_dir = path.stem, path.parent.name
+        rel = paths.relative(path)
+        text = path.read_text(encoding="utf-8", errors="replace")
+        entry = entries.setdefault(stem, Entry(id=stem, kind=kind_dir))
+        entry.file_path = path
+        try:
+            manifest = parse_manifest(text, origin=rel)
+        except ManifestMismatch as exc:
+            entry.problems.append(Issue(
+                "manifest_corrupt", f"{rel}: the file no longer hashes to its id ({exc})",
+                subject=stem, kind=kind_dir, expected=stem, found=_text_hash(text), path=rel))
+            continue
+        if manifest.id != stem or manifest.kind != kind_dir:
+            entry.problems.append(Issue(
+                "manifest_misplaced",
+                f"{rel}: holds {manifest.kind} manifest {manifest.id[:12]}, not {kind_dir}/{stem[:12]}",
+                subject=stem, kind=kind_dir, expected=stem, found=manifest.id, path=rel))
+            continue
+        entry.file_manifest = manifest
+
+
+def _text_hash(text: str) -> str | None:
+    """The hash of a damaged manifest file's body, when it still parses as JSON."""
+    try:
+        return sha256_json(json.loads(text)["body"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _read_registry(con: duckdb.DuckDBPyConnection, entries: dict[str, Entry]) -> None:
+    for mid, kind, body in con.execute("SELECT id, kind, body FROM meta.manifests ORDER BY id").fetchall():
+        entry = entries.setdefault(mid, Entry(id=mid, kind=kind))
+        entry.in_registry = True
+        try:
+            parsed = json.loads(body)
+            actual = sha256_json(parsed)
+        except (ValueError, TypeError):
+            parsed, actual = None, None
+        if actual != mid or not isinstance(parsed, dict) or parsed.get("kind") != kind:
+            entry.problems.append(Issue(
+                "registry_corrupt",
+                f"meta.manifests row {mid[:12]}: its body no longer hashes to its id",
+                subject=mid, kind=kind, expected=mid, found=actual))
+            continue
+        # Both the file and the row hash to the same id, so they agree on every byte of the body.
+        entry.registry_manifest = Manifest(body=parsed, id=mid)
+    for entry in entries.values():
+        rel = f"manifests/{entry.kind}/{entry.id}.json"
+        if entry.file_path is None:
+            entry.problems.append(Issue(
+                "manifest_file_missing",
+                f"{rel}: the manifest file is missing (meta.manifests still has the row)",
+                subject=entry.id, kind=entry.kind, expected=entry.id, found=None, path=rel))
+        elif not entry.in_registry:
+            entry.problems.append(Issue(
+                "manifest_unregistered",
+                f"{rel}: no meta.manifests row (an aborted write, or the row was deleted)",
+                subject=entry.id, kind=entry.kind, expected=entry.id, found=None, path=rel))
+
+
+def _read_snapshot(
+    con: duckdb.DuckDBPyConnection, entries: dict[str, Entry], raw_ids: Collection[str] | None
+) -> Snapshot:
+    artifacts = {
+        p: {"manifest_id": m, "sha256": s, "bytes": b}
+        for p, m, s, b in con.execute(
+            "SELECT path, manifest_id, sha256, bytes FROM meta.artifacts").fetchall()
+    }
+    tier_current = {
+        t: (m, p) for t, m, p in con.execute(
+            "SELECT tier, manifest_id, parquet_path FROM meta.tier_current").fetchall()
+    }
+    loads = {
+        lid: {"ticker": t, "content_sha256": s, "row_count": n}
+        for lid, t, s, n in con.execute(
+            "SELECT load_id, ticker, content_sha256, row_count FROM raw.loads").fetchall()
+    }
+    runs = {
+        r[0]: {"dataset_id": r[1], "checkpoint_path": r[2], "checkpoint_sha256": r[3],
+               "study": r[4], "trial_number": r[5],
+               "val_metrics": _json(r[6]), "test_metrics": _json(r[7])}
+        for r in con.execute(
+            """SELECT run_id, dataset_id, checkpoint_path, checkpoint_sha256, study, trial_number,
+                      val_metrics, test_metrics
+               FROM train.runs""").fetchall()
+    }
+    wanted = set(raw_ids) if raw_ids is not None else (
+        set(loads) | {i for i, e in entries.items() if e.kind == "raw"})
+    raw_hashes = {lid: raw_content_hash(con, lid) for lid in sorted(wanted)}
+    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes)
+
+
+def _json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def raw_content_hash(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[str | None, int]:
+    """(content hash, rows) of one load, recomputed exactly as the loader computed it.
+
+    The canonical table (`fts.ingest.series.canonical_table`): CANONICAL_COLUMNS as string,
+    date32 and float64, sorted by date; DuckDB hands back those same Arrow types.
+    """
+    cols = ", ".join(CANONICAL_COLUMNS)
+    table = con.sql(
+        f"SELECT {cols} FROM raw.ohlcv_history WHERE load_id = $1 ORDER BY date", params=[load_id]
+    ).to_arrow_table()
+    if table.num_rows == 0:
+        return None, 0
+    return table_content_sha256(table, CANONICAL_COLUMNS), table.num_rows

@@ -1,0 +1,100 @@
+"""CLI: `fts hpo` (run or resume a study), `fts hpo show STUDY`, `fts hpo sync URL STUDY`."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from fts.cli.common import get_project
+
+
+@click.group("hpo", invoke_without_command=True)
+@click.option("--tier", help="Feature tier to search on.")
+@click.option("--budget", help="Parameter budget: 2M, 20M, 200M, 2B or <n>[K|M|B].")
+@click.option("--horizon", type=int, default=1, show_default=True, help="Target horizon (rows).")
+@click.option("--threshold", type=float, default=1.0, show_default=True, help="Target threshold (%).")
+@click.option("--trials", type=int, default=20, show_default=True,
+              help="Finished trials the study must hold in total (a resume runs the rest).")
+@click.option("--study", "name", default="", help="Study name (default: tier-budget-hH-pP).")
+@click.option("--storage", "storage_url", default=None,
+              help="postgresql://... to share the study across machines (default: the warehouse).")
+@click.option("--ctx", "ctx_len", type=int, default=64, show_default=True)
+@click.option("--epochs", "max_epochs", type=int, default=30, show_default=True)
+@click.option("--patience", type=int, default=5, show_default=True)
+@click.option("--max-batches", "max_train_batches", type=int, default=0,
+              help="Cap optimizer steps per epoch (0 = all); for quick studies.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.pass_context
+def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
+              threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
+              max_epochs: int, patience: int, max_train_batches: int, seed: int) -> None:
+    """Search architectures within BUDGET and training settings with Optuna; the study is
+    stored in the warehouse (or PostgreSQL) and resumes where it stopped."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not tier or not budget:
+        raise click.UsageError("fts hpo needs --tier and --budget (or a subcommand: show, sync)")
+    from fts.hpo.search import run_study
+    from fts.hpo.study import StudySpec
+
+    spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
+                     ctx_len=ctx_len, seed=seed, name=name, max_epochs=max_epochs,
+                     patience=patience, max_train_batches=max_train_batches)
+    project = get_project(ctx)
+    try:
+        out = run_study(project.paths, spec, trials, storage_url=storage_url,
+                        progress=click.echo)
+    except KeyboardInterrupt:
+        click.echo(f"stopped; resume with the same command (study {spec.name})", err=True)
+        ctx.exit(130)
+    best = f"best trial {out.best_trial} ({out.best_value:.4f})" if out.best_value is not None else "no complete trial"
+    click.echo(f"study {out.name}: {out.finished} finished trials ({out.ran_now} run now); {best}")
+
+
+@hpo_group.command("show")
+@click.argument("study")
+@click.option("--storage", "storage_url", default=None, help="postgresql://... (default: warehouse)")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: bool) -> None:
+    """Best trial of STUDY with its parameters and real parameter count, and the extremes."""
+    from fts.hpo.show import show_study
+
+    info = show_study(get_project(ctx).paths, study, storage_url)
+    if as_json:
+        click.echo(json.dumps(info, indent=2, default=str))
+        return
+    a = info["attributes"]
+    click.echo(f"study {study}: tier {a.get('tier')}, budget {a.get('budget')}, horizon "
+               f"{a.get('horizon')}, threshold {a.get('threshold_pct')} %, dataset "
+               f"{str(a.get('dataset_manifest_id'))[:12]}")
+    click.echo("trials: " + ", ".join(f"{k.lower()} {v}" for k, v in info["counts"].items()))
+    best = info["best"]
+    if best:
+        click.echo(f"best: trial {best['number']} val log-loss {best['value']:.4f}, "
+                   f"{best['n_params']:,} params, AUC {best['val_auc']}")
+        for k, v in best["params"].items():
+            click.echo(f"  {k} = {v}")
+    if info["extremes"]:
+        click.echo("extremes of the grid:")
+        for t in info["extremes"]:
+            value = f"{t['value']:.4f}" if t["value"] is not None else t["state"]
+            n = f"{t['n_params']:,}" if t["n_params"] else "?"
+            click.echo(f"  trial {t['number']:3d}  {t['extreme']:<34} {t['params'].get('arch')}  "
+                       f"{n} params  {value}")
+
+
+@hpo_group.command("sync")
+@click.argument("storage_url")
+@click.argument("study")
+@click.pass_context
+def hpo_sync(ctx: click.Context, storage_url: str, study: str) -> None:
+    """Copy STUDY from a PostgreSQL storage into the warehouse (queryable, audited)."""
+    from fts.hpo.storage import sync_study
+
+    n = sync_study(get_project(ctx).paths, storage_url, study)
+    click.echo(f"study {study}: {n} trials copied into the warehouse")
+
+
+COMMANDS: list[click.Command] = [hpo_group]

@@ -1,0 +1,225 @@
+"""`run_study`: an Optuna search over architectures within a budget and training settings.
+
+- The study's tier, budget, target, context and dataset manifest are study attributes; a
+  resumed study must match them, and its trials train on exactly that dataset.
+- `n_trials` is the number of finished trials (COMPLETE or PRUNED) the study must hold in
+  total: a resumed study runs only the rest. A FAILED trial (an exception, a killed worker,
+  Ctrl-C) keeps its reason and does not count, so the study still ends with N finished ones.
+- Trials are driven with ask/tell, so each outcome is recorded exactly as it happened: a value
+  only for a trial that trained to its best epoch; never a made-up one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from fts.core.errors import ConfigError, FtsError
+from fts.core.paths import ProjectPaths
+from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
+from fts.hpo.storage import study_storage
+from fts.hpo.study import StudySpec
+from fts.hpo.workers import fail_dead_workers, worker_id
+from fts.train.request import RunRequest
+from fts.train.run import DoesNotFit, prepare_dataset, run_training
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+Progress = Callable[[str], None]
+
+
+@dataclass
+class StudyOutcome:
+    """Where a study stands after `run_study`."""
+
+    name: str
+    finished: int
+    ran_now: int
+    failed_now: int
+    stale_failed: list[int]
+    best_value: float | None
+    best_trial: int | None
+    dataset_manifest_id: str
+
+
+def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def _request(spec: StudySpec) -> RunRequest:
+    return RunRequest(tier=spec.tier, budget=spec.budget, horizon=spec.horizon,
+                      threshold_pct=spec.threshold_pct, ctx_len=spec.ctx_len, split=spec.split,
+                      common_start=spec.common_start, tickers=spec.tickers)
+
+
+def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
+               dataset_id: str, n_features: int) -> tuple[optuna.Study, SearchSpace]:
+    """Create the study, or load it and check that it is the same study."""
+    storage = study_storage(paths, storage_url)
+    identity = spec.identity(dataset_id)
+    sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=8)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=2)
+    try:
+        study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler,
+                                  pruner=pruner)
+    except KeyError:
+        study = None
+    if study is not None:
+        attrs = study.user_attrs
+        stored = {k: attrs.get(k) for k in identity}
+        if stored != identity:
+            diff = ", ".join(f"{k}: study has {stored[k]!r}, asked {identity[k]!r}"
+                             for k in identity if stored[k] != identity[k])
+            raise ConfigError(f"study {spec.name!r} exists with different settings ({diff}); "
+                              "it was left untouched: choose another --study name")
+        return study, SearchSpace.from_dict(attrs["search_space"])
+    space = build_space(spec.budget, n_features, spec.ctx_len)
+    study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
+                                sampler=sampler, pruner=pruner, load_if_exists=True)
+    for key, value in identity.items():
+        study.set_user_attr(key, value)
+    study.set_user_attr("search_space", space.to_dict())
+    study.set_user_attr("objective", "best-epoch validation log-loss")
+    for label, key in space.extremes:
+        study.enqueue_trial({"arch": key}, user_attrs={"extreme": label}, skip_if_exists=True)
+    return study, space
+
+
+def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
+              storage_url: str | None = None, progress: Progress = lambda _: None,
+              show_bar: bool = True) -> StudyOutcome:
+    """Run (or resume) the study until it holds `n_trials` finished trials."""
+    if n_trials < 1:
+        raise ConfigError("--trials must be at least 1")
+    from fts.train.arch import budget_grid
+    from fts.train.dryrun import n_features_of
+
+    n_features = n_features_of(paths, spec.tier)  # unknown tier -> error before anything
+    budget_grid(spec.budget, n_features, spec.ctx_len)  # a budget nothing fits -> error
+    study_storage(paths, storage_url)  # a malformed URL -> error before any work
+    dataset = prepare_dataset(paths, _request(spec), progress)
+    study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names))
+    stale = fail_dead_workers(study)
+    if stale:
+        progress(f"marked {len(stale)} trial(s) of dead workers FAIL: {stale}")
+    outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, stale, None, None, dataset.id)
+    bar = _bar(n_trials, outcome.finished, show_bar)
+    started = time.perf_counter()
+    try:
+        while True:
+            done = _count(study, FINISHED)
+            others = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+            if done + others >= n_trials:
+                break
+            if outcome.failed_now > max(3, n_trials):
+                raise FtsError(f"study {spec.name}: {outcome.failed_now} trials failed in a row "
+                               "of this run; see `fts hpo show` for their reasons")
+            state = _run_trial(paths, study, space, spec, dataset, progress)
+            outcome.ran_now += 1
+            outcome.failed_now += state == TrialState.FAIL
+            if bar is not None:
+                bar.n = _count(study, FINISHED)
+                best = _best(study)
+                elapsed = time.perf_counter() - started
+                left = (n_trials - bar.n) * elapsed / max(outcome.ran_now, 1)
+                bar.set_postfix_str(f"best {best[1]:.4f}" if best else "best -")
+                bar.set_description(f"{spec.name} (~{left / 60:.1f} min left)")
+                bar.refresh()
+    except KeyboardInterrupt:
+        progress(f"interrupted: the current trial is marked FAIL; resume with the same command "
+                 f"(study {spec.name!r} keeps its {_count(study, FINISHED)} finished trials)")
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    outcome.finished = _count(study, FINISHED)
+    best = _best(study)
+    if best:
+        outcome.best_trial, outcome.best_value = best
+    return outcome
+
+
+def _best(study: optuna.Study) -> tuple[int, float] | None:
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    if not complete:
+        return None
+    t = min(complete, key=lambda t: (t.value, t.number))
+    return t.number, float(t.value)
+
+
+def _bar(total: int, initial: int, show: bool) -> Any:
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="trial", dynamic_ncols=True)
+
+
+def _run_trial(paths: ProjectPaths, study: optuna.Study, space: SearchSpace, spec: StudySpec,
+               dataset: Any, progress: Progress) -> TrialState:
+    trial = study.ask()
+    trial.set_user_attr("worker", worker_id())
+    trial.set_user_attr("dataset_manifest_id", dataset.id)
+    params = suggest(trial, space)
+    arch = parse_arch_key(params["arch"])
+    trial.set_user_attr("n_params", space.n_params[params["arch"]])
+    request = RunRequest(
+        tier=spec.tier, budget=spec.budget, horizon=spec.horizon,
+        threshold_pct=spec.threshold_pct, ctx_len=spec.ctx_len, arch=arch,
+        dropout=params["dropout"], train=spec.train_config(params, trial.number),
+        split=spec.split, common_start=spec.common_start, tickers=spec.tickers,
+        evaluate_test=False, purpose="trial", study=spec.name, trial_number=trial.number,
+    )
+
+    def report(epoch: int, metrics: dict[str, float]) -> None:
+        trial.report(metrics["val_loss"], epoch)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at epoch {epoch}: validation loss "
+                                     f"{metrics['val_loss']:.4f} above the median")
+
+    try:
+        record = run_training(paths, request, dataset=dataset, on_epoch=report)
+    except optuna.TrialPruned as exc:
+        trial.set_user_attr("prune_reason", str(exc))
+        study.tell(trial, state=TrialState.PRUNED)
+        progress(f"trial {trial.number}: {exc}")
+        return TrialState.PRUNED
+    except DoesNotFit as exc:
+        trial.set_user_attr("prune_reason", f"predicted not to fit in memory: {exc}")
+        study.tell(trial, state=TrialState.PRUNED)
+        progress(f"trial {trial.number}: pruned before training: {exc}")
+        return TrialState.PRUNED
+    except KeyboardInterrupt:
+        trial.set_user_attr("fail_reason", "interrupted by the user (Ctrl-C)")
+        study.tell(trial, state=TrialState.FAIL)
+        raise
+    except (FtsError, RuntimeError, ValueError, MemoryError) as exc:
+        reason = f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]
+        trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
+        progress(f"trial {trial.number}: FAIL {reason}")
+        return TrialState.FAIL
+    for key, value in (("n_params", record.n_params), ("run_id", record.run_id),
+                       ("epochs_run", record.epochs_run), ("best_epoch", record.best_epoch),
+                       ("val_auc", record.val_metrics["roc_auc"]),
+                       ("val_pr_auc", record.val_metrics["pr_auc"]),
+                       ("val_brier", record.val_metrics["brier"])):
+        trial.set_user_attr(key, value)
+    value = float(record.val_metrics["log_loss"])
+    if not math.isfinite(value):  # pragma: no cover - the trainer raises first
+        raise FtsError(f"trial {trial.number}: non-finite objective {value}")
+    study.tell(trial, value)
+    progress(f"trial {trial.number}: {params['arch']} ({record.n_params:,} params) "
+             f"val log-loss {value:.4f} (best epoch {record.best_epoch})")
+    return TrialState.COMPLETE
+
+
+def host_and_pid() -> tuple[str, int]:
+    return socket.gethostname(), os.getpid()

@@ -1,0 +1,1 @@
+"""Tests of models_torch: PatchTST, parameter counts, budgets, grid, memory estimate."""
