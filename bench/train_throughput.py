@@ -13,10 +13,10 @@ import numpy as np
 import psutil
 import torch
 
+from fts.train.arch import select_architecture
 from fts.train.config import TrainConfig
 from fts.train.device import pick_device, use_all_cores
 from fts.train.loop import fit
-from fts.train.arch import select_architecture
 
 
 def data(n: int, ctx: int, features: int, seed: int = 0) -> SimpleNamespace:

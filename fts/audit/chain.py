@@ -12,9 +12,9 @@ from typing import Any
 
 from fts.audit.engine import audit_project
 from fts.audit.findings import MISSING, OK, AuditReport, NodeState
+from fts.audit.inventory import open_read_only
 from fts.core.errors import ConfigError, NotFoundError
 from fts.core.paths import ProjectPaths
-from fts.warehouse import connect
 
 
 @dataclass
@@ -87,13 +87,13 @@ def trace(paths: ProjectPaths, target: str, *, kind: str | None = None) -> Chain
 
 def trace_trial(paths: ProjectPaths, study: str, number: int) -> Chain:
     """Trace the run of trial `number` of `study` (`train.runs WHERE study AND trial_number`)."""
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+    with open_read_only(paths) as con:
         rows = con.execute(
             """SELECT run_id FROM train.runs WHERE study = ? AND trial_number = ?
                ORDER BY created_at DESC, run_id""", [study, number]).fetchall()
     if not rows:
         raise NotFoundError(f"study {study!r} has no run for trial {number} in train.runs")
-    chain = trace(paths, rows[0][0])
+    chain = trace(paths, rows[0][0], kind="run")
     if len(rows) > 1:
         others = ", ".join(r[0][:12] for r in rows[1:])
         chain.notes.append(f"trial {study}:{number} has {len(rows)} runs; traced the newest "

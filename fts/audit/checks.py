@@ -76,7 +76,8 @@ def verify_raw(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
               path="raw.loads")
     elif load["content_sha256"] != declared:
         v.add("raw_load_disagrees", f"raw.loads row of {m.id[:12]}: content_sha256 differs from "
-              "the manifest's", m, expected=declared, found=load["content_sha256"], path="raw.loads")
+              "the manifest's", m, expected=declared, found=load["content_sha256"],
+              path="raw.loads")
     return v
 
 
@@ -170,13 +171,24 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
     row = snapshot.runs.get(m.id)
     outs = m.get("outputs") or []
     if row is None:
-        v.add("run_unregistered", f"train.runs has no row for run {m.id[:12]}", m, path="train.runs")
+        v.add("run_unregistered", f"train.runs has no row for run {m.id[:12]}", m,
+              path="train.runs")
         return v
     datasets = [i.id for i in m.inputs if i.kind == "dataset"]
     if outs and row["checkpoint_sha256"] != outs[0].get("sha256"):
         v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: checkpoint_sha256 differs "
               "from the manifest's", m, expected=outs[0].get("sha256"),
               found=row["checkpoint_sha256"], path="train.runs")
+    for split, declared in sorted((m.get("predictions_sha256") or {}).items()):
+        where = f"train.predictions (run {m.id[:12]}, split {split})"
+        found, rows = snapshot.prediction_hashes.get((m.id, split), (None, 0))
+        if rows == 0:
+            v.hashes[declared] = None
+            v.add("predictions_missing", f"{where}: no stored predictions", m,
+                  expected=declared, found=None, path=where)
+        else:
+            v.compare(m, "content hash of the stored predictions", declared, found, where,
+                      code="predictions_changed")
     for key in ("val_metrics", "test_metrics"):  # the numbers a researcher reports
         if canonical_json(row[key]) != canonical_json(m.get(key)):  # text: NaN equals NaN
             v.add("run_metrics_disagree", f"train.runs row of {m.id[:12]}: {key} differ from "

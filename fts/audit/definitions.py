@@ -82,7 +82,8 @@ def _builds_by_tier(inv: Inventory) -> dict[str, list[tuple[str, dict]]]:
     out: dict[str, list[tuple[str, dict]]] = {}
     for mid, e in inv.entries.items():
         if e.manifest is not None and e.kind == "tier":
-            out.setdefault(str(e.manifest.get("tier", e.manifest.name)), []).append((mid, e.manifest.body))
+            tier = str(e.manifest.get("tier", e.manifest.name))
+            out.setdefault(tier, []).append((mid, e.manifest.body))
     return out
 
 

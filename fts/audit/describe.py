@@ -8,6 +8,13 @@ from typing import Any
 
 def summarize(body: dict[str, Any]) -> str:
     """One line of what a manifest is (rows, dates, version, metrics, file)."""
+    try:
+        return _summarize(body)
+    except (AttributeError, KeyError, TypeError, ValueError):  # an odd body is still audited
+        return f"{body.get('kind')} {body.get('name')}"
+
+
+def _summarize(body: dict[str, Any]) -> str:
     kind = body.get("kind")
     outs = body.get("outputs") or []
     path = outs[0].get("path") if outs else None

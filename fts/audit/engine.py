@@ -48,6 +48,7 @@ def audit_project(paths: ProjectPaths, *, only: Collection[str] | None = None) -
     checked.update({
         "artefact files": sum(v.files for v in verifications.values()),
         "raw loads re-hashed": len(inv.snapshot.raw_hashes),
+        "prediction sets re-hashed": len(inv.snapshot.prediction_hashes),
         "input links": len(links),
         "tier definitions": n_definitions,
         "tier pointers": n_pointers,

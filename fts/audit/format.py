@@ -56,10 +56,13 @@ def format_chain(chain: Chain) -> list[str]:
     lines = _tree(chain.root, "", "", True)
     raws = ", ".join(f"{n.name} {n.id[:12]}" for n in chain.raw_loads) or "none"
     verdict = "chain holds" if chain.ok else "chain does NOT hold"
-    lines.append(f"{verdict}: {len({n.id for n in chain.root.walk()})} manifests; raw loads: {raws}")
+    count = len({n.id for n in chain.root.walk()})
+    lines.append(f"{verdict}: {count} manifests; raw loads: {raws}")
     lines += [f"note: {n}" for n in chain.notes]
     for issue in chain.report.issues:
         lines += ["", *format_issue(issue, chain.report, "FAIL")]
+    for warning in chain.report.warnings:
+        lines += ["", *format_issue(warning, chain.report, "WARN")]
     return lines
 
 

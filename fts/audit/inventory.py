@@ -8,8 +8,9 @@ training runs are copied out, then the connection is closed, so the slow part of
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from fts.core.hashing import sha256_json, table_content_sha256
 from fts.core.manifest import Manifest, parse_manifest
 from fts.core.paths import ProjectPaths
 from fts.ingest.series import CANONICAL_COLUMNS
-from fts.warehouse import connect
+from fts.warehouse.connection import _open  # private on purpose: see open_read_only
 
 
 @dataclass
@@ -59,6 +60,7 @@ class Snapshot:
     loads: dict[str, dict[str, Any]]
     runs: dict[str, dict[str, Any]]
     raw_hashes: dict[str, tuple[str | None, int]]  # load id -> (recomputed hash, rows)
+    prediction_hashes: dict[tuple[str, str], tuple[str | None, int]]  # (run, split) -> same
 
 
 @dataclass
@@ -82,27 +84,43 @@ def find_entry(entries: dict[str, Entry], prefix: str, kind: str | None = None) 
         raise NotFoundError(f"no {what} with an id starting with {prefix!r}")
     if len(hits) > 1:
         shown = ", ".join(e.id[:16] for e in hits[:5])
-        raise NotFoundError(f"{prefix!r} matches {len(hits)} {what}s ({shown}); give more of the id")
+        raise NotFoundError(
+            f"{prefix!r} matches {len(hits)} {what}s ({shown}); give more of the id")
     return hits[0]
 
 
 def load_inventory(paths: ProjectPaths, only: Collection[str] | None = None) -> Inventory:
-    """Read every manifest file and the warehouse; recompute the raw loads' content hashes.
+    """Read every manifest file and the warehouse; recompute the content hashes of what lives
+    in the warehouse (raw loads, stored predictions).
 
     `only`: manifest ids or unique id prefixes; the audit then covers them and everything they
-    were made from (their inputs, transitively), and re-hashes only those raw loads.
+    were made from (their inputs, transitively), and re-hashes only those.
     """
-    if not paths.warehouse.exists():
-        raise NotFoundError(f"{paths.warehouse}: no warehouse yet; nothing to audit")
     entries: dict[str, Entry] = {}
     _read_files(paths, entries)
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+    with open_read_only(paths) as con:
         _read_registry(con, entries)
         selected = sorted(entries) if only is None else upstream_closure(
             entries, [find_entry(entries, p).id for p in only])
-        raw_ids = None if only is None else [i for i in selected if entries[i].kind == "raw"]
-        snapshot = _read_snapshot(con, entries, raw_ids)
+        snapshot = _read_snapshot(con, entries, None if only is None else selected)
     return Inventory(entries, snapshot, selected)
+
+
+@contextlib.contextmanager
+def open_read_only(paths: ProjectPaths) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-only, WITHOUT the session views of `fts.warehouse.connect`.
+
+    Those views read each current tier's Parquet file, so a deleted or damaged tier file makes
+    `connect` itself fail: exactly the state an audit must be able to report on. The lock
+    retries are the warehouse's own (`_open`).
+    """
+    if not paths.warehouse.exists():
+        raise NotFoundError(f"{paths.warehouse}: no warehouse yet; nothing to audit")
+    con = _open(paths.warehouse, read_only=True, timeout=None)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def upstream_closure(entries: dict[str, Entry], ids: Collection[str]) -> list[str]:
@@ -139,7 +157,8 @@ def _read_files(paths: ProjectPaths, entries: dict[str, Entry]) -> None:
         if manifest.id != stem or manifest.kind != kind_dir:
             entry.problems.append(Issue(
                 "manifest_misplaced",
-                f"{rel}: holds {manifest.kind} manifest {manifest.id[:12]}, not {kind_dir}/{stem[:12]}",
+                f"{rel}: holds {manifest.kind} manifest {manifest.id[:12]}, "
+                f"not {kind_dir}/{stem[:12]}",
                 subject=stem, kind=kind_dir, expected=stem, found=manifest.id, path=rel))
             continue
         entry.file_manifest = manifest
@@ -154,7 +173,8 @@ def _text_hash(text: str) -> str | None:
 
 
 def _read_registry(con: duckdb.DuckDBPyConnection, entries: dict[str, Entry]) -> None:
-    for mid, kind, body in con.execute("SELECT id, kind, body FROM meta.manifests ORDER BY id").fetchall():
+    rows = con.execute("SELECT id, kind, body FROM meta.manifests ORDER BY id").fetchall()
+    for mid, kind, body in rows:
         entry = entries.setdefault(mid, Entry(id=mid, kind=kind))
         entry.in_registry = True
         try:
@@ -185,7 +205,7 @@ def _read_registry(con: duckdb.DuckDBPyConnection, entries: dict[str, Entry]) ->
 
 
 def _read_snapshot(
-    con: duckdb.DuckDBPyConnection, entries: dict[str, Entry], raw_ids: Collection[str] | None
+    con: duckdb.DuckDBPyConnection, entries: dict[str, Entry], selected: list[str] | None
 ) -> Snapshot:
     artifacts = {
         p: {"manifest_id": m, "sha256": s, "bytes": b}
@@ -210,10 +230,16 @@ def _read_snapshot(
                       val_metrics, test_metrics
                FROM train.runs""").fetchall()
     }
-    wanted = set(raw_ids) if raw_ids is not None else (
-        set(loads) | {i for i, e in entries.items() if e.kind == "raw"})
+    wanted = ({i for i in selected if entries[i].kind == "raw"} if selected is not None
+              else set(loads) | {i for i, e in entries.items() if e.kind == "raw"})
     raw_hashes = {lid: raw_content_hash(con, lid) for lid in sorted(wanted)}
-    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes)
+    predictions = {
+        (mid, split): predictions_content_hash(con, mid, split)
+        for mid in (selected if selected is not None else sorted(entries))
+        if entries[mid].kind == "run" and entries[mid].manifest is not None
+        for split in sorted(entries[mid].manifest.get("predictions_sha256") or {})
+    }
+    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions)
 
 
 def _json(text: str | None) -> Any:
@@ -233,3 +259,21 @@ def raw_content_hash(con: duckdb.DuckDBPyConnection, load_id: str) -> tuple[str 
     if table.num_rows == 0:
         return None, 0
     return table_content_sha256(table, CANONICAL_COLUMNS), table.num_rows
+
+
+def predictions_content_hash(
+    con: duckdb.DuckDBPyConnection, run_id: str, split: str
+) -> tuple[str | None, int]:
+    """(content hash, rows) of one run's stored predictions on one split.
+
+    The run hashed its frame (date, ticker, label, prob) in sample order; `train.predictions`
+    has no position column, so the rows are read back in insertion order (DuckDB keeps it for
+    a plain scan). A reordering alone would therefore also read as a change.
+    """
+    table = con.sql(
+        "SELECT date, ticker, label, prob FROM train.predictions WHERE run_id = $1 AND split = $2",
+        params=[run_id, split],
+    ).to_arrow_table()
+    if table.num_rows == 0:
+        return None, 0
+    return table_content_sha256(table), table.num_rows

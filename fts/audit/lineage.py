@@ -40,6 +40,8 @@ SOURCE_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
 KEY_COLUMNS = ("ticker", "date")
 _TYPES = {"ticker": "VARCHAR", "date": "DATE"}
 DIALECT = "duckdb"
+#: A direct input of a column: ("raw", "raw.ohlcv", "close") or ("model", "a20_talib", "rsi_daily").
+Producer = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -136,7 +138,8 @@ class _SqlModel:
                 self._nodes[column] = lineage(column, self.expression, schema=self.schema,
                                               dialect=DIALECT, scope=self.scope)
             except SqlglotError as exc:
-                raise BuildError(f"{self.path}: sqlglot cannot trace column {column}: {exc}") from exc
+                raise BuildError(
+                    f"{self.path}: sqlglot cannot trace column {column}: {exc}") from exc
         return self._nodes[column]
 
 
@@ -179,17 +182,17 @@ class LineageGraph:
             self.schema[rel.strip('"')] = columns
 
     # -- one step -------------------------------------------------------------------------------
-    def producers(self, model: str, column: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    def producers(self, model: str, column: str) -> tuple[list[Producer], list[str]]:
         """Direct inputs of `model.column`: [(kind "raw"|"model", relation, column)], notes."""
         if model in self.sql:
             return self._sql_producers(model, column)
         return self._python_producers(model)
 
-    def _sql_producers(self, model: str, column: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    def _sql_producers(self, model: str, column: str) -> tuple[list[Producer], list[str]]:
         node = self.sql[model].node(column)
         if node is None:
             return [], [f"{model}: sqlglot finds no output column {column!r}"]
-        found: list[tuple[str, str, str]] = []
+        found: list[Producer] = []
         notes: list[str] = []
         for leaf in node.walk():
             if leaf.downstream or not isinstance(leaf.expression, exp.Table):
@@ -203,17 +206,18 @@ class LineageGraph:
             found.append((kind, target, col))
         return list(dict.fromkeys(found)), notes
 
-    def _python_producers(self, model: str) -> tuple[list[tuple[str, str, str]], list[str]]:
+    def _python_producers(self, model: str) -> tuple[list[Producer], list[str]]:
         rendered = self.by_name[model]
         reads = self.python[model].reads
-        found: list[tuple[str, str, str]] = []
+        found: list[Producer] = []
         unresolved: list[str] = []
         for col in reads:
             providers = [("raw", f"{s}.{n}", col) for s, n in rendered.sources
                          if col in SOURCE_COLUMNS.get((s, n), ())]
             if not providers or col not in KEY_COLUMNS:
                 # Keys come from the source when the model reads one; values from whoever has them.
-                providers += [("model", r, col) for r in rendered.refs if col in self.outputs.get(r, ())]
+                providers += [("model", r, col) for r in rendered.refs
+                              if col in self.outputs.get(r, ())]
             if providers:
                 found.extend(providers[:1] if col in KEY_COLUMNS else providers)
             else:

@@ -47,7 +47,8 @@ def check_links(
             if target is None:
                 links.append(Link(cid, inp.id, inp.kind, inp.sha256, None, False))
                 issues.append(Issue("input_missing", f"{label}: no such manifest (file or "
-                                    "meta.manifests row)", expected=inp.sha256, found=None, **common))
+                                    "meta.manifests row)", expected=inp.sha256, found=None,
+                                    **common))
                 continue
             found = _current_hash(verifications.get(inp.id), inp.sha256)
             ok = found == inp.sha256

@@ -3,7 +3,8 @@
 A Python model has no SQL for sqlglot to trace, so its lineage is at the MODEL level: the frames
 it reads (`ctx.source(...)`, `ctx.ref(...)`, recorded by the renderer) and the column names it
 uses as string subscripts (`g["close"]`, `frame[["ticker", "date", "rsi_daily"]]`, `on=[...]`
-keywords; `ctx.per_ticker` reads ticker and date). Every output column of the model is taken to depend on every column it reads.
+keywords; `ctx.per_ticker` reads ticker and date). Every output column of the model is taken
+to depend on every column it reads.
 
 Loop variables over literal tuples are expanded, so `for c in ("high", "low"): g[c]` reads both
 and `for n in (9, 10): cols[f"dema_{n}"] = ...` writes `dema_9` and `dema_10`. Columns read inside
@@ -53,7 +54,9 @@ def analyse_python_model(path: Path) -> PythonModelColumns:
 
 def _literal_values(node: ast.AST) -> tuple[object, ...] | None:
     """The constants of a literal tuple/list (a loop's iterable), else None."""
-    if isinstance(node, ast.Tuple | ast.List) and all(isinstance(e, ast.Constant) for e in node.elts):
+    if isinstance(node, ast.Tuple | ast.List) and all(
+        isinstance(e, ast.Constant) for e in node.elts
+    ):
         return tuple(e.value for e in node.elts)  # type: ignore[attr-defined]
     return None
 

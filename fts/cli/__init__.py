@@ -12,7 +12,13 @@ import sys
 
 import click
 
-from fts.cli import commands_data, commands_hpo, commands_models, commands_tiers
+from fts.cli import (
+    commands_data,
+    commands_experiments,
+    commands_hpo,
+    commands_models,
+    commands_tiers,
+)
 from fts.cli.common import FtsGroup
 
 
@@ -32,7 +38,8 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     ctx.obj = {"project_dir": project_dir}
 
 
-for module in (commands_data, commands_tiers, commands_models, commands_hpo):
+for module in (commands_data, commands_tiers, commands_models, commands_hpo,
+               commands_experiments):
     for command in module.COMMANDS:
         cli.add_command(command)
 

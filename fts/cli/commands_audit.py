@@ -29,7 +29,8 @@ def audit_cmd(ctx: click.Context, as_json: bool, run_id: str | None, trial: str 
         raise click.UsageError("give --run or --trial, not both")
     paths = get_project(ctx).paths
     if run_id or trial:
-        chain = trace(paths, run_id, kind="run") if run_id else trace_trial(paths, *parse_trial(trial or ""))
+        chain = (trace(paths, run_id, kind="run") if run_id
+                 else trace_trial(paths, *parse_trial(trial or "")))
         _emit(chain.to_dict() if as_json else format_chain(chain), as_json)
         ok = chain.ok
     else:

@@ -46,7 +46,7 @@ def describe_cmd(ctx: click.Context, tier: str, as_json: bool) -> None:
         for ticker, r in build["date_range"].items():
             click.echo(f"    {ticker}: {r['first']} .. {r['last']} ({r['rows']} rows)")
     else:
-        click.echo("  not built yet (run `fts build-tier %s`)" % tier)
+        click.echo(f"  not built yet (run `fts build-tier {tier}`)")
     width = max(len(c["name"]) for c in info["columns"]) if info["columns"] else 4
     click.echo(f"  {'column':<{width}}  tier   warmup  definition")
     for c in info["columns"]:

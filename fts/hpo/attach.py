@@ -27,7 +27,7 @@ from fts.core.errors import WarehouseBusy
 from fts.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, LOCK_TIMEOUT_ENV
 
 ALIAS = "fts_hpo_wh"
-WAL_CHECKPOINT_BYTES = 32768
+WAL_CHECKPOINT_BYTES = 8 * 1024
 
 # The in-memory database of this process. DuckDB connections are not safe for concurrent use,
 # so every access holds _LOCK; a forked child makes its own (DuckDB does not survive fork).

@@ -15,7 +15,7 @@ from typing import Any
 
 import optuna
 
-from fts.train.arch import shape_score, budget_grid
+from fts.train.arch import budget_grid, shape_score
 from models_torch import Arch, grid_extremes, parse_budget
 
 MAX_ARCHS = 48

@@ -13,6 +13,8 @@ sample (Carlstein's scheme). We chose it over the moving-block bootstrap because
 are natural non-overlapping units, every date is equally likely to be drawn (the moving scheme
 under-samples the two ends), and it keeps the two schemes identical. Blocks may hold different
 numbers of rows, so a resample's size varies a little around n; that is part of the scheme.
+A block should be longer than the label horizon h and the serial dependence (a month is ~21
+trading days); too long, and too few blocks remain (a warning below `MIN_BLOCKS`).
 
 A resample is represented by integer weights (how many times each row was drawn), so every metric
 is computed as a *weighted* metric, vectorised over resamples; the weighted metrics equal
@@ -21,6 +23,7 @@ for few blocks (see `expanded_tail`; plain ones run ~5 points short with ~24 blo
 which the metric is undefined (ROC AUC with one class; average precision with no positive) is
 skipped and counted; when more than ``max_skip_frac`` of them are skipped the bounds are NaN and
 ``warning`` says why (the surviving resamples would be a biased, conditional sample).
+The paired two-model test built on the same resamples lives in `fts.report.stats`.
 """
 
 from __future__ import annotations

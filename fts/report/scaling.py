@@ -243,7 +243,9 @@ def fit_power_law(
     fitted = _model(theta, u)
     alphas, es, failed = _bootstrap(u, y, n_arr, theta, fitted, groups, scheme, n_boot,
                                     min_sizes, robust_loss, scale, rng)  # fmt: skip
-    notes = _notes(theta, scheme, y.size, failed, n_boot)
+    resid = _residual_summary(y - fitted, scale)
+    drop = float(_model(theta, np.array([u.min(), u.max()])) @ [1.0, -1.0])
+    notes = _notes(theta, scheme, y.size, failed, n_boot, drop, resid.mad)
     enough = alphas.size >= max(1, 0.9 * n_boot) and n_boot > 0
     nan2 = (math.nan, math.nan)
     return PowerLawFit(
@@ -253,7 +255,7 @@ def fit_power_law(
         E_ci=percentile_bounds(es, level) if enough else nan2,
         level=level, n_points=y.size, n_sizes=n_sizes, n_ref=n_ref, loss=robust_loss,
         f_scale=scale, resample=scheme, n_boot=n_boot, n_boot_failed=failed,
-        residuals=_residual_summary(y - fitted, scale), notes=notes,
+        residuals=resid, notes=notes,
     )  # fmt: skip
 
 
@@ -282,10 +284,14 @@ def _residual_summary(resid: np.ndarray, scale: float) -> ResidualSummary:
     )  # fmt: skip
 
 
-def _notes(theta: np.ndarray, scheme: str, n: int, failed: int, n_boot: int) -> tuple[str, ...]:
+def _notes(theta, scheme, n, failed, n_boot, drop, noise) -> tuple[str, ...]:
+    """Caveats the report must print next to the fit."""
     notes = []
-    if theta[2] <= _LOWER[2] * 10 or theta[2] >= _UPPER[2] * 0.999:
-        notes.append(f"alpha is at its bound ({theta[2]:.3g}): no power-law trend is identified")
+    if drop < 2 * noise:
+        notes.append(f"the fitted loss falls by only {drop:.3g} across the sizes, within the run "
+                     f"noise ({noise:.3g}): no scaling trend is identified")  # fmt: skip
+    if theta[2] <= 1e-3 or theta[2] >= _UPPER[2] * 0.999:
+        notes.append(f"alpha is at its bound ({theta[2]:.3g}): E and A are not separately identified")
     if theta[0] <= 1e-9:
         notes.append("E is at its bound 0: the irreducible loss is not identified")
     if scheme == "residual" and n - _N_PARAMS < 3:

@@ -133,6 +133,35 @@ DDL = [
         writer_pid INTEGER,
         writer_started DOUBLE
     )""",
+    "CREATE SCHEMA IF NOT EXISTS experiments",
+    # A cell of a declared matrix is done once its study, final runs and baselines are stored.
+    """CREATE TABLE IF NOT EXISTS experiments.cells (
+        experiment VARCHAR NOT NULL,
+        cell VARCHAR NOT NULL,
+        tier VARCHAR NOT NULL,
+        budget VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        threshold_pct DOUBLE NOT NULL,
+        study VARCHAR NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        best_trial INTEGER NOT NULL,
+        final_run_ids JSON NOT NULL,
+        finished_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (experiment, cell)
+    )""",
+    """CREATE TABLE IF NOT EXISTS experiments.baselines (
+        baseline_id VARCHAR PRIMARY KEY,
+        experiment VARCHAR NOT NULL,
+        tier VARCHAR NOT NULL,
+        horizon INTEGER NOT NULL,
+        threshold_pct DOUBLE NOT NULL,
+        dataset_id VARCHAR NOT NULL,
+        model VARCHAR NOT NULL,
+        n_params BIGINT NOT NULL,
+        val_metrics JSON NOT NULL,
+        test_metrics JSON NOT NULL,
+        created_at TIMESTAMP NOT NULL
+    )""",
     """CREATE OR REPLACE VIEW raw.latest_loads AS
         SELECT * FROM raw.loads
         QUALIFY row_number() OVER (PARTITION BY ticker ORDER BY seq DESC) = 1""",
@@ -233,11 +262,11 @@ applied AS (
     WHERE o.op_code IN (5, 8) AND (t.end_seq IS NULL OR o.seq < t.end_seq)
 ),
 param_rows AS (
-    SELECT t.trial_id, t.create_seq AS seq, e.key AS name, e.value AS internal,
+    SELECT t.trial_id, t.create_seq AS seq, e.id AS ord, e.key AS name, e.value AS internal,
            json(t.log->'distributions'->>e.key) AS dist
     FROM trials t, json_each(t.log->'params') e
     UNION ALL
-    SELECT trial_id, seq, log->>'param_name', log->'param_value_internal',
+    SELECT trial_id, seq, 0, log->>'param_name', log->'param_value_internal',
            json(log->>'distribution')
     FROM applied WHERE op_code = 5
 ),
@@ -249,22 +278,22 @@ params AS (
              WHEN dist->>'name' IN ('IntDistribution', 'IntUniformDistribution',
                                     'IntLogUniformDistribution')
                  THEN to_json(CAST(CAST(internal AS DOUBLE) AS BIGINT))
-             ELSE internal END)::VARCHAR, ',' ORDER BY seq) || '}}' AS JSON) AS params
-    FROM (SELECT * FROM param_rows
+             ELSE internal END)::VARCHAR, ',' ORDER BY first_pos) || '}}' AS JSON) AS params
+    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY trial_id, name) AS first_pos FROM param_rows
           QUALIFY row_number() OVER (PARTITION BY trial_id, name ORDER BY seq DESC) = 1)
     GROUP BY trial_id
 ),
 attr_rows AS (
-    SELECT t.trial_id, t.create_seq AS seq, e.key, e.value
+    SELECT t.trial_id, t.create_seq AS seq, e.id AS ord, e.key, e.value
     FROM trials t, json_each(t.log->'user_attrs') e
     UNION ALL
-    SELECT a.trial_id, a.seq, e.key, e.value
+    SELECT a.trial_id, a.seq, 0, e.key, e.value
     FROM applied a, json_each(a.log->'user_attr') e WHERE a.op_code = 8
 ),
 attrs AS (
     SELECT trial_id, CAST('{{' || string_agg(to_json(key)::VARCHAR || ':' || value::VARCHAR, ','
-                                         ORDER BY seq) || '}}' AS JSON) AS user_attrs
-    FROM (SELECT * FROM attr_rows
+                                         ORDER BY first_pos) || '}}' AS JSON) AS user_attrs
+    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY trial_id, key) AS first_pos FROM attr_rows
           QUALIFY row_number() OVER (PARTITION BY trial_id, key ORDER BY seq DESC) = 1)
     GROUP BY trial_id
 ),
@@ -311,15 +340,15 @@ live AS (
     FROM spans s JOIN {src} j ON j.seq = s.created_seq WHERE s.deleted_seq IS NULL
 ),
 attr_rows AS (
-    SELECT l.study_id, j.seq, e.key, e.value
+    SELECT l.study_id, j.seq, 0 AS ord, e.key, e.value
     FROM live l JOIN {src} j ON j.op_code = 2
          AND TRY_CAST(j.log->>'study_id' AS BIGINT) = l.study_id,
          json_each(j.log->'user_attr') e
 ),
 attrs AS (
     SELECT study_id, CAST('{{' || string_agg(to_json(key)::VARCHAR || ':' || value::VARCHAR, ','
-                                         ORDER BY seq) || '}}' AS JSON) AS user_attrs
-    FROM (SELECT * FROM attr_rows
+                                         ORDER BY first_pos) || '}}' AS JSON) AS user_attrs
+    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY study_id, key) AS first_pos FROM attr_rows
           QUALIFY row_number() OVER (PARTITION BY study_id, key ORDER BY seq DESC) = 1)
     GROUP BY study_id
 ),

@@ -42,9 +42,10 @@ def test_second_build_is_up_to_date_and_rebuilds_after_new_raw_load(tmp_path: Pa
     first = project.build_tier("toy")
     again = project.build_tier("toy")
     assert again.up_to_date and again.target.manifest_id == first.target.manifest_id
-    from tests.features.toy import put_load
     import numpy as np
     import pandas as pd
+
+    from tests.features.toy import put_load
 
     with project.connect(read_only=False) as con:
         dates = pd.bdate_range("2020-01-01", periods=61).date

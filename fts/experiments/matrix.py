@@ -1,0 +1,111 @@
+"""Declared experiment matrices: `studies/NAME.toml` -> `Experiment` (tiers x budgets x horizons
+x thresholds, HPO trials per cell, final-training seeds, split policy, context length)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fts.core.errors import ConfigError, NotFoundError
+from fts.datasets import SplitPolicy
+from models_torch import parse_budget
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of the matrix: a tier, a budget and a target."""
+
+    experiment: str
+    tier: str
+    budget: str
+    horizon: int
+    threshold_pct: float
+
+    @property
+    def key(self) -> str:
+        return f"{self.tier}:{self.budget}:h{self.horizon}:p{self.threshold_pct:g}"
+
+    @property
+    def study(self) -> str:
+        return f"{self.experiment}:{self.key}"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A parsed study matrix."""
+
+    name: str
+    description: str
+    tiers: tuple[str, ...]
+    budgets: tuple[str, ...]
+    horizons: tuple[int, ...]
+    thresholds: tuple[float, ...]
+    trials: int = 20
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    ctx_len: int = 64
+    split: SplitPolicy = field(default_factory=SplitPolicy)
+    max_epochs: int = 30
+    patience: int = 5
+    max_train_batches: int = 0
+    source: str = ""
+
+    def cells(self) -> list[Cell]:
+        """Every cell, in a stable order: budgets inside tiers inside targets."""
+        return [Cell(self.name, t, b, h, p) for h in self.horizons for p in self.thresholds
+                for t in self.tiers for b in self.budgets]
+
+
+def _tuple(data: dict[str, Any], key: str, kind: type, path: Path, default: Any = None) -> tuple:
+    value = data.get(key, default)
+    if value is None:
+        raise ConfigError(f"{path}: `{key}` is required")
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{path}: `{key}` must be a non-empty list")
+    try:
+        return tuple(kind(v) for v in value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: `{key}`: {exc}") from exc
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Parse and validate a study matrix (unknown keys are errors, so typos are caught)."""
+    path = Path(path)
+    if not path.exists():
+        raise NotFoundError(f"{path}: no such study file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    known = {"name", "description", "tiers", "budgets", "horizons", "thresholds", "trials",
+             "seeds", "ctx_len", "split", "training"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
+    training = data.get("training", {})
+    unknown = sorted(set(training) - {"max_epochs", "patience", "max_train_batches"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown [training] key(s) {', '.join(unknown)}")
+    budgets = _tuple(data, "budgets", str, path)
+    for b in budgets:
+        try:
+            parse_budget(b)
+        except ValueError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+    try:
+        split = SplitPolicy.from_dict(data.get("split", {})) if data.get("split") else SplitPolicy()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{path}: [split]: {exc}") from exc
+    exp = Experiment(
+        name=str(data.get("name") or path.stem), description=str(data.get("description", "")),
+        tiers=_tuple(data, "tiers", str, path), budgets=budgets,
+        horizons=_tuple(data, "horizons", int, path), thresholds=_tuple(data, "thresholds", float, path),
+        trials=int(data.get("trials", 20)), seeds=_tuple(data, "seeds", int, path, [0, 1, 2, 3, 4]),
+        ctx_len=int(data.get("ctx_len", 64)), split=split,
+        max_epochs=int(training.get("max_epochs", 30)), patience=int(training.get("patience", 5)),
+        max_train_batches=int(training.get("max_train_batches", 0)), source=str(path),
+    )
+    if exp.trials < 1:
+        raise ConfigError(f"{path}: `trials` must be >= 1")
+    return exp

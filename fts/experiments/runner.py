@@ -1,0 +1,157 @@
+"""`fts run studies/NAME.toml`: HPO per cell, the best configuration retrained with every seed
+(the test split evaluated once per final run), and baselines on the same windows and labels.
+
+Resumable: a finished cell is skipped; inside a cell, a study resumes where it stopped and
+seeds whose final run is stored are not trained again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+
+from fts.core.errors import FtsError
+from fts.core.hashing import canonical_json, sha256_json
+from fts.core.paths import ProjectPaths
+from fts.datasets import Dataset, build_dataset, common_sample_start
+from fts.experiments.baselines import fit_baselines
+from fts.experiments.matrix import Cell, Experiment
+from fts.features import build_tier
+from fts.hpo.search import run_study
+from fts.hpo.space import parse_arch_key
+from fts.hpo.storage import study_storage
+from fts.hpo.study import StudySpec
+from fts.train.request import RunRequest
+from fts.train.run import run_training
+from fts.warehouse import connect, transaction
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class CellOutcome:
+    cell: str
+    skipped: bool
+    final_runs: list[str]
+
+
+def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
+    return StudySpec(tier=cell.tier, budget=cell.budget, horizon=cell.horizon,
+                     threshold_pct=cell.threshold_pct, ctx_len=exp.ctx_len, name=cell.study,
+                     max_epochs=exp.max_epochs, patience=exp.patience,
+                     max_train_batches=exp.max_train_batches, split=exp.split,
+                     common_start=common_start)
+
+
+def _done_cells(paths: ProjectPaths, experiment: str) -> set[str]:
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        return {r[0] for r in con.execute(
+            "SELECT cell FROM experiments.cells WHERE experiment = ?", [experiment]).fetchall()}
+
+
+def _final_runs(paths: ProjectPaths, study: str) -> dict[int, str]:
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        rows = con.execute("SELECT seed, run_id FROM train.runs WHERE study = ? AND purpose = "
+                           "'final' ORDER BY created_at", [study]).fetchall()
+    return {int(seed): run_id for seed, run_id in rows}
+
+
+def prepare(paths: ProjectPaths, exp: Experiment, progress: Progress) -> Any:
+    """Build every tier the matrix uses; return the common first sample date."""
+    for tier in exp.tiers:
+        build_tier(paths, tier, progress=progress)
+    start = common_sample_start(paths, list(exp.tiers), ctx_len=exp.ctx_len)
+    progress(f"{exp.name}: tiers {', '.join(exp.tiers)} compared from their common start {start}")
+    return start
+
+
+def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress = lambda _: None,
+                   show_bar: bool = True) -> list[CellOutcome]:
+    """Execute the matrix; returns what happened to each cell."""
+    start = prepare(paths, exp, progress)
+    done = _done_cells(paths, exp.name)
+    outcomes = []
+    cells = exp.cells()
+    for i, cell in enumerate(cells, 1):
+        prefix = f"[{i}/{len(cells)}] {cell.key}"
+        if cell.key in done:
+            progress(f"{prefix}: done, skipped")
+            outcomes.append(CellOutcome(cell.key, True, []))
+            continue
+        progress(f"{prefix}: search ({exp.trials} trials)")
+        spec = study_spec(exp, cell, start)
+        out = run_study(paths, spec, exp.trials, progress=lambda _: None, show_bar=show_bar)
+        if out.best_trial is None:
+            raise FtsError(f"{cell.study}: no trial completed; see `fts hpo show {cell.study}`")
+        best = optuna.load_study(study_name=cell.study,
+                                 storage=study_storage(paths, None)).trials[out.best_trial]
+        runs = _final_runs(paths, cell.study)
+        # The study's own dataset (same spec and common start, so the same manifest).
+        dataset = build_dataset(paths, spec_dataset(exp, cell), common_start=start)
+        for seed in exp.seeds:
+            if seed in runs:
+                continue
+            request = _final_request(exp, cell, spec, best.params, seed)
+            record = run_training(paths, request, dataset=dataset)
+            runs[seed] = record.run_id
+            progress(f"{prefix}: seed {seed}: test log-loss "
+                     f"{record.test_metrics['log_loss']:.4f} (run {record.run_id[:12]})")
+        _store_baselines(paths, exp, cell, dataset, progress)
+        with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+            con.execute(
+                "INSERT INTO experiments.cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [exp.name, cell.key, cell.tier, cell.budget, cell.horizon, cell.threshold_pct,
+                 cell.study, dataset.id, out.best_trial,
+                 json.dumps([runs[s] for s in exp.seeds])])
+        outcomes.append(CellOutcome(cell.key, False, [runs[s] for s in exp.seeds]))
+    return outcomes
+
+
+def spec_dataset(exp: Experiment, cell: Cell) -> Any:
+    from fts.datasets import DatasetSpec
+
+    return DatasetSpec(tier=cell.tier, horizon=cell.horizon, threshold_pct=cell.threshold_pct,
+                       ctx_len=exp.ctx_len, split=exp.split)
+
+
+def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[str, Any],
+                   seed: int) -> RunRequest:
+    train = spec.train_config(params, 0)
+    import dataclasses
+
+    return RunRequest(tier=cell.tier, budget=cell.budget, horizon=cell.horizon,
+                      threshold_pct=cell.threshold_pct, ctx_len=exp.ctx_len,
+                      arch=parse_arch_key(params["arch"]), dropout=params["dropout"],
+                      train=dataclasses.replace(train, seed=seed), split=exp.split,
+                      common_start=spec.common_start, evaluate_test=True, purpose="final",
+                      study=cell.study)
+
+
+def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,
+                     progress: Progress) -> None:
+    """Baselines once per experiment, tier and target (they do not depend on the budget)."""
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        have = con.execute("SELECT count(*) FROM experiments.baselines WHERE experiment = ? AND "
+                           "dataset_id = ?", [exp.name, dataset.id]).fetchall()[0][0]
+    if have:
+        return
+    records = fit_baselines(dataset)
+    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+        for r in records:
+            bid = "baseline:" + sha256_json([exp.name, dataset.id, r["model"]])[:24]
+            con.execute(
+                "INSERT INTO experiments.baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [bid, exp.name, cell.tier, cell.horizon, cell.threshold_pct, dataset.id,
+                 r["model"], r["n_params"], canonical_json(r["val_metrics"]),
+                 canonical_json(r["test_metrics"])])
+            for split, frame in r["predictions"].items():
+                con.register("__preds", frame.assign(run_id=bid, split=split))
+                con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
+                            "label, prob FROM __preds")
+                con.unregister("__preds")
+    progress(f"{cell.tier} h{cell.horizon} p{cell.threshold_pct:g}: baselines "
+             + ", ".join(f"{r['model']} {r['test_metrics']['log_loss']:.4f}" for r in records))

@@ -1,0 +1,151 @@
+"""Fail the RUNNING trials whose worker process died (SIGKILL, OOM killer, power cut).
+
+A trial stays RUNNING forever if its process dies mid-trial. Before a search resumes, the
+trials nobody runs any more are marked FAIL with the user attr `fail_reason`. How a RUNNING
+trial is known to be dead, in order:
+
+1. Warehouse journal: every `hpo.journal` row records the host, pid and start time of the
+   process that appended it, so the process that made a trial RUNNING (created it, or popped
+   it from the queue) is known without any help from the objective. On this host, the trial is
+   dead when that pid no longer exists, is a zombie, or now belongs to a process started at
+   another time (pid reuse). Optuna 5.0's JournalStorage has no heartbeat mechanism.
+2. Any storage: a trial user attr `worker` = "HOST:PID:START" (what `fts hpo` sets first thing
+   in the objective; see `worker_tag`) is judged the same way.
+3. RDBStorage created with `heartbeat_interval`: Optuna's heartbeat, across hosts: a trial
+   whose heartbeat is older than the grace period is dead.
+
+A trial whose worker runs on another host and has no heartbeat is left alone: nothing here
+can tell whether it is alive.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import psutil
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.storages import BaseStorage
+from optuna.trial import TrialState
+
+from fts.core.errors import NotFoundError
+from fts.hpo.journal import DuckDBJournalBackend
+from fts.warehouse import connect
+
+# Start times are compared with this slack (seconds): psutil derives them from boot time and
+# clock ticks, and they are stored rounded to milliseconds.
+_START_SLACK_S = 1.0
+
+
+@dataclass(frozen=True)
+class Worker:
+    """The process that runs a trial: host name, pid and process start time (epoch seconds)."""
+
+    host: str
+    pid: int
+    started: float | None
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.pid}"
+
+
+def this_worker() -> Worker:
+    """This process."""
+    pid = os.getpid()
+    return Worker(socket.gethostname(), pid, round(psutil.Process(pid).create_time(), 3))
+
+
+def worker_tag(worker: Worker | None = None) -> str:
+    """"HOST:PID:START", the value of the trial user attr `worker` (default: this process)."""
+    w = worker or this_worker()
+    return f"{w.host}:{w.pid}:{w.started:.3f}"
+
+
+def parse_worker_tag(tag: object) -> Worker | None:
+    """The `Worker` of a "HOST:PID:START" tag, or None for anything else."""
+    if not isinstance(tag, str):
+        return None
+    try:
+        host, pid, started = tag.rsplit(":", 2)
+        return Worker(host, int(pid), float(started))
+    except ValueError:
+        return None
+
+
+def is_alive(worker: Worker) -> bool | None:
+    """True/False for a process on this host; None (cannot tell) for one on another host."""
+    if worker.host != socket.gethostname():
+        return None
+    try:
+        proc = psutil.Process(worker.pid)
+        status, created = proc.status(), proc.create_time()
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:
+        return True  # exists, owned by someone else: assume it is the worker
+    if status == psutil.STATUS_ZOMBIE:
+        return False  # killed, not yet reaped by its parent
+    return worker.started is None or abs(created - worker.started) <= _START_SLACK_S
+
+
+def _journal_owners(backend: DuckDBJournalBackend, study_name: str) -> dict[int, Worker]:
+    # The hpo_trials view replays the journal and names the writer of each trial's RUNNING op.
+    with connect(backend.path, read_only=True) as con:
+        rows = con.execute(
+            """SELECT number, worker_host, worker_pid, worker_started FROM hpo_trials
+               WHERE study = ? AND state = 'RUNNING' AND worker_pid IS NOT NULL""",
+            [study_name],
+        ).fetchall()
+    return {number: Worker(host, pid, started) for number, host, pid, started in rows}
+
+
+def _heartbeat_stale_ids(storage: BaseStorage, study_id: int) -> set[int]:
+    # Optuna's BaseHeartbeat (RDBStorage): enabled when the storage has a heartbeat interval.
+    interval = getattr(storage, "get_heartbeat_interval", None)
+    if interval is None or interval() is None:
+        return set()
+    return set(storage._get_stale_trial_ids(study_id))  # type: ignore[attr-defined]
+
+
+def stale_running_trials(storage: BaseStorage, study_name: str) -> dict[int, str]:
+    """{trial number: why it is dead} for the RUNNING trials of `study_name` nobody runs."""
+    try:
+        study_id = storage.get_study_id_from_name(study_name)
+    except KeyError:
+        raise NotFoundError(f"no study named {study_name!r} in this storage") from None
+    running = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,))
+    if not running:
+        return {}
+    backend = getattr(storage, "_backend", None)
+    owners = (_journal_owners(backend, study_name)
+              if isinstance(backend, DuckDBJournalBackend) else {})
+    heartbeat_stale = _heartbeat_stale_ids(storage, study_id)
+    dead: dict[int, str] = {}
+    for trial in running:
+        worker = owners.get(trial.number) or parse_worker_tag(trial.user_attrs.get("worker"))
+        if worker is not None and is_alive(worker) is False:
+            dead[trial.number] = f"worker process {worker} is gone"
+        elif trial._trial_id in heartbeat_stale:
+            dead[trial.number] = "no heartbeat within the grace period"
+    return dead
+
+
+def fail_stale_running_trials(storage: BaseStorage, study_name: str, reason: str) -> list[int]:
+    """Mark FAIL (user attr `fail_reason` = `reason`) the RUNNING trials whose worker died.
+
+    Returns the numbers of the trials this call failed. Trials of live workers, or of workers
+    that cannot be checked (another host, no heartbeat), are left RUNNING. Safe to run from
+    several processes at once: a trial another process finished meanwhile is skipped.
+    """
+    study_id = storage.get_study_id_from_name(study_name)
+    failed = []
+    for number in sorted(stale_running_trials(storage, study_name)):
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        try:
+            storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+            if storage.set_trial_state_values(trial_id, TrialState.FAIL):
+                failed.append(number)
+        except UpdateFinishedTrialError:
+            continue  # finished (or failed by another process) in the meantime
+    return failed

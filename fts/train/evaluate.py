@@ -1,0 +1,63 @@
+"""Re-evaluating a stored run on its test split: refused unless forced, and a forced one is
+recorded, so a reported test number is never the best of several looks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import torch
+
+from fts.core.errors import FtsError, ManifestMismatch, NotFoundError
+from fts.core.hashing import canonical_json, sha256_file
+from fts.core.paths import ProjectPaths
+from fts.datasets import load_dataset
+from fts.train.device import pick_device
+from fts.train.loop import predict
+from fts.train.metrics import classification_metrics
+from fts.warehouse import connect, transaction
+from models_torch import PatchTST, PatchTSTConfig
+
+
+class TestAlreadyEvaluated(FtsError):
+    """The run's test split was already evaluated; pass force=True to look again (recorded)."""
+
+
+def find_run(paths: ProjectPaths, run_id: str) -> dict[str, Any]:
+    """The `train.runs` row of a run id (a unique prefix is enough)."""
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        rows = con.execute("SELECT * FROM train.runs WHERE starts_with(run_id, ?)", [run_id])
+        cols = [d[0] for d in rows.description]
+        found = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+    if len(found) != 1:
+        raise NotFoundError(f"run {run_id!r}: {'no run' if not found else 'ambiguous prefix'}")
+    return found[0]
+
+
+def evaluate_test(paths: ProjectPaths, run_id: str, *, force: bool = False) -> dict[str, Any]:
+    """Evaluate a stored run's checkpoint on its dataset's test split."""
+    run = find_run(paths, run_id)
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        n = con.execute("SELECT count(*) FROM train.test_evaluations WHERE run_id = ?",
+                        [run["run_id"]]).fetchall()[0][0]
+    if n and not force:
+        raise TestAlreadyEvaluated(
+            f"run {run['run_id'][:12]}: the test split was already evaluated {n} time(s); "
+            "looking again biases the result (use --force to do it anyway; it is recorded)")
+    path = paths.absolute(run["checkpoint_path"])
+    if sha256_file(path) != run["checkpoint_sha256"]:
+        raise ManifestMismatch(f"{run['checkpoint_path']}: checkpoint does not match its hash")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    config = json.loads(run["config"])
+    model = PatchTST(PatchTSTConfig.from_dict(config["model"]))
+    model.load_state_dict(ckpt["state_dict"])
+    dataset = load_dataset(paths, run["dataset_id"])
+    device = pick_device()
+    model.to(device)
+    threshold = json.loads(run["val_metrics"])["threshold"]
+    test = dataset.split("test")
+    metrics = classification_metrics(test.labels, predict(model, test, device), threshold)
+    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+        con.execute("INSERT INTO train.test_evaluations VALUES (?, now(), ?, ?)",
+                    [run["run_id"], bool(n), canonical_json(metrics)])
+    return metrics
