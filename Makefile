@@ -10,7 +10,7 @@ PYTEST_WORKERS ?= 2
 .PHONY: venv demo test lint bench clean help
 
 help:
-	@echo "make demo   - create .venv, install, ingest the sample, build a tier, query it"
+	@echo "make demo   - create .venv, install, ingest the sample, build tiers, search, report, audit"
 	@echo "make test   - run the whole test suite (creates .venv if needed)"
 	@echo "make lint   - ruff + import-linter"
 	@echo "make bench  - run the benchmarks in bench/"
@@ -28,6 +28,11 @@ demo: $(STAMP)
 	$(FTS) sql "select ticker, count(*) as rows, min(date) as first, max(date) as last from raw.ohlcv group by 1 order by 1"
 	$(FTS) build-tier a100
 	$(FTS) sql "select ticker, count(*) as rows, min(date) as first, max(date) as last from a100 group by 1"
+	$(FTS) run studies/demo.toml
+	$(FTS) sql "select study, state, count(*) as trials from hpo_trials group by all order by all"
+	$(FTS) report demo
+	$(FTS) audit
+	@echo "demo done: see data/reports/demo/report.md"
 
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(PYTEST_WORKERS) --durations=15

@@ -13,6 +13,7 @@ import sys
 import click
 
 from fts.cli import (
+    commands_audit,
     commands_data,
     commands_experiments,
     commands_hpo,
@@ -39,7 +40,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 
 for module in (commands_data, commands_tiers, commands_models, commands_hpo,
-               commands_experiments):
+               commands_experiments, commands_audit):
     for command in module.COMMANDS:
         cli.add_command(command)
 

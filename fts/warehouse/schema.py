@@ -434,6 +434,8 @@ def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> 
     for tier, rel_path in con.execute(
         "SELECT tier, parquet_path FROM meta.tier_current ORDER BY tier"
     ).fetchall():
+        if not (project_root / rel_path).exists():
+            continue  # a deleted build: `fts audit` reports it; the rest stays usable
         path = (project_root / rel_path).as_posix().replace("'", "''")
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{tier}" AS SELECT * FROM read_parquet(\'{path}\')'

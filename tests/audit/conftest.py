@@ -16,16 +16,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from fts.cli import cli
-from fts.cli.commands_audit import COMMANDS
 from fts.core.paths import ProjectPaths
 
 REPO = Path(__file__).resolve().parents[2]
-
-# The lead registers these in fts/cli/__init__.py; until then (and harmlessly after), the tests
-# add them to the real command group so that they run through the real CLI plumbing.
-for _command in COMMANDS:
-    if _command.name not in cli.commands:
-        cli.add_command(_command)
 
 
 @dataclass(frozen=True)

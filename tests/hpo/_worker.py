@@ -1,8 +1,10 @@
 """Subprocess entry points for the hpo tests (real processes, real storages).
 
 python tests/hpo/_worker.py optimize --project DIR | --url URL --study S --total N --out F
+        [--marker M --go G]
     Optimizes a trivial objective until the study holds N COMPLETE trials; writes one JSON
-    line {"number", "value"} per trial it completed to F.
+    line {"number", "value"} per trial it completed to F. With --go: writes M once loaded and
+    waits for G to exist before starting (so that several workers start together).
 python tests/hpo/_worker.py hang --project DIR | --url URL --study S --marker F [--set-worker]
     Starts one trial (user attr `worker` set with --set-worker), writes its number to F, then
     sleeps until killed.
@@ -60,6 +62,10 @@ def optimize(args: argparse.Namespace) -> None:
             with out.open("a") as f:
                 f.write(json.dumps({"number": trial.number, "value": trial.value}) + "\n")
 
+    if args.go:  # start together: write the marker, wait for the go file
+        Path(args.marker).write_text("ready")
+        while not Path(args.go).exists():
+            time.sleep(0.01)
     study.optimize(objective, n_trials=10 * args.total, callbacks=[
         record, optuna.study.MaxTrialsCallback(args.total, states=(TrialState.COMPLETE,))])
 
@@ -115,6 +121,7 @@ def main() -> None:
     parser.add_argument("--out")
     parser.add_argument("--marker")
     parser.add_argument("--stop")
+    parser.add_argument("--go")
     parser.add_argument("--tag", default="w")
     parser.add_argument("--set-worker", action="store_true")
     parser.add_argument("--heartbeat", type=int, default=None)

@@ -11,9 +11,20 @@ import optuna
 from fts.core.paths import ProjectPaths
 from fts.hpo import study_storage
 from fts.warehouse import connect
-from tests.hpo.conftest import finish
+from tests.hpo.conftest import finish, wait_for
 
 TOTAL = 12
+
+
+def _start_together(spawn, tmp_path: Path, outs: list[Path], **where: object) -> list:
+    go = tmp_path / "go"
+    workers = [(spawn("optimize", study="race", total=TOTAL, out=out, sleep=0.1, go=go,
+                      marker=tmp_path / f"ready{k}", **where), tmp_path / f"ready{k}")
+               for k, out in enumerate(outs)]
+    for proc, ready in workers:
+        wait_for(ready, proc)
+    go.write_text("go")
+    return [proc for proc, _ in workers]
 
 
 def _check_study(storage: optuna.storages.BaseStorage, outs: list[Path]) -> None:
@@ -29,7 +40,7 @@ def _check_study(storage: optuna.storages.BaseStorage, outs: list[Path]) -> None
     reported: dict[int, float] = {}
     pids = set()
     for out in outs:
-        for line in out.read_text().splitlines():
+        for line in (out.read_text() if out.exists() else "").splitlines():
             row = json.loads(line)
             assert row["number"] not in reported, "a trial completed by two workers"
             reported[row["number"]] = row["value"]
@@ -44,8 +55,7 @@ def test_two_processes_share_a_warehouse_study(paths: ProjectPaths, tmp_path: Pa
     stop = tmp_path / "stop"
     reader = spawn("read", project=paths.root, stop=stop, out=tmp_path / "reads.json")
     outs = [tmp_path / f"w{k}.jsonl" for k in range(2)]
-    workers = [spawn("optimize", project=paths.root, study="race", total=TOTAL, out=out,
-                     sleep=0.05) for out in outs]
+    workers = _start_together(spawn, tmp_path, outs, project=paths.root)
     for worker in workers:
         finish(worker)
     stop.write_text("x")
@@ -66,8 +76,7 @@ def test_two_processes_share_a_postgres_study(paths: ProjectPaths, pg_url: str,
                                               tmp_path: Path, spawn) -> None:
     optuna.create_study(study_name="race", storage=study_storage(paths, pg_url))
     outs = [tmp_path / f"w{k}.jsonl" for k in range(2)]
-    workers = [spawn("optimize", url=pg_url, study="race", total=TOTAL, out=out, sleep=0.05)
-               for out in outs]
+    workers = _start_together(spawn, tmp_path, outs, url=pg_url)
     for worker in workers:
         finish(worker)
     _check_study(study_storage(paths, pg_url), outs)

@@ -1,0 +1,48 @@
+"""Study matrices: the shipped ones parse, and malformed ones are refused with the reason."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fts.core.errors import ConfigError, NotFoundError
+from fts.experiments import load_experiment
+
+STUDIES = Path(__file__).resolve().parents[2] / "studies"
+
+
+def test_demo_matrix_is_small_and_complete() -> None:
+    exp = load_experiment(STUDIES / "demo.toml")
+    assert exp.tiers == ("a20", "a50") and exp.horizons == (1,) and exp.thresholds == (1.0,)
+    assert len(exp.budgets) == 2 and len(exp.seeds) == 3
+    assert [c.key for c in exp.cells()] == [
+        "a20:20K:h1:p1", "a20:100K:h1:p1", "a50:20K:h1:p1", "a50:100K:h1:p1"]
+
+
+def test_scaling_matrix_is_the_full_question() -> None:
+    exp = load_experiment(STUDIES / "scaling.toml")
+    assert set(exp.tiers) == {"a20", "a50", "a100"}
+    assert set(exp.budgets) == {"2M", "20M", "200M", "2B"}
+    assert set(exp.horizons) == {1, 3, 5} and exp.thresholds == (1.0,)
+    assert len(exp.cells()) == 36 and len(exp.seeds) == 5
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\ntrails = 3', "unknown key"),
+    ('tiers = ["a20"]\nbudgets = ["2Q"]\nhorizons = [1]\nthresholds = [1]', "budget"),
+    ('tiers = []\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]', "non-empty"),
+    ('budgets = ["2M"]\nhorizons = [1]\nthresholds = [1]', "`tiers` is required"),
+    ('tiers = ["a20"\n', "not valid TOML"),
+    ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n[training]\nepochs = 3', "unknown \\[training\\]"),
+])
+def test_malformed_matrices_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_experiment(path)
+
+
+def test_missing_study_file(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError):
+        load_experiment(tmp_path / "nope.toml")
