@@ -37,6 +37,10 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
     """fts: a declarative feature store for daily market data, with PatchTST training and
     Optuna search on top. Run `fts COMMAND --help` for each command."""
     ctx.obj = {"project_dir": project_dir}
+    import logging
+
+    # fts prints its own progress; Optuna's per-trial INFO lines would repeat it.
+    logging.getLogger("optuna").setLevel(logging.WARNING)
 
 
 for module in (commands_data, commands_tiers, commands_models, commands_hpo,

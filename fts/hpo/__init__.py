@@ -5,13 +5,19 @@ in PostgreSQL; see fts.hpo.storage, fts.hpo.journal, fts.hpo.stale and fts.hpo.s
 """
 
 from fts.hpo.journal import DuckDBJournalBackend, journal_storage
-from fts.hpo.stale import fail_stale_running_trials, stale_running_trials, worker_tag
+from fts.hpo.stale import (
+    fail_stale_running_trials,
+    heartbeat,
+    stale_running_trials,
+    worker_tag,
+)
 from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.sync import sync_study
 
 __all__ = [
     "DuckDBJournalBackend",
     "fail_stale_running_trials",
+    "heartbeat",
     "journal_storage",
     "parse_storage_url",
     "stale_running_trials",

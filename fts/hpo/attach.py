@@ -87,6 +87,7 @@ def attached(
     """
     with _LOCK:
         con = _instance()
+        con.execute(f"DETACH DATABASE IF EXISTS {ALIAS}")  # left by an interrupted call
         _attach(con, path, read_only, timeout)
         ok = False
         try:

@@ -38,7 +38,6 @@ JOURNAL = f"{ALIAS}.hpo.journal"
 Writer = tuple[str | None, int | None, float | None]
 
 
-
 class OP(enum.IntEnum):
     """Optuna's journal op codes (optuna.storages.journal._storage.JournalOperation): an
     on-disk format, so stable; copied here rather than imported from a private module."""
@@ -64,10 +63,17 @@ FROM (SELECT $op_codes AS op_codes, $logs AS logs), range(len($op_codes)) t(i)
 """
 
 
+_identity: tuple[str, int, float] | None = None
+
+
 def writer_identity() -> tuple[str, int, float]:
-    """(host, pid, process start time): who appends; the start time tells a reused pid apart."""
-    pid = os.getpid()
-    return socket.gethostname(), pid, round(psutil.Process(pid).create_time(), 3)
+    """(host, pid, process start time) of this process; the start time tells a reused pid
+    apart. Computed per process, so a forked worker is told from its parent."""
+    global _identity
+    if _identity is None or _identity[1] != os.getpid():
+        pid = os.getpid()
+        _identity = (socket.gethostname(), pid, round(psutil.Process(pid).create_time(), 3))
+    return _identity
 
 
 class DuckDBJournalBackend(BaseJournalBackend):
@@ -84,7 +90,7 @@ class DuckDBJournalBackend(BaseJournalBackend):
         writer: Writer | None = None,
     ) -> None:
         self.path = Path(warehouse).resolve()
-        self._writer = writer if writer is not None else writer_identity()
+        self._writer = writer  # None: whichever process appends
         self._cache_lock = threading.Lock()
         self._next_unread = 0  # the first log number the last read_logs did not return
         self._cached: tuple[int, list[dict[str, Any]]] | None = None
@@ -114,7 +120,7 @@ class DuckDBJournalBackend(BaseJournalBackend):
             return
         texts = [json.dumps(log) for log in logs]  # NaN/Infinity: DuckDB's JSON accepts them
         op_codes = [int(log["op_code"]) for log in logs]
-        host, pid, started = self._writer
+        host, pid, started = self._writer or writer_identity()
         with self._cache_lock:
             unread_from = self._next_unread
         with attached(self.path, read_only=False) as con:
@@ -140,7 +146,7 @@ class DuckDBJournalBackend(BaseJournalBackend):
         For writers that decide what to append from the journal's current content (sync): the
         file stays locked from the read to the commit, so nothing can come in between.
         """
-        host, pid, started = self._writer
+        host, pid, started = self._writer or writer_identity()
         with attached(self.path, read_only=False) as con:
             con.execute("BEGIN TRANSACTION")
             rows = con.execute(f"SELECT log FROM {JOURNAL} ORDER BY seq").fetchall()

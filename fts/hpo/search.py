@@ -12,8 +12,6 @@
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +23,9 @@ from optuna.trial import TrialState
 from fts.core.errors import ConfigError, FtsError
 from fts.core.paths import ProjectPaths
 from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
-from fts.hpo.storage import study_storage
+from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
+from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
-from fts.hpo.workers import fail_dead_workers, worker_id
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
@@ -62,7 +60,10 @@ def _request(spec: StudySpec) -> RunRequest:
 def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                dataset_id: str, n_features: int) -> tuple[optuna.Study, SearchSpace]:
     """Create the study, or load it and check that it is the same study."""
-    storage = study_storage(paths, storage_url)
+    # PostgreSQL studies get Optuna's heartbeat, so a worker on another machine that dies is
+    # noticed too; the warehouse journal knows each trial's writer process instead.
+    storage = study_storage(paths, storage_url, heartbeat_interval=30 if storage_url else None,
+                            grace_period=120 if storage_url else None)
     identity = spec.identity(dataset_id)
     sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=8)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=2)
@@ -72,6 +73,11 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
     except KeyError:
         study = None
     if study is not None:
+        # Another process may have just created it and still be writing its attributes
+        # ("search_space" is written last): wait for them rather than misread the study.
+        deadline = time.monotonic() + 30
+        while "search_space" not in study.user_attrs and time.monotonic() < deadline:
+            time.sleep(0.2)
         attrs = study.user_attrs
         stored = {k: attrs.get(k) for k in identity}
         if stored != identity:
@@ -103,14 +109,21 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
 
     n_features = n_features_of(paths, spec.tier)  # unknown tier -> error before anything
     budget_grid(spec.budget, n_features, spec.ctx_len)  # a budget nothing fits -> error
-    study_storage(paths, storage_url)  # a malformed URL -> error before any work
+    if storage_url:
+        parse_storage_url(storage_url)  # a malformed URL -> error before any work
     dataset = prepare_dataset(paths, _request(spec), progress)
     study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names))
-    stale = fail_dead_workers(study)
+    stale = fail_stale_running_trials(
+        study._storage, spec.name,
+        "its worker process died while the trial was running (killed or crashed)")
     if stale:
         progress(f"marked {len(stale)} trial(s) of dead workers FAIL: {stale}")
     outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, stale, None, None, dataset.id)
     bar = _bar(n_trials, outcome.finished, show_bar)
+    if bar is not None:  # keep the bar intact: trial lines go above it
+        from tqdm import tqdm
+
+        progress = tqdm.write
     started = time.perf_counter()
     try:
         while True:
@@ -155,7 +168,9 @@ def _best(study: optuna.Study) -> tuple[int, float] | None:
 
 
 def _bar(total: int, initial: int, show: bool) -> Any:
-    if not show:
+    import sys
+
+    if not show or not sys.stderr.isatty():  # a log file gets one line per trial instead
         return None
     from tqdm import tqdm
 
@@ -165,7 +180,14 @@ def _bar(total: int, initial: int, show: bool) -> Any:
 def _run_trial(paths: ProjectPaths, study: optuna.Study, space: SearchSpace, spec: StudySpec,
                dataset: Any, progress: Progress) -> TrialState:
     trial = study.ask()
-    trial.set_user_attr("worker", worker_id())
+    with heartbeat(study._storage, trial):
+        return _run_asked_trial(paths, study, trial, space, spec, dataset, progress)
+
+
+def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Trial,
+                     space: SearchSpace, spec: StudySpec, dataset: Any,
+                     progress: Progress) -> TrialState:
+    trial.set_user_attr("worker", worker_tag())
     trial.set_user_attr("dataset_manifest_id", dataset.id)
     params = suggest(trial, space)
     arch = parse_arch_key(params["arch"])
@@ -220,6 +242,3 @@ def _run_trial(paths: ProjectPaths, study: optuna.Study, space: SearchSpace, spe
              f"val log-loss {value:.4f} (best epoch {record.best_epoch})")
     return TrialState.COMPLETE
 
-
-def host_and_pid() -> tuple[str, int]:
-    return socket.gethostname(), os.getpid()

@@ -11,8 +11,10 @@ trial is known to be dead, in order:
    another time (pid reuse). Optuna 5.0's JournalStorage has no heartbeat mechanism.
 2. Any storage: a trial user attr `worker` = "HOST:PID:START" (what `fts hpo` sets first thing
    in the objective; see `worker_tag`) is judged the same way.
-3. RDBStorage created with `heartbeat_interval`: Optuna's heartbeat, across hosts: a trial
-   whose heartbeat is older than the grace period is dead.
+3. RDBStorage created with `heartbeat_interval` (`study_storage(paths, url,
+   heartbeat_interval=60)`): Optuna's heartbeat, across hosts: a trial whose heartbeat is older
+   than the grace period is dead. `study.optimize` beats by itself; an ask/tell loop wraps the
+   objective in `heartbeat(storage, trial)`.
 
 A trial whose worker runs on another host and has no heartbeat is left alone: nothing here
 can tell whether it is alive.
@@ -20,17 +22,20 @@ can tell whether it is alive.
 
 from __future__ import annotations
 
-import os
+import contextlib
 import socket
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import optuna
 import psutil
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
 from fts.core.errors import NotFoundError
-from fts.hpo.journal import DuckDBJournalBackend
+from fts.hpo.journal import DuckDBJournalBackend, writer_identity
 from fts.warehouse import connect
 
 # Start times are compared with this slack (seconds): psutil derives them from boot time and
@@ -52,8 +57,7 @@ class Worker:
 
 def this_worker() -> Worker:
     """This process."""
-    pid = os.getpid()
-    return Worker(socket.gethostname(), pid, round(psutil.Process(pid).create_time(), 3))
+    return Worker(*writer_identity())
 
 
 def worker_tag(worker: Worker | None = None) -> str:
@@ -87,6 +91,34 @@ def is_alive(worker: Worker) -> bool | None:
     if status == psutil.STATUS_ZOMBIE:
         return False  # killed, not yet reaped by its parent
     return worker.started is None or abs(created - worker.started) <= _START_SLACK_S
+
+
+@contextlib.contextmanager
+def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
+    """Keep `trial`'s Optuna heartbeat fresh while the block runs.
+
+    For ask/tell loops on an RDBStorage with `heartbeat_interval`: Optuna itself only beats
+    inside `study.optimize`. Does nothing on storages without a heartbeat (the journal).
+    """
+    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    if interval is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while True:
+            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            if stop.wait(interval):
+                return
+
+    thread = threading.Thread(target=beat, name="fts-hpo-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _journal_owners(backend: DuckDBJournalBackend, study_name: str) -> dict[int, Worker]:
@@ -138,9 +170,10 @@ def fail_stale_running_trials(storage: BaseStorage, study_name: str, reason: str
     that cannot be checked (another host, no heartbeat), are left RUNNING. Safe to run from
     several processes at once: a trial another process finished meanwhile is skipped.
     """
+    dead = stale_running_trials(storage, study_name)  # NotFoundError for an unknown study
     study_id = storage.get_study_id_from_name(study_name)
     failed = []
-    for number in sorted(stale_running_trials(storage, study_name)):
+    for number in sorted(dead):
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, number)
         try:
             storage.set_trial_user_attr(trial_id, "fail_reason", reason)

@@ -10,6 +10,8 @@ The URL is checked before anything is opened or created, so a typo costs nothing
 
 from __future__ import annotations
 
+import warnings
+
 import optuna
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -62,12 +64,14 @@ def rdb_storage(
     """
     parsed = parse_storage_url(url)
     try:
-        return optuna.storages.RDBStorage(
-            parsed.render_as_string(hide_password=False),
-            engine_kwargs={"pool_pre_ping": True},
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-        )
+        with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.9
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                parsed.render_as_string(hide_password=False),
+                engine_kwargs={"pool_pre_ping": True},
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace_period,
+            )
     except Exception as exc:  # sqlalchemy's OperationalError and friends
         where = parsed.render_as_string(hide_password=True)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

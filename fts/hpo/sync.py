@@ -9,9 +9,10 @@ unchanged; nothing of the old copy stays visible). A trial that changed in Postg
 -> COMPLETE) is thus updated, which appending only new trials could not do. An unchanged study
 appends nothing. The journal keeps the old copies' rows (append-only: the audit trail).
 
-The copy carries the study system attr `fts:synced_from` = {database, study_id,
+The copy carries the study system attr `fts:synced_from` = {database, study_id, n_trials,
 content_sha256}: "the same study" means the same PostgreSQL database name and study id. A
-warehouse study of that name without it (run locally) or from another study is left alone.
+warehouse study of that name without it (run locally) or from another study is left alone, and
+so is a copy that gained trials locally (a search ran on the copy): replacing would hide them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import uuid
 from typing import Any
 
 import optuna
+import sqlalchemy
+import sqlalchemy.exc
 from optuna.storages.journal import BaseJournalBackend
 
 from fts.core.errors import ConfigError, NotFoundError
@@ -67,8 +70,30 @@ def _system_attrs(logs: list[dict[str, Any]], study_id: int) -> dict[str, Any]:
     return attrs
 
 
+def _trials_created(logs: list[dict[str, Any]], study_id: int) -> int:
+    # Study ids are never reused, so every CREATE_TRIAL naming a live study's id is its own.
+    return sum(log["op_code"] == OP.CREATE_TRIAL and log.get("study_id") == study_id
+               for log in logs)
+
+
+def _has_optuna_tables(url: str) -> bool:
+    engine = sqlalchemy.create_engine(parse_storage_url(url))
+    try:
+        return sqlalchemy.inspect(engine).has_table("studies")
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ConfigError(f"cannot open PostgreSQL at "
+                          f"{parse_storage_url(url).render_as_string(hide_password=True)}: "
+                          f"{first_line}") from exc
+    finally:
+        engine.dispose()
+
+
 def _capture_copy(url: str, study_name: str) -> tuple[list[dict[str, Any]], int, int]:
     """(ops of the copy with study id 0, number of trials, PostgreSQL study id)."""
+    if not _has_optuna_tables(url):  # RDBStorage would create them: leave the source alone
+        raise NotFoundError(f"no Optuna studies in PostgreSQL database "
+                            f"{parse_storage_url(url).database!r}")
     source = rdb_storage(url)
     try:
         source_id = source.get_study_id_from_name(study_name)
@@ -99,7 +124,7 @@ def sync_study(paths: ProjectPaths, url: str, study_name: str) -> int:
     """
     database = parse_storage_url(url).database
     logs, n_trials, source_id = _capture_copy(url, study_name)
-    source = {"database": database, "study_id": source_id,
+    source = {"database": database, "study_id": source_id, "n_trials": n_trials,
               "content_sha256": _content_sha256(logs)}
     worker_id = f"fts-sync-{uuid.uuid4()}"
 
@@ -119,6 +144,13 @@ def sync_study(paths: ProjectPaths, url: str, study_name: str) -> int:
                     f"({origin}); nothing was synced. Rename one of them, or delete the "
                     "warehouse copy: optuna.delete_study(study_name=..., "
                     "storage=fts.hpo.journal_storage(paths))")
+            local = _trials_created(existing, old_id) - int(old.get("n_trials", 0))
+            if local > 0:
+                raise ConfigError(
+                    f"the warehouse copy of {study_name!r} has {local} trial(s) that did not "
+                    "come from PostgreSQL (a search ran on the copy); nothing was synced, as "
+                    "replacing the copy would hide them. Copy them elsewhere first "
+                    "(optuna.copy_study) or delete the warehouse copy")
             if old.get("content_sha256") == source["content_sha256"]:
                 return [], n_trials  # unchanged: append nothing
             new.append({"op_code": OP.DELETE_STUDY, "worker_id": worker_id,

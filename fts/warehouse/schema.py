@@ -7,7 +7,7 @@ Schemas:
 - `meta`: the manifest registry and the pointer from each tier to its current build.
 - `hpo`: `hpo.journal`, the Optuna journal of every hyper-parameter study (see fts.hpo.journal).
 Session views (temporary, made on every open): one per built tier, named after it, and
-`hpo_trials` / `hpo_studies`, which replay `hpo.journal` in SQL (`HPO_VIEWS` below).
+`hpo_trials` / `hpo_studies`, which replay `hpo.journal` in SQL (fts.warehouse.hpo_views).
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+
+from fts.warehouse.hpo_views import create_hpo_views
 
 SCHEMA_VERSION = 1
 
@@ -172,231 +174,6 @@ DDL = [
 ]
 
 
-# -- hpo views ---------------------------------------------------------------------------------
-# `hpo_trials` and `hpo_studies` replay Optuna's journal (optuna/storages/journal/_storage.py,
-# JournalStorageReplayResult) in SQL, so they can never disagree with it:
-# - a CREATE_STUDY (op 0) succeeds when no live study has that name; study ids count the
-#   successful ones. DELETE_STUDY (1) ends a study. Both need the ops in order: a recursive CTE.
-# - a CREATE_TRIAL (4) counts when its study is live; trial ids count those over the whole
-#   journal, trial numbers within the study.
-# - trial ops (5 param, 6 state/values, 8 user attr) apply from the trial's creation until the
-#   op that finishes it (state COMPLETE 1 / PRUNED 2 / FAIL 3); later ones are ignored. A second
-#   RUNNING (0) op on a trial lost the race to pop a WAITING (4) trial and is ignored.
-# Categorical params are stored as an index into the distribution's choices: decoded here.
-# One divergence: Optuna also drops a SET_TRIAL_PARAM whose distribution conflicts with an
-# earlier trial's (the worker gets an error and the trial fails); the view still shows the value.
-_HPO_CTES = """
-study_ops AS (
-    SELECT row_number() OVER (ORDER BY seq) AS rn, seq, op_code,
-           log->>'study_name' AS name, TRY_CAST(log->>'study_id' AS BIGINT) AS study_id
-    FROM {src} WHERE op_code IN (0, 1)
-),
-study_replay(rn, seq, name, live, next_id, created_id, deleted_id) AS (
-    SELECT 0::BIGINT, NULL::BIGINT, NULL::VARCHAR, []::STRUCT(id BIGINT, name VARCHAR)[],
-           0::BIGINT, NULL::BIGINT, NULL::BIGINT
-    UNION ALL
-    SELECT o.rn, o.seq, o.name,
-        CASE WHEN o.op_code = 0
-                  AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
-                 THEN list_append(r.live, {{'id': r.next_id, 'name': o.name}})
-             WHEN o.op_code = 1 THEN list_filter(r.live, lambda s: s.id <> o.study_id)
-             ELSE r.live END,
-        r.next_id + CASE WHEN o.op_code = 0
-                  AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
-                 THEN 1 ELSE 0 END,
-        CASE WHEN o.op_code = 0
-                  AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
-                 THEN r.next_id END,
-        CASE WHEN o.op_code = 1
-                  AND list_contains(list_transform(r.live, lambda s: s.id), o.study_id)
-                 THEN o.study_id END
-    FROM study_replay r JOIN study_ops o ON o.rn = r.rn + 1
-),
-spans AS (
-    SELECT c.created_id AS study_id, c.name AS study, c.seq AS created_seq,
-           d.seq AS deleted_seq
-    FROM study_replay c LEFT JOIN study_replay d ON d.deleted_id = c.created_id
-    WHERE c.created_id IS NOT NULL
-)"""
-
-_HPO_TRIALS = """CREATE OR REPLACE TEMP VIEW hpo_trials AS
-WITH RECURSIVE {ctes},
-created AS (
-    SELECT row_number() OVER (ORDER BY j.seq) - 1 AS trial_id,
-           row_number() OVER (PARTITION BY s.study_id ORDER BY j.seq) - 1 AS number,
-           s.study, s.deleted_seq, j.seq AS create_seq, j.log,
-           coalesce(TRY_CAST(j.log->>'state' AS INTEGER), 0) AS created_state,
-           j.writer_host, j.writer_pid, j.writer_started
-    FROM {src} j JOIN spans s ON s.study_id = TRY_CAST(j.log->>'study_id' AS BIGINT)
-         AND j.seq > s.created_seq AND (s.deleted_seq IS NULL OR j.seq < s.deleted_seq)
-    WHERE j.op_code = 4
-),
-trial_ops AS (
-    SELECT t.trial_id, j.seq, j.op_code, j.log, TRY_CAST(j.log->>'state' AS INTEGER) AS state,
-           j.writer_host, j.writer_pid, j.writer_started
-    FROM {src} j JOIN created t ON t.trial_id = TRY_CAST(j.log->>'trial_id' AS BIGINT)
-         AND j.seq > t.create_seq
-    WHERE j.op_code IN (5, 6, 8)
-),
-finish AS (
-    SELECT trial_id, seq, state, log FROM trial_ops WHERE op_code = 6 AND state IN (1, 2, 3)
-    QUALIFY row_number() OVER (PARTITION BY trial_id ORDER BY seq) = 1
-),
-trials AS (
-    SELECT t.*,
-           CASE WHEN t.created_state IN (1, 2, 3) THEN t.create_seq ELSE f.seq END AS end_seq,
-           CASE WHEN t.created_state IN (1, 2, 3) THEN t.created_state ELSE f.state END
-               AS end_state,
-           CASE WHEN t.created_state IN (1, 2, 3) THEN t.log ELSE f.log END AS end_log
-    FROM created t LEFT JOIN finish f USING (trial_id)
-),
-popped AS (
-    SELECT o.trial_id, o.log, o.writer_host, o.writer_pid, o.writer_started
-    FROM trial_ops o JOIN trials t USING (trial_id)
-    WHERE o.op_code = 6 AND o.state = 0 AND t.created_state = 4
-      AND (t.end_seq IS NULL OR o.seq < t.end_seq)
-    QUALIFY row_number() OVER (PARTITION BY o.trial_id ORDER BY o.seq) = 1
-),
-applied AS (
-    SELECT o.* FROM trial_ops o JOIN trials t USING (trial_id)
-    WHERE o.op_code IN (5, 8) AND (t.end_seq IS NULL OR o.seq < t.end_seq)
-),
-param_rows AS (
-    SELECT t.trial_id, t.create_seq AS seq, e.id AS ord, e.key AS name, e.value AS internal,
-           json(t.log->'distributions'->>e.key) AS dist
-    FROM trials t, json_each(t.log->'params') e
-    UNION ALL
-    SELECT trial_id, seq, 0, log->>'param_name', log->'param_value_internal',
-           json(log->>'distribution')
-    FROM applied WHERE op_code = 5
-),
-params AS (
-    SELECT trial_id, CAST('{{' || string_agg(to_json(name)::VARCHAR || ':' || (
-        CASE WHEN dist->>'name' = 'CategoricalDistribution'
-                 THEN json_extract(dist->'attributes'->'choices',
-                                   '$[' || CAST(CAST(internal AS DOUBLE) AS BIGINT) || ']')
-             WHEN dist->>'name' IN ('IntDistribution', 'IntUniformDistribution',
-                                    'IntLogUniformDistribution')
-                 THEN to_json(CAST(CAST(internal AS DOUBLE) AS BIGINT))
-             ELSE internal END)::VARCHAR, ',' ORDER BY first_pos) || '}}' AS JSON) AS params
-    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY trial_id, name) AS first_pos FROM param_rows
-          QUALIFY row_number() OVER (PARTITION BY trial_id, name ORDER BY seq DESC) = 1)
-    GROUP BY trial_id
-),
-attr_rows AS (
-    SELECT t.trial_id, t.create_seq AS seq, e.id AS ord, e.key, e.value
-    FROM trials t, json_each(t.log->'user_attrs') e
-    UNION ALL
-    SELECT a.trial_id, a.seq, 0, e.key, e.value
-    FROM applied a, json_each(a.log->'user_attr') e WHERE a.op_code = 8
-),
-attrs AS (
-    SELECT trial_id, CAST('{{' || string_agg(to_json(key)::VARCHAR || ':' || value::VARCHAR, ','
-                                         ORDER BY first_pos) || '}}' AS JSON) AS user_attrs
-    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY trial_id, key) AS first_pos FROM attr_rows
-          QUALIFY row_number() OVER (PARTITION BY trial_id, key ORDER BY seq DESC) = 1)
-    GROUP BY trial_id
-),
-shaped AS (
-    SELECT t.trial_id, t.study, t.number,
-        CASE coalesce(t.end_state, CASE WHEN t.created_state = 4 AND p.trial_id IS NULL
-                                        THEN 4 ELSE 0 END)
-            WHEN 0 THEN 'RUNNING' WHEN 1 THEN 'COMPLETE' WHEN 2 THEN 'PRUNED'
-            WHEN 3 THEN 'FAIL' WHEN 4 THEN 'WAITING' END AS state,
-        coalesce(pa.params, '{{}}'::JSON) AS params,
-        CASE WHEN json_type(t.end_log->'values') = 'ARRAY' THEN t.end_log->'values'
-             WHEN json_type(t.log->'values') = 'ARRAY' THEN t.log->'values'
-             WHEN json_type(t.log->'value') IN ('DOUBLE', 'BIGINT', 'UBIGINT')
-                 THEN json_array(t.log->'value') END AS "values",
-        coalesce(a.user_attrs, '{{}}'::JSON) AS user_attrs,
-        make_timestamp(epoch_us(TRY_CAST(coalesce(p.log->>'datetime_start',
-                                                  t.log->>'datetime_start') AS TIMESTAMPTZ)))
-            AS started_at,
-        make_timestamp(epoch_us(TRY_CAST(t.end_log->>'datetime_complete' AS TIMESTAMPTZ)))
-            AS completed_at,
-        CASE WHEN t.created_state = 4 THEN p.writer_host ELSE t.writer_host END AS worker_host,
-        CASE WHEN t.created_state = 4 THEN p.writer_pid ELSE t.writer_pid END AS worker_pid,
-        CASE WHEN t.created_state = 4 THEN p.writer_started ELSE t.writer_started END
-            AS worker_started
-    FROM trials t LEFT JOIN popped p USING (trial_id) LEFT JOIN params pa USING (trial_id)
-         LEFT JOIN attrs a USING (trial_id)
-    WHERE t.deleted_seq IS NULL
-)
-SELECT study, number, state, params, TRY_CAST("values"->>0 AS DOUBLE) AS value,
-       user_attrs,
-       TRY_CAST(user_attrs->>'n_params' AS BIGINT) AS n_params,
-       user_attrs->>'dataset_manifest_id' AS dataset_manifest_id,
-       (epoch_us(completed_at) - epoch_us(started_at)) / 1e6 AS duration_s,
-       TRY_CAST(user_attrs->>'epochs_run' AS INTEGER) AS epochs_run,
-       TRY_CAST(user_attrs->>'best_epoch' AS INTEGER) AS best_epoch,
-       user_attrs->>'fail_reason' AS fail_reason,
-       "values", started_at, completed_at, trial_id, worker_host, worker_pid, worker_started
-FROM shaped"""
-
-_HPO_STUDIES = """CREATE OR REPLACE TEMP VIEW hpo_studies AS
-WITH RECURSIVE {ctes},
-live AS (
-    SELECT s.study_id, s.study, j.log, j.written_at
-    FROM spans s JOIN {src} j ON j.seq = s.created_seq WHERE s.deleted_seq IS NULL
-),
-attr_rows AS (
-    SELECT l.study_id, j.seq, 0 AS ord, e.key, e.value
-    FROM live l JOIN {src} j ON j.op_code = 2
-         AND TRY_CAST(j.log->>'study_id' AS BIGINT) = l.study_id,
-         json_each(j.log->'user_attr') e
-),
-attrs AS (
-    SELECT study_id, CAST('{{' || string_agg(to_json(key)::VARCHAR || ':' || value::VARCHAR, ','
-                                         ORDER BY first_pos) || '}}' AS JSON) AS user_attrs
-    FROM (SELECT *, min([seq, ord]) OVER (PARTITION BY study_id, key) AS first_pos FROM attr_rows
-          QUALIFY row_number() OVER (PARTITION BY study_id, key ORDER BY seq DESC) = 1)
-    GROUP BY study_id
-),
-counts AS (
-    SELECT study, count(*) AS n_trials,
-           count(*) FILTER (state = 'COMPLETE') AS n_complete,
-           count(*) FILTER (state = 'PRUNED') AS n_pruned,
-           count(*) FILTER (state = 'FAIL') AS n_fail,
-           count(*) FILTER (state = 'RUNNING') AS n_running,
-           count(*) FILTER (state = 'WAITING') AS n_waiting,
-           min(value) FILTER (state = 'COMPLETE') AS min_value,
-           max(value) FILTER (state = 'COMPLETE') AS max_value
-    FROM hpo_trials GROUP BY study
-),
-shaped AS (
-    SELECT l.study,
-           array_to_string(list_transform(TRY_CAST(l.log->'directions' AS INTEGER[]),
-               lambda d: CASE d WHEN 1 THEN 'MINIMIZE' WHEN 2 THEN 'MAXIMIZE'
-                                ELSE 'NOT_SET' END), ',') AS direction,
-           coalesce(a.user_attrs, '{{}}'::JSON) AS user_attrs, l.written_at AS created_at,
-           c.*
-    FROM live l LEFT JOIN attrs a USING (study_id) LEFT JOIN counts c USING (study)
-)
-SELECT study, direction,
-       user_attrs->>'tier' AS tier, user_attrs->>'budget' AS budget,
-       TRY_CAST(user_attrs->>'horizon' AS INTEGER) AS horizon,
-       TRY_CAST(user_attrs->>'threshold' AS DOUBLE) AS threshold,
-       user_attrs->>'dataset_manifest_id' AS dataset_manifest_id, user_attrs,
-       coalesce(n_trials, 0) AS n_trials, coalesce(n_complete, 0) AS n_complete,
-       coalesce(n_pruned, 0) AS n_pruned, coalesce(n_fail, 0) AS n_fail,
-       coalesce(n_running, 0) AS n_running, coalesce(n_waiting, 0) AS n_waiting,
-       CASE direction WHEN 'MINIMIZE' THEN min_value WHEN 'MAXIMIZE' THEN max_value END
-           AS best_value,
-       created_at
-FROM shaped"""
-
-# Stands in for hpo.journal on a read-only open of a warehouse made before it existed.
-_EMPTY_JOURNAL = """(SELECT NULL::BIGINT AS seq, NULL::INTEGER AS op_code, NULL::JSON AS log,
-    NULL::TIMESTAMP AS written_at, NULL::VARCHAR AS writer_host, NULL::INTEGER AS writer_pid,
-    NULL::DOUBLE AS writer_started WHERE false)"""
-
-
-def hpo_view_statements(source: str = "hpo.journal") -> list[str]:
-    """The CREATE TEMP VIEW statements of `hpo_trials` and `hpo_studies` over `source`."""
-    ctes = _HPO_CTES.format(src=source)
-    return [view.format(ctes=ctes, src=source) for view in (_HPO_TRIALS, _HPO_STUDIES)]
-
-
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every schema object that is missing (idempotent, in one transaction)."""
     con.execute("BEGIN TRANSACTION")
@@ -426,9 +203,7 @@ def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> 
     Temporary views work on read-only connections and always point at the current build,
     wherever the project directory has moved.
     """
-    source = "hpo.journal" if _table_exists(con, "hpo", "journal") else _EMPTY_JOURNAL
-    for stmt in hpo_view_statements(source):
-        con.execute(stmt)
+    create_hpo_views(con)
     if not _table_exists(con, "meta", "tier_current"):
         return
     for tier, rel_path in con.execute(

@@ -6,8 +6,8 @@ python tests/hpo/_worker.py optimize --project DIR | --url URL --study S --total
     line {"number", "value"} per trial it completed to F. With --go: writes M once loaded and
     waits for G to exist before starting (so that several workers start together).
 python tests/hpo/_worker.py hang --project DIR | --url URL --study S --marker F [--set-worker]
-    Starts one trial (user attr `worker` set with --set-worker), writes its number to F, then
-    sleeps until killed.
+    Starts one trial in study.optimize (or with --ask: ask + fts.hpo.stale.heartbeat), user attr
+    `worker` set with --set-worker, writes its number to F, then sleeps until killed.
 python tests/hpo/_worker.py read --project DIR --stop F --out F2
     Counts hpo_trials rows with Project.sql until F exists; writes {"ok", "errors"} to F2.
 python tests/hpo/_worker.py append --project DIR --tag T --batches K --size B
@@ -30,6 +30,7 @@ from optuna.trial import TrialState  # noqa: E402
 
 from fts.core.paths import ProjectPaths  # noqa: E402
 from fts.hpo import study_storage, worker_tag  # noqa: E402
+from fts.hpo.stale import heartbeat  # noqa: E402
 
 
 def _storage(args: argparse.Namespace) -> optuna.storages.BaseStorage:
@@ -71,7 +72,14 @@ def optimize(args: argparse.Namespace) -> None:
 
 
 def hang(args: argparse.Namespace) -> None:
-    study = optuna.load_study(study_name=args.study, storage=_storage(args))
+    storage = _storage(args)
+    study = optuna.load_study(study_name=args.study, storage=storage)
+    if args.ask:  # the ask/tell way, as `fts hpo` runs trials
+        trial = study.ask()
+        with heartbeat(storage, trial):
+            trial.suggest_float("x", 0.0, 1.0)
+            Path(args.marker).write_text(str(trial.number))
+            time.sleep(600)
 
     def objective(trial: optuna.Trial) -> float:
         trial.suggest_float("x", 0.0, 1.0)
@@ -124,6 +132,7 @@ def main() -> None:
     parser.add_argument("--go")
     parser.add_argument("--tag", default="w")
     parser.add_argument("--set-worker", action="store_true")
+    parser.add_argument("--ask", action="store_true")
     parser.add_argument("--heartbeat", type=int, default=None)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--size", type=int, default=3)

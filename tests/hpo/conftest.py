@@ -60,7 +60,8 @@ def spawn() -> Iterator[Spawn]:
         argv = [sys.executable, str(WORKER), mode]
         for key, value in options.items():
             flag = "--" + key.replace("_", "-")
-            argv += [flag] if value is True else [flag, str(value)]
+            if value is not False:  # True: a bare flag; False: left out
+                argv += [flag] if value is True else [flag, str(value)]
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         procs.append(proc)
         return proc

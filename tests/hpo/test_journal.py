@@ -123,13 +123,14 @@ def test_gives_up_with_warehouse_busy(
     backend = DuckDBJournalBackend(paths.warehouse)
     monkeypatch.setenv("FTS_LOCK_TIMEOUT", "0.3")
     marker = tmp_path / "locked"
-    holder = _hold_lock(paths, 3, marker)
+    holder = _hold_lock(paths, 30, marker)
     try:
         while not marker.exists():
             time.sleep(0.02)
         with pytest.raises(WarehouseBusy, match="FTS_LOCK_TIMEOUT"):
             backend.append_logs([_log(0)])
     finally:
+        holder.kill()  # it would hold the lock for 30 s more
         holder.wait(timeout=60)
     # ...and in this process: a connection held open by the caller is waited for too
     with connect(paths.warehouse) as con, pytest.raises(WarehouseBusy):

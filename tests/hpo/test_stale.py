@@ -9,8 +9,10 @@ import time
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.trial import TrialState
 
+from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
 from fts.hpo import fail_stale_running_trials, journal_storage, stale_running_trials, worker_tag
 from fts.hpo.stale import Worker, is_alive, parse_worker_tag, this_worker
@@ -28,7 +30,8 @@ def test_killed_journal_worker_is_failed_and_live_one_kept(
     paths: ProjectPaths, tmp_path: Path, spawn
 ) -> None:
     """No help from the objective: the journal knows which process made each trial RUNNING."""
-    optuna.create_study(study_name="s", storage=journal_storage(paths))
+    study = optuna.create_study(study_name="s", storage=journal_storage(paths))
+    study.enqueue_trial({"x": 0.25})  # made WAITING here, popped (made RUNNING) by `doomed`
     doomed = spawn("hang", project=paths.root, study="s", marker=tmp_path / "doomed")
     doomed_number = int(wait_for(tmp_path / "doomed", doomed))
     alive = spawn("hang", project=paths.root, study="s", marker=tmp_path / "alive")
@@ -44,10 +47,13 @@ def test_killed_journal_worker_is_failed_and_live_one_kept(
     assert fail_stale_running_trials(storage, "s", "worker was killed") == [doomed_number]
     assert _states(storage, "s") == {doomed_number: "FAIL", alive_number: "RUNNING"}
     row = Project(paths.root).sql(
-        f"SELECT state, fail_reason, worker_pid FROM hpo_trials WHERE number = {doomed_number}"
-    ).to_pylist()
-    assert row == [{"state": "FAIL", "fail_reason": "worker was killed", "worker_pid": doomed.pid}]
+        "SELECT state, fail_reason, worker_pid, params->>'x' AS x FROM hpo_trials "
+        f"WHERE number = {doomed_number}").to_pylist()
+    assert row == [{"state": "FAIL", "fail_reason": "worker was killed",
+                    "worker_pid": doomed.pid, "x": "0.25"}]
     assert fail_stale_running_trials(storage, "s", "again") == []  # idempotent
+    with pytest.raises(NotFoundError, match="no study named 'nope'"):
+        fail_stale_running_trials(storage, "nope", "x")
 
     # killed but not yet reaped by its parent (a zombie) is dead too
     os.kill(alive.pid, signal.SIGKILL)
@@ -72,13 +78,17 @@ def test_killed_postgres_worker_found_by_its_worker_tag(pg_url: str, tmp_path: P
     assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"] == "killed"
 
 
-def test_killed_postgres_worker_found_by_optuna_heartbeat(pg_url: str, tmp_path: Path, spawn,
-                                                          paths: ProjectPaths) -> None:
-    """Without a worker tag (say another host), Optuna's heartbeat tells: no beat for 1 s."""
+@pytest.mark.parametrize("ask", [False, True], ids=["optimize", "ask-tell"])
+def test_killed_postgres_worker_found_by_optuna_heartbeat(
+    pg_url: str, tmp_path: Path, spawn, paths: ProjectPaths, ask: bool
+) -> None:
+    """Without a worker tag (say another host), Optuna's heartbeat tells: no beat for 2 s."""
     optuna.create_study(study_name="hb", storage=study_storage(paths, pg_url))
-    proc = spawn("hang", url=pg_url, study="hb", marker=tmp_path / "m", heartbeat=1)
+    proc = spawn("hang", url=pg_url, study="hb", marker=tmp_path / "m", heartbeat=1, ask=ask)
     number = int(wait_for(tmp_path / "m", proc))
-    storage = study_storage(paths, pg_url, heartbeat_interval=1, grace_period=1)
+    storage = study_storage(paths, pg_url, heartbeat_interval=1, grace_period=2)
+    time.sleep(2.5)  # alive and beating past the grace period: not stale
+    assert fail_stale_running_trials(storage, "hb", "no heartbeat") == []
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 15

@@ -100,3 +100,29 @@ def test_sync_of_a_missing_study(pg_url: str, paths: ProjectPaths) -> None:
     with pytest.raises(ConfigError, match="unsupported storage URL scheme"):
         sync_study(paths, "sqlite:///x.db", "remote")
     assert not paths.warehouse.exists()  # nothing was touched
+
+
+def test_sync_refuses_to_hide_trials_run_on_the_copy(pg_url: str, paths: ProjectPaths) -> None:
+    remote = _pg_study(pg_url, paths, 1)
+    assert sync_study(paths, pg_url, "remote") == 1
+    copy = optuna.load_study(study_name="remote", storage=journal_storage(paths))
+    copy.optimize(_objective, n_trials=1)  # someone searched on the warehouse copy
+    remote.optimize(_objective, n_trials=1)
+    with pytest.raises(ConfigError, match="1 trial\\(s\\) that did not come from PostgreSQL"):
+        sync_study(paths, pg_url, "remote")
+    assert Project(paths.root).sql("SELECT count(*) AS n FROM hpo_trials").to_pylist() == [
+        {"n": 2}]
+
+
+def test_sync_from_a_database_without_optuna_tables(pg_server, paths: ProjectPaths) -> None:
+    import sqlalchemy
+
+    url = pg_server.create_database()
+    with pytest.raises(NotFoundError, match="no Optuna studies in PostgreSQL database"):
+        sync_study(paths, url, "remote")
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    with engine.connect() as con:  # still empty: sync created nothing there
+        assert con.execute(sqlalchemy.text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        )).scalar() == 0
+    engine.dispose()

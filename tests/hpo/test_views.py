@@ -145,3 +145,18 @@ def test_views_follow_the_journal_without_refresh(paths: ProjectPaths) -> None:
     with connect(paths.warehouse, read_only=True) as con:
         assert con.execute(
             "SELECT count(*) FROM hpo_trials WHERE state = 'COMPLETE'").fetchall() == [(2,)]
+
+
+def test_empty_views_have_the_columns_of_the_real_ones(paths: ProjectPaths) -> None:
+    """An empty journal gets cheap stand-in views: same names, order and types."""
+    from fts.warehouse.hpo_views import empty_view_statements, hpo_view_statements
+
+    journal_storage(paths)  # creates hpo.journal
+    with connect(paths.warehouse, read_only=True) as con:
+        for real, empty in zip(hpo_view_statements(), empty_view_statements(), strict=True):
+            con.execute(real)
+            name = real.split("TEMP VIEW ")[1].split()[0]
+            real_cols = con.execute(f"DESCRIBE {name}").fetchall()
+            con.execute(empty)
+            assert [c[:2] for c in con.execute(f"DESCRIBE {name}").fetchall()] == [
+                c[:2] for c in real_cols]
