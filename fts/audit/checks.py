@@ -220,16 +220,16 @@ def _check_registered_file(v: Verification, m: Manifest, snapshot: Snapshot, rel
     that; the row then only has to agree with the manifest. A tier manifest cannot hold its
     file's SHA (the file's footer holds the manifest id), so the row is its file-level pin.
     """
-    row = snapshot.artifacts.get(rel)
+    row = snapshot.artifacts.get((rel, m.id))
     if row is None:
-        if m.kind in ("tier", "run"):
+        owners = sorted(mid for path, mid in snapshot.artifacts if path == rel)
+        if owners:
+            v.add("artefact_owner_changed", f"{rel}: meta.artifacts says the file belongs to "
+                  f"manifest {owners[0][:12]}", m, expected=m.id, found=owners[0], path=rel)
+        elif m.kind in ("tier", "run"):
             v.add("artefact_unregistered", f"{rel}: no meta.artifacts row", m, path=rel)
         return
-    if row["manifest_id"] != m.id:
-        v.add("artefact_owner_changed", f"{rel}: meta.artifacts says the file belongs to "
-              f"manifest {row['manifest_id'][:12]}", m, expected=m.id,
-              found=row["manifest_id"], path=rel)
-    elif declared is not None and row["sha256"] != declared:
+    if declared is not None and row["sha256"] != declared:
         v.add("artefact_registry_disagrees", f"{rel}: meta.artifacts holds another SHA-256 than "
               "the manifest", m, expected=declared, found=row["sha256"], path=rel)
     elif declared is None and row["sha256"] != file_sha:

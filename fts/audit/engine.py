@@ -97,7 +97,7 @@ def _orphan_rows(inv: Inventory) -> list[Issue]:
             issues.append(Issue("run_without_manifest", f"train.runs row {rid[:12]} has no "
                                 "manifest: its metrics cannot be traced", kind="run",
                                 expected=rid, path="train.runs"))
-    for path, row in sorted(inv.snapshot.artifacts.items()):
+    for (path, _), row in sorted(inv.snapshot.artifacts.items()):
         if row["manifest_id"] not in inv.entries:
             issues.append(Issue("artefact_without_manifest", f"meta.artifacts row {path} names "
                                 f"manifest {row['manifest_id'][:12]}, which does not exist",

@@ -55,7 +55,7 @@ class Entry:
 class Snapshot:
     """What the warehouse said at the time of the audit (plain Python values, no connection)."""
 
-    artifacts: dict[str, dict[str, Any]]
+    artifacts: dict[tuple[str, str], dict[str, Any]]  # (path, manifest id) -> row
     tier_current: dict[str, tuple[str, str]]
     loads: dict[str, dict[str, Any]]
     runs: dict[str, dict[str, Any]]
@@ -208,7 +208,7 @@ def _read_snapshot(
     con: duckdb.DuckDBPyConnection, entries: dict[str, Entry], selected: list[str] | None
 ) -> Snapshot:
     artifacts = {
-        p: {"manifest_id": m, "sha256": s, "bytes": b}
+        (p, m): {"manifest_id": m, "sha256": s, "bytes": b}
         for p, m, s, b in con.execute(
             "SELECT path, manifest_id, sha256, bytes FROM meta.artifacts").fetchall()
     }

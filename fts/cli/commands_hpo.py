@@ -91,7 +91,7 @@ def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: b
 @click.pass_context
 def hpo_sync(ctx: click.Context, storage_url: str, study: str) -> None:
     """Copy STUDY from a PostgreSQL storage into the warehouse (queryable, audited)."""
-    from fts.hpo.storage import sync_study
+    from fts.hpo.sync import sync_study
 
     n = sync_study(get_project(ctx).paths, storage_url, study)
     click.echo(f"study {study}: {n} trials copied into the warehouse")

@@ -10,9 +10,12 @@ The URL is checked before anything is opened or created, so a typo costs nothing
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import optuna
+import sqlalchemy
+import sqlalchemy.exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -64,14 +67,23 @@ def rdb_storage(
     """
     parsed = parse_storage_url(url)
     try:
-        with warnings.catch_warnings():  # the heartbeat is "experimental" since Optuna 2.9
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                parsed.render_as_string(hide_password=False),
-                engine_kwargs={"pool_pre_ping": True},
-                heartbeat_interval=heartbeat_interval,
-                grace_period=grace_period,
-            )
+        for attempt in range(5):
+            try:
+                with warnings.catch_warnings():  # the heartbeat is "experimental" since 2.9
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        parsed.render_as_string(hide_password=False),
+                        engine_kwargs={"pool_pre_ping": True},
+                        heartbeat_interval=heartbeat_interval,
+                        grace_period=grace_period,
+                    )
+            except sqlalchemy.exc.IntegrityError:
+                # Two workers starting on an empty database race to create Optuna's tables;
+                # the loser finds them made on the next try.
+                if attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
     except Exception as exc:  # sqlalchemy's OperationalError and friends
         where = parsed.render_as_string(hide_password=True)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

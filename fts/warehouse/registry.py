@@ -66,8 +66,8 @@ def register_artifact(
     """Record the file-level SHA-256 of an artefact file (relative path) and its manifest."""
     con.execute(
         """INSERT INTO meta.artifacts VALUES (?, ?, ?, ?, now())
-           ON CONFLICT (path) DO UPDATE SET manifest_id = excluded.manifest_id,
-               sha256 = excluded.sha256, bytes = excluded.bytes, written_at = excluded.written_at""",
+           ON CONFLICT (path, manifest_id) DO UPDATE SET sha256 = excluded.sha256,
+               bytes = excluded.bytes, written_at = excluded.written_at""",
         [path, manifest_id, sha256, size],
     )
 

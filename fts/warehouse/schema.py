@@ -40,12 +40,14 @@ DDL = [
     )""",
     # File-level SHA-256 of every artefact file. Kept beside the manifests, not in them, because a
     # tier's Parquet footer carries its manifest id (the manifest pins the content hash instead).
+    # Content-addressed files (checkpoints) can belong to several manifests: key on both.
     """CREATE TABLE IF NOT EXISTS meta.artifacts (
-        path VARCHAR PRIMARY KEY,
+        path VARCHAR NOT NULL,
         manifest_id VARCHAR NOT NULL,
         sha256 VARCHAR NOT NULL,
         bytes BIGINT NOT NULL,
-        written_at TIMESTAMP NOT NULL
+        written_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (path, manifest_id)
     )""",
     # One row per load: a load holds the complete series of one ticker as of that load.
     """CREATE TABLE IF NOT EXISTS raw.loads (

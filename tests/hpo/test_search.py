@@ -161,3 +161,31 @@ def test_two_processes_share_one_study(built_project_dir: Path) -> None:
     finished = [r for r in rows if r["state"] in ("COMPLETE", "PRUNED")]
     assert 6 <= len(finished) <= 7  # both may start the last trial at the same moment
     assert all(r["state"] != "RUNNING" for r in rows)
+
+
+def test_two_fts_workers_on_postgresql_then_sync_into_the_warehouse(
+        built_project_dir: Path, pg_url: str) -> None:
+    args = [sys.executable, "-m", "fts.cli", "--project-dir", str(built_project_dir), "hpo",
+            "--tier", "a20", "--budget", "20K", "--trials", "4", "--study", "pg",
+            "--storage", pg_url, *QUICK]
+    procs = [subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    import optuna
+
+    study = optuna.load_study(study_name="pg", storage=__import__(
+        "fts.hpo.storage", fromlist=["rdb_storage"]).rdb_storage(pg_url))
+    numbers = [t.number for t in study.trials]
+    assert numbers == list(range(len(numbers)))
+    finished = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
+    assert 4 <= len(finished) <= 5
+    workers = {t.user_attrs.get("worker", "").rsplit(":", 2)[1] for t in finished}
+    assert len(workers) == 2  # both processes trained trials
+    synced = CliRunner().invoke(cli, ["--project-dir", str(built_project_dir), "hpo", "sync",
+                                      pg_url, "pg"])
+    assert synced.exit_code == 0, synced.output
+    rows = trials(built_project_dir, "pg")
+    assert [r["number"] for r in rows] == numbers
+    assert {r["dataset_manifest_id"] for r in rows if r["state"] == "COMPLETE"} == {
+        t.user_attrs["dataset_manifest_id"] for t in finished if t.state.name == "COMPLETE"}
