@@ -1,8 +1,9 @@
 """Fingerprints of definitions: whitespace, comments and docstrings do not count as change.
 
 SQL is fingerprinted from sqlglot's token stream of the rendered statement (comments and
-whitespace are not tokens); Python models from their syntax tree with docstrings removed, plus
-the helper module they may import (`fts.features.indicators`).
+whitespace are not tokens); Python models from their syntax tree with docstrings removed,
+unparsed back to canonical source, plus the helper module they may import
+(`fts.features.indicators`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ def python_fingerprint_text(source: str, origin: str) -> str:
     except SyntaxError as exc:
         raise BuildError(f"{origin}:{exc.lineno}: Python syntax error: {exc.msg}") from exc
     tree = _StripDocstrings().visit(tree)
-    return sha256_bytes(ast.dump(tree, annotate_fields=True, include_attributes=False).encode())
+    # ast.unparse gives canonical source (no comments, one layout) that stays the same across
+    # Python versions, where ast.dump's node fields do not.
+    return sha256_bytes(ast.unparse(tree).encode("utf-8"))
 
 
 def python_fingerprint(source: str, origin: str) -> str:

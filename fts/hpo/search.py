@@ -58,7 +58,7 @@ def _request(spec: StudySpec) -> RunRequest:
 
 
 def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
-               dataset_id: str, n_features: int) -> tuple[optuna.Study, SearchSpace]:
+               dataset_id: str, n_features: int, n_trials: int) -> tuple[optuna.Study, SearchSpace]:
     """Create the study, or load it and check that it is the same study."""
     # PostgreSQL studies get Optuna's heartbeat, so a worker on another machine that dies is
     # noticed too; the warehouse journal knows each trial's writer process instead.
@@ -93,7 +93,8 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
         study.set_user_attr(key, value)
     study.set_user_attr("search_space", space.to_dict())
     study.set_user_attr("objective", "best-epoch validation log-loss")
-    for label, key in space.extremes:
+    # The extremes go first, as ordinary trials (at most as many as the study will run).
+    for label, key in space.extremes[:n_trials]:
         study.enqueue_trial({"arch": key}, user_attrs={"extreme": label}, skip_if_exists=True)
     return study, space
 
@@ -104,6 +105,7 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     """Run (or resume) the study until it holds `n_trials` finished trials."""
     if n_trials < 1:
         raise ConfigError("--trials must be at least 1")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # fts prints its own progress
     from fts.train.arch import budget_grid
     from fts.train.dryrun import n_features_of
 
@@ -112,7 +114,8 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     if storage_url:
         parse_storage_url(storage_url)  # a malformed URL -> error before any work
     dataset = prepare_dataset(paths, _request(spec), progress)
-    study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names))
+    study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names),
+                              n_trials)
     stale = fail_stale_running_trials(
         study._storage, spec.name,
         "its worker process died while the trial was running (killed or crashed)")

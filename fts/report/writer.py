@@ -154,8 +154,10 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
         md += ["", "## Test metrics with 95 % date-block bootstrap intervals", "",
                "Cells use the mean probability of their seeds; baselines use the same windows "
                "and labels (the latest row of each window).", ""]
-        md += _metric_table(ens)
-        md += ["", "† the interval rests on few date blocks (fewer than 10): read it as rough."]
+        table = _metric_table(ens)
+        md += table
+        if any("†" in line for line in table):
+            md += ["", "† the interval rests on few date blocks (fewer than 10): read it as rough."]
         md += ["", "## Paired comparisons (test log-loss, Holm-corrected)", ""]
         md += _comparisons(data, ens)
         md += ["", "## Class balance per split", ""] + _balance(data)

@@ -131,7 +131,9 @@ def fit(
     for epoch in range(cfg.max_epochs):
         model.train()
         order = rng.permutation(n_train)
-        running, seen = 0.0, 0
+        # Summed on the device: reading a loss back every step would stall a GPU.
+        running = torch.zeros((), device=device)
+        seen = 0
         for s in range(steps_per_epoch):
             idx = order[s * cfg.batch_size:(s + 1) * cfg.batch_size]
             for group in optimizer.param_groups:
@@ -144,23 +146,23 @@ def fit(
                 with _autocast(device, cfg.bf16):
                     logits = model(x)
                 loss = loss_fn(logits.float(), y)
-                if not torch.isfinite(loss):
-                    raise TrainingDiverged(
-                        f"loss became {loss.item()} at epoch {epoch}, step {step}; "
-                        "try a lower learning rate"
-                    )
                 (loss * (len(chunk) / len(idx))).backward()
-                running += float(loss.detach()) * len(chunk)
+                running += loss.detach() * len(chunk)
                 seen += len(chunk)
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             step += 1
+        train_loss = float(running) / max(seen, 1)
+        if not math.isfinite(train_loss):
+            # Checked once per epoch (a NaN step poisons the sum), never per step on a GPU.
+            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}; "
+                                   "try a lower learning rate")
         p_val = predict(model, val, device, bf16=cfg.bf16)
         val_loss = log_loss_safe(val.labels, p_val)
         if not math.isfinite(val_loss):
             raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch}")
-        metrics = {"epoch": epoch, "train_loss": running / max(seen, 1), "val_loss": val_loss,
+        metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                    "lr": optimizer.param_groups[0]["lr"]}
         result.history.append(metrics)
         result.epochs_run = epoch + 1

@@ -106,7 +106,7 @@ def test_gradient_accumulation_equals_a_full_batch_step() -> None:
     cfg = dataclasses.replace(BASE, max_epochs=1, max_train_batches=1)
     _, full = run(cfg, cfg_model, micro=32)
     _, accumulated = run(cfg, cfg_model, micro=8)
-    assert torch.allclose(full, accumulated, atol=1e-6)
+    assert torch.allclose(full, accumulated, rtol=1e-5, atol=1e-5)
 
 
 def test_learning_rate_warms_up_then_decays_along_a_cosine() -> None:
