@@ -107,6 +107,9 @@ def test_smoke_study_end_to_end(sample_project_dir: Path, tmp_path: Path) -> Non
     assert audit.exit_code == 0, audit.output
     kinds = json.loads(audit.output)
     assert kinds["ok"] is True
-    best = project.sql("select study, best_trial from experiments.cells limit 1").to_pylist()[0]
     chain = invoke(root, "audit", "--run", runs["run_id"].iloc[0])
     assert "raw" in chain.lower() and "^GSPC" in chain
+    # A search result's lineage too: the best trial of a cell, down to the raw loads.
+    best = project.sql("select study, best_trial from experiments.cells limit 1").to_pylist()[0]
+    trial_chain = invoke(root, "audit", "--trial", f"{best['study']}:{best['best_trial']}")
+    assert "^GSPC" in trial_chain and "chain holds" in trial_chain
