@@ -13,6 +13,7 @@ from fts.core.errors import (
     NotFoundError,
     ValidationError,
     WarehouseBusy,
+    WarehouseError,
 )
 from fts.project import Project, connect
 
@@ -25,5 +26,6 @@ __all__ = [
     "Project",
     "ValidationError",
     "WarehouseBusy",
+    "WarehouseError",
     "connect",
 ]

@@ -21,7 +21,7 @@ class FtsGroup(click.Group):
                 raise
             click.echo(f"error: {exc}", err=True)
             ctx.exit(1)
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        except OSError as exc:  # missing, unreadable or unwritable files, a full disk, ...
             if os.environ.get("FTS_DEBUG") == "1":
                 raise
             click.echo(f"error: {exc}", err=True)

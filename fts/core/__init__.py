@@ -8,6 +8,7 @@ from fts.core.errors import (
     NotFoundError,
     ValidationError,
     WarehouseBusy,
+    WarehouseError,
 )
 from fts.core.paths import ProjectPaths, resolve_project_dir
 
@@ -20,5 +21,6 @@ __all__ = [
     "ProjectPaths",
     "ValidationError",
     "WarehouseBusy",
+    "WarehouseError",
     "resolve_project_dir",
 ]

@@ -43,5 +43,9 @@ class ManifestMismatch(FtsError):
     """A stored artefact no longer matches the hash its manifest pins."""
 
 
+class WarehouseError(FtsError):
+    """The warehouse file exists but cannot be opened (not a DuckDB file, corrupt, unreadable)."""
+
+
 class WarehouseBusy(FtsError):
     """Another process holds the warehouse's write lock for longer than we are willing to wait."""

@@ -4,11 +4,13 @@ Order of events, so that a killed build leaves the previous state intact:
 1. read the declarations, check versions, read the latest raw loads (short read-only open);
 2. if the tier's current build has the same build key (fingerprint + raw loads + tickers),
    stop: it is up to date;
-3. run every model in an in-memory DuckDB, trim and validate each tier with pandera;
+3. run every model in an in-memory DuckDB, trim and validate EVERY tier with pandera, so that
+   a later tier failing its checks leaves no file of an earlier one behind;
 4. write each new Parquet file under a temporary name and rename it into place (a file nobody
    points at yet), then its manifest file;
 5. in one warehouse transaction, register the manifests and point the tier views at the new files.
-Until step 5 commits, every reader still sees the previous build.
+Until step 5 commits, every reader still sees the previous build; if step 4 or 5 fails, the files
+this build created are removed again.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -30,7 +33,7 @@ from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.features.declarations import FeatureProject, load_feature_project
 from fts.features.graph import plan, tiers_in
-from fts.features.render import RenderedModel, relation_name
+from fts.features.render import RenderedModel, relation_name, source_relation
 from fts.features.runner import run_plan
 from fts.features.validate import validate_tier
 from fts.features.versions import check_versions, tier_fingerprints
@@ -73,6 +76,16 @@ class BuildResult:
     @property
     def up_to_date(self) -> bool:
         return self.target.up_to_date
+
+
+@dataclass
+class _Prepared:
+    """A validated tier that is not written yet: its rows, where they go and their manifest."""
+
+    tier: str
+    table: pa.Table
+    manifest: Manifest
+    rel_path: str
 
 
 @dataclass
@@ -218,29 +231,57 @@ def build_tier(
              f"for {len(inputs.tickers)} ticker(s)")
     mem, _ = run_plan(project, models, ohlcv, vix, progress)
     parents = parent_tiers(project, models)
+    manifests = dict(existing)
     try:
-        written = [
-            _materialize(paths, project, mem, t, keys[t], full[t], own[t], inputs, existing,
-                         result, parents[t], t in vix_tiers)
+        prepared = [
+            _prepare(project, mem, t, keys[t], full[t], own[t], inputs, existing, manifests,
+                     result, parents[t], t in vix_tiers)
             for t in tier_order
         ]
     finally:
         mem.close()
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        for t, manifest, rel_path, file_sha, size in (w for w in written if w is not None):
-            register_manifest(con, manifest)
-            register_artifact(con, rel_path, manifest.id, file_sha, size)
-            set_current_tier(con, t, manifest.id, rel_path)
+    _write_and_register(paths, [p for p in prepared if p is not None])
     progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
     return result
 
 
-def _materialize(
-    paths: ProjectPaths, project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str,
-    key: str, full_fp: str, own_fp: str, inputs: _Inputs, existing: dict[str, Manifest],
-    result: BuildResult, parents: set[str], uses_vix: bool,
-) -> tuple[str, Manifest, str, str, int] | None:
-    """Validate and write one tier; returns what the warehouse must register (None if kept)."""
+def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
+    """Write every prepared tier's Parquet and manifest, then register them in one transaction.
+
+    Any failure removes the files this call created, so the project is as it was before.
+    """
+    created: list[Path] = []
+    try:
+        registrations = []
+        for p in prepared:
+            final = paths.absolute(p.rel_path)
+            manifest_file = p.manifest.path_in(paths.manifests)
+            created += [f for f in (final, manifest_file) if not f.exists()]
+            with atomic_path(final) as tmp:
+                pq.write_table(p.table, tmp, compression="zstd")
+            p.manifest.write(paths.manifests)
+            registrations.append((p, sha256_file(final), final.stat().st_size))
+        with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+            for p, file_sha, size in registrations:
+                register_manifest(con, p.manifest)
+                register_artifact(con, p.rel_path, p.manifest.id, file_sha, size)
+                set_current_tier(con, p.tier, p.manifest.id, p.rel_path)
+    except BaseException:
+        for f in created:
+            f.unlink(missing_ok=True)
+        raise
+
+
+def _prepare(
+    project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str, key: str,
+    full_fp: str, own_fp: str, inputs: _Inputs, existing: dict[str, Manifest],
+    manifests: dict[str, Manifest], result: BuildResult, parents: set[str], uses_vix: bool,
+) -> _Prepared | None:
+    """Validate one tier and assemble its table and manifest (None if the current one is kept).
+
+    Writes nothing. `manifests` holds the manifest of every tier kept or prepared so far (the
+    upstream tiers' content hashes are pinned from it); this tier's is added to it.
+    """
     t0 = time.perf_counter()
     if tier in existing:
         m = existing[tier]
@@ -249,7 +290,9 @@ def _materialize(
     spec = project.tier(tier)
     columns = project.columns(tier)
     frame = mem.execute(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)}").df()
-    _check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0)
+    staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
+    _check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
+                   staleness)
     volume_tickers = {
         r[0] for r in mem.execute(
             'SELECT ticker FROM "__source_raw_ohlcv" GROUP BY 1 HAVING count(volume) > 0'
@@ -267,7 +310,9 @@ def _materialize(
     upstream = [r for r in result.tiers if r.tier in parents]
     raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
                   if uses_vix or t != inputs.vix_ticker]
-    tier_inputs = [Input(r.manifest_id, "tier", _content_sha_of(paths, r, existing)) for r in upstream]
+    tier_inputs = [Input(r.manifest_id, "tier",
+                         str(manifests[r.tier]["outputs"][0]["content_sha256"]))
+                   for r in upstream]
     manifest = Manifest.create(
         kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
         tier=tier, build_key=key, fingerprint=full_fp, definition_fingerprint=own_fp,
@@ -279,16 +324,13 @@ def _materialize(
         outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
         environment=_environment(),
     )
-    final = paths.absolute(rel_path)
     meta = {b"fts.manifest_id": manifest.id.encode(), b"fts.tier": tier.encode(),
             b"fts.version": str(spec.version).encode(), b"fts.content_sha256": content_sha.encode()}
     table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    with atomic_path(final) as tmp:
-        pq.write_table(table, tmp, compression="zstd")
-    manifest.write(paths.manifests)
+    manifests[tier] = manifest
     seconds = time.perf_counter() - t0
     result.tiers.append(TierResult(tier, manifest.id, False, table.num_rows, rel_path, seconds))
-    return tier, manifest, rel_path, sha256_file(final), final.stat().st_size
+    return _Prepared(tier, table, manifest, rel_path)
 
 
 def parent_tiers(project: FeatureProject, models: list[RenderedModel]) -> dict[str, set[str]]:
@@ -300,23 +342,51 @@ def parent_tiers(project: FeatureProject, models: list[RenderedModel]) -> dict[s
     return parents
 
 
-def _content_sha_of(paths: ProjectPaths, r: TierResult, existing: dict[str, Manifest]) -> str:
-    from fts.core.manifest import read_manifest
-
-    m = existing.get(r.tier) or read_manifest(paths.manifests, r.manifest_id, "tier")
-    return str(m["outputs"][0]["content_sha256"])
-
-
 def _check_history(
-    mem: duckdb.DuckDBPyConnection, tier: str, frame: Any, inputs: _Inputs, warmup: int
+    mem: duckdb.DuckDBPyConnection, tier: str, frame: Any, inputs: _Inputs, warmup: int,
+    vix_staleness_days: int | None,
 ) -> None:
+    """Raise `BuildError` for a ticker the warm-up trim dropped, naming the real cause.
+
+    `vix_staleness_days` is None for a tier that does not read ^VIX; otherwise a ticker date
+    counts as covered when a VIX close lies at most that many days before it.
+    """
     built = set(frame["ticker"].unique()) if len(frame) else set()
     for ticker in inputs.tickers:
-        if ticker not in built:
-            n = mem.execute('SELECT count(*) FROM "__source_raw_ohlcv" WHERE ticker = ?',
-                            [ticker]).fetchall()[0][0]
+        if ticker in built:
+            continue
+        n, first, last, covered, volumes, first_empty = mem.execute(
+            f"""SELECT count(*), min(t.date)::VARCHAR, max(t.date)::VARCHAR,
+                       count(*) FILTER (WHERE datediff('day', v.date, t.date) <= ?),
+                       count(t.volume), min(t.date) FILTER (WHERE t.volume IS NULL)::VARCHAR
+                FROM {source_relation("raw", "ohlcv")} t
+                ASOF LEFT JOIN {source_relation("raw", "vix")} v ON t.date >= v.date
+                WHERE t.ticker = ?""",
+            [vix_staleness_days or 0, ticker],
+        ).fetchall()[0]
+        if 0 < volumes < n:
+            # Loaded before ingestion refused it: volume indicators (OBV) stay null from there.
             raise BuildError(
-                f"tier {tier}: ticker {ticker} has {n} rows of history, too few for the tier's "
-                f"warm-up (at least {warmup} rows, plus VIX coverage where needed); "
-                "nothing was written"
+                f"tier {tier}: ticker {ticker} has {n - volumes} empty volume cell(s) among its "
+                f"volumes (first on {first_empty}), so its volume features stay null; re-ingest "
+                "it with a volume on every row or on none; nothing was written"
             )
+        # With enough rows of its own, a ticker is dropped because VIX-based columns stay null.
+        if vix_staleness_days is not None and n > warmup and covered < n:
+            vix = inputs.vix_ticker
+            vf, vl = mem.execute(f"SELECT min(date)::VARCHAR, max(date)::VARCHAR "
+                                 f"FROM {source_relation('raw', 'vix')}").fetchall()[0]
+            loaded = f"{vix} loaded {vf}..{vl}" if vf else f"no {vix} rows loaded"
+            lacking = (f"no {vix} close within {vix_staleness_days} days for {ticker}'s dates "
+                       f"{first}..{last}" if covered == 0 else
+                       f"only {covered} of {ticker}'s {n} dates {first}..{last} have a {vix} "
+                       f"close within {vix_staleness_days} days")
+            raise BuildError(
+                f"tier {tier}: {lacking} ({loaded}); load {vix} closes for those dates "
+                "(e.g. `fts ingest yfinance ^VIX`); nothing was written"
+            )
+        raise BuildError(
+            f"tier {tier}: ticker {ticker} has {n} rows of history, too few for the tier's "
+            f"warm-up (at least {warmup} rows, plus VIX coverage where needed); "
+            "nothing was written"
+        )

@@ -49,30 +49,56 @@ def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) 
         strict=True,
         ordered=True,
         unique=["ticker", "date"],
-        checks=[pa.Check(volume_nulls_only_without_volume, name="volume features null only "
-                         "for tickers without volume")] if volume_cols else [],
+        checks=[pa.Check(volume_nulls_only_without_volume, name=VOLUME_CHECK)]
+        if volume_cols else [],
     )
+
+
+VOLUME_CHECK = "volume features null only for tickers without volume"
 
 
 def validate_tier(
     tier: str, frame: pd.DataFrame, columns: list[ColumnSpec], volume_tickers: set[str]
 ) -> None:
-    """Raise `ValidationError` naming the column, the check and the first failing rows."""
+    """Raise `ValidationError` naming the column(s), the check and the first failing rows."""
     schema = tier_schema(tier, columns, volume_tickers)
     try:
         schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        first = cases.iloc[0]
-        column = first.get("column") or "(table)"
-        check = first.get("check")
+        raise ValidationError(_failure_reason(exc.failure_cases, frame, columns),
+                              source=f"tier {tier}") from exc
+
+
+def _failure_reason(cases: pd.DataFrame, frame: pd.DataFrame, columns: list[ColumnSpec]) -> str:
+    first = cases.iloc[0]
+    check = first.get("check")
+    if first.get("schema_context") == "DataFrameSchema" and not pd.isna(first.get("index")):
+        # pandera lists a table-wide check once per column of each failing row (ticker first),
+        # which says nothing about the cause: name the columns that make the rows fail.
+        same = cases[(cases["schema_context"] == "DataFrameSchema") & (cases["check"] == check)]
+        rows = [int(i) for i in pd.unique(same["index"].dropna()) if int(i) in frame.index]
+        involved = _table_check_columns(check, same, frame, rows, columns)
+        what = f"column{'s' if len(involved) > 1 else ''} {', '.join(involved)}"
+        n = len(rows)
+        index = rows[0] if rows else None
+    else:
+        what = f"column {first.get('column') or '(table)'}"
         n = int((cases["column"].fillna("") == (first.get("column") or "")).sum())
-        where = ""
         index = first.get("index")
-        if index is not None and not pd.isna(index) and int(index) in frame.index:
-            row = frame.loc[int(index)]
-            where = f" (first: {row['ticker']} {pd.Timestamp(row['date']).date()})"
-        raise ValidationError(
-            f"column {column}: check {check} failed on {n} row(s){where}; nothing was written",
-            source=f"tier {tier}",
-        ) from exc
+    where = ""
+    if index is not None and not pd.isna(index) and int(index) in frame.index:
+        row = frame.loc[int(index)]
+        where = f" (first: {row['ticker']} {pd.Timestamp(row['date']).date()})"
+    return f"{what}: check {check} failed on {n} row(s){where}; nothing was written"
+
+
+def _table_check_columns(
+    check: str, cases: pd.DataFrame, frame: pd.DataFrame, rows: list[int],
+    columns: list[ColumnSpec],
+) -> list[str]:
+    if check == VOLUME_CHECK:
+        # The null cells are the cause, and pandera leaves null cells out of its failure cases.
+        volume_cols = [c.name for c in columns if c.nullable == "missing_volume"]
+        nulls = frame.loc[rows, volume_cols].isna().any()
+        return [c for c in volume_cols if nulls[c]] or volume_cols
+    return [str(c) for c in pd.unique(cases["column"].dropna())]

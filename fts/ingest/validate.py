@@ -3,7 +3,8 @@
 Two schemas:
 - `file_schema` checks a CSV as text: the right columns, and every cell parseable.
 - `series_schema` checks typed rows: unique, strictly increasing, not-future dates; finite
-  positive prices; high >= max(open, close) and low <= min(open, close); volume >= 0 or empty.
+  positive prices; high >= max(open, close) and low <= min(open, close); volume >= 0, and in
+  an OHLC series empty on every row or on none.
 
 `check` runs a schema lazily and turns pandera's table of failures into ONE `ValidationError`
 naming the first offending row (its 1-based data row in the file, or its date) and the reason.
@@ -57,14 +58,17 @@ def parse_dates(cells: pd.Series) -> pd.Series:
 
     A time part is dropped rather than converted, so "2024-01-02 00:00:00-05:00" stays the
     trading date 2024-01-02 (converting to UTC first would move Asian bars to the day before).
-    Unparseable cells become NaT.
+    Unparseable cells become NaT, and so do dates outside what datetime64[ns] can hold
+    (1677-09-22..2262-04-11, e.g. "0001-01-02"): no trading date lies there, and casting them
+    would raise instead of naming the row.
     """
     text = cells.astype("string").str.strip()
     iso = text.str.match(r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$").fillna(False).astype(bool)
     iso_dates = pd.to_datetime(text.where(iso).str.slice(0, 10), format="%Y-%m-%d",
                                errors="coerce")
     us_dates = pd.to_datetime(text.where(~iso), format="%m/%d/%Y", errors="coerce")
-    return iso_dates.fillna(us_dates).astype("datetime64[ns]")
+    dates = iso_dates.fillna(us_dates)
+    return dates.where(dates.between(pd.Timestamp.min, pd.Timestamp.max)).astype("datetime64[ns]")
 
 
 def parse_numbers(cells: pd.Series) -> pd.Series:
@@ -108,11 +112,19 @@ def _no_nan_comparison(df: pd.DataFrame, cols: list[str], ok: pd.Series) -> pd.S
     return ok | df[cols].isna().any(axis=1)
 
 
+def _volume_all_or_none(df: pd.DataFrame) -> pd.Series:
+    # One empty volume in a series that has volumes makes cumulative indicators (TA-Lib OBV)
+    # NaN from that row on, for every later row: a series has volume everywhere or nowhere.
+    empty = df["volume"].isna()
+    return ~empty if not empty.all() else pd.Series(True, index=df.index)
+
+
 def series_schema(*, close_only: bool, with_adj_close: bool = False) -> pa.DataFrameSchema:
     """Schema of a typed series frame (date, open, high, low, close, volume[, adj_close]).
 
     A close-only series (an index level such as ^VIX) must have open/high/low all empty; any
-    other series must have every price. Volume may always be empty.
+    other series must have every price, and volume on every row or on none (a series without
+    volume).
     """
     if close_only:
         ohl_checks = [pa.Check(lambda s: s.isna(), name="close_only_has_ohl", ignore_na=False)]
@@ -140,6 +152,7 @@ def series_schema(*, close_only: bool, with_adj_close: bool = False) -> pa.DataF
         columns["adj_close"] = pa.Column("float64", checks=[
             pa.Check(_price_ok, name="price_positive", ignore_na=False)], nullable=True)
     frame_checks = [] if close_only else [
+        pa.Check(_volume_all_or_none, name="volume_partial"),
         pa.Check(lambda df: _no_nan_comparison(df, ["high", "low"], df.high >= df.low),
                  name="high_below_low"),
         pa.Check(lambda df: _no_nan_comparison(
@@ -184,6 +197,9 @@ _REASONS: dict[str, Reason] = {
     "volume_ok": lambda f, i, c, names: (
         f"{names.get(c, 'volume')} is {_show(f[c].iloc[i])} (volume must be a finite number "
         ">= 0, or empty)"),
+    "volume_partial": lambda f, i, c, names: (
+        f"{names.get('volume', 'volume')} is empty but other rows have a volume (a series needs "
+        "a volume on every row or on none)"),
     "high_below_low": lambda f, i, c, _: (
         f"high {_show(f.high.iloc[i])} is below low {_show(f.low.iloc[i])}"),
     "high_bound": lambda f, i, c, _: (

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from fts.core.errors import NotFoundError, WarehouseBusy
+from fts.core.errors import NotFoundError, WarehouseBusy, WarehouseError
 from fts.warehouse.schema import create_session_views, ensure_schema
 
 LOCK_TIMEOUT_ENV = "FTS_LOCK_TIMEOUT"
@@ -40,16 +40,26 @@ def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPy
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
-        except (duckdb.IOException, duckdb.ConnectionException) as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                if _is_lock_error(exc):
-                    raise WarehouseBusy(
-                        f"{path}: another process is writing the warehouse; waited "
-                        f"{_lock_timeout(timeout):.0f}s (set {LOCK_TIMEOUT_ENV} to wait longer)"
-                    ) from exc
-                raise
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc):
+                raise _unusable(path, exc) from exc
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"{path}: another process is writing the warehouse; waited "
+                    f"{_lock_timeout(timeout):.0f}s (set {LOCK_TIMEOUT_ENV} to wait longer)"
+                ) from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
+
+
+def _unusable(path: Path, exc: duckdb.Error) -> WarehouseError:
+    # DuckDB's text names the file again ("IO Error: The file "..." exists, but it is not a
+    # valid DuckDB database file!"); keep its gist on one line after our own prefix.
+    detail = " ".join(str(exc).split()).removeprefix("IO Error: ")
+    return WarehouseError(
+        f"{path}: cannot open the warehouse ({detail}); restore it from a backup or move it "
+        "away to start a new one"
+    )
 
 
 @contextlib.contextmanager

@@ -4,11 +4,19 @@ and the reason, and the warehouse (every table) and the manifests exactly as the
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.ingest.helpers import AAPL_CSV, edit_rows, one_line, run_fts, snapshot
+from tests.ingest.helpers import (
+    AAPL_CSV,
+    AAPL_NEXT_CSV,
+    edit_rows,
+    one_line,
+    run_fts,
+    snapshot,
+)
 
 GOOD = AAPL_CSV.read_text()
 LINES = GOOD.splitlines()
@@ -44,6 +52,8 @@ BAD_FILES = [
     ("missing-column", _drop_column("High"), None, "missing column 'High'"),
     ("extra-column", _add_column("Dividends", "0.0"), None, "unexpected column 'Dividends'"),
     ("unparsable-date", edit_rows(GOOD, {3: {"Date": "2024-01-0x"}}), 3, "is not a date"),
+    ("out-of-range-date", edit_rows(GOOD, {1: {"Date": "0001-01-02"}}), 1,
+     "Date '0001-01-02' is not a date"),
     ("duplicated-date", edit_rows(GOOD, {4: {"Date": "2024-01-04"}}), 4,
      "date 2024-01-04 appears more than once"),
     ("unsorted-rows", _swap_rows(4, 5), 5, "is not after the previous row's date 2024-01-08"),
@@ -59,6 +69,9 @@ BAD_FILES = [
     ("inf-price", edit_rows(GOOD, {9: {"High": "inf"}}), 9, "High is inf"),
     ("text-in-number", edit_rows(GOOD, {2: {"Volume": "lots"}}), 2, "Volume 'lots' is not a number"),
     ("negative-volume", edit_rows(GOOD, {3: {"Volume": "-5"}}), 3, "volume must be a finite"),
+    # One empty volume would make OBV NaN for every later row of the ticker.
+    ("one-empty-volume", edit_rows(GOOD, {4: {"Volume": ""}}), 4,
+     "Volume is empty but other rows have a volume"),
     ("date-in-the-future", edit_rows(GOOD, {10: {"Date": FUTURE}}), 10, "is in the future"),
     ("header-only", LINES[0] + "\n", None, "no data rows"),
 ]
@@ -105,3 +118,48 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
     result = run_fts(tmp_path, "ingest", "csv", str(tmp_path / "nope.csv"), "--ticker", "AAPL")
     assert result.exit_code == 1
     assert "nope.csv: no such file" in one_line(result)
+
+
+def test_a_series_without_any_volume_is_accepted(tmp_path: Path) -> None:
+    no_volume = tmp_path / "no_volume.csv"
+    no_volume.write_text(edit_rows(GOOD, {i: {"Volume": ""} for i in range(1, len(LINES))}))
+    result = run_fts(tmp_path / "project", "ingest", "csv", str(no_volume), "--ticker", "AAPL")
+    assert result.exit_code == 0, result.output
+
+
+def test_new_rows_without_volume_cannot_be_merged_into_a_series_with_volume(
+    sample_project_dir: Path, tmp_path: Path
+) -> None:
+    assert run_fts(sample_project_dir, "ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL").exit_code == 0
+    lines = AAPL_NEXT_CSV.read_text().splitlines()
+    no_volume = tmp_path / "next.csv"
+    no_volume.write_text(edit_rows("\n".join(lines), {i: {"Volume": ""} for i in range(1, len(lines))}))
+    before = snapshot(sample_project_dir)
+
+    result = run_fts(sample_project_dir, "ingest", "csv", str(no_volume), "--ticker", "AAPL")
+
+    assert result.exit_code == 1
+    assert "AAPL, row 2024-01-12: volume is empty but other rows have a volume" in one_line(result)
+    assert snapshot(sample_project_dir) == before
+
+
+def test_a_file_that_is_not_a_duckdb_warehouse_is_a_one_line_error(sample_project_dir: Path) -> None:
+    warehouse = sample_project_dir / "warehouse.duckdb"
+    warehouse.write_bytes(Path(sys.executable).resolve().read_bytes()[:5000])
+
+    for args in (["sql", "select 1"], ["ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL"]):
+        result = run_fts(sample_project_dir, *args)
+        assert result.exit_code == 1
+        line = one_line(result)
+        assert line.startswith(f"error: {warehouse}: cannot open the warehouse")
+        assert "not a valid DuckDB database file" in line
+        assert "Traceback" not in result.output
+
+
+def test_an_os_error_is_a_one_line_error(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "manifests").write_text("a file where the manifests folder should be")
+    result = run_fts(project, "ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL")
+    assert result.exit_code == 1
+    assert "Not a directory" in one_line(result)

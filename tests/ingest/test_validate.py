@@ -8,14 +8,20 @@ import pytest
 
 from fts.core.errors import ValidationError
 from fts.ingest.load import merge_series
-from fts.ingest.validate import calendar_gaps, check, normalize_ticker, series_schema
+from fts.ingest.validate import (
+    calendar_gaps,
+    check,
+    normalize_ticker,
+    parse_dates,
+    series_schema,
+)
 
 
 def _frame(**overrides) -> pd.DataFrame:
     frame = pd.DataFrame({
         "date": pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04"]).astype("datetime64[ns]"),
         "open": [10.0, 11.0, 12.0], "high": [11.0, 12.0, 13.0], "low": [9.0, 10.0, 11.0],
-        "close": [10.5, 11.5, 12.5], "volume": [100.0, np.nan, 300.0],
+        "close": [10.5, 11.5, 12.5], "volume": [100.0, 200.0, 300.0],
     })
     return frame.assign(**overrides)
 
@@ -39,8 +45,23 @@ def test_wrong_ticker_symbols_are_rejected(bad: str):
         normalize_ticker(bad, source="file.csv")
 
 
-def test_a_valid_series_passes_and_empty_volume_is_allowed():
+def test_a_valid_series_passes_with_volume_on_every_row_or_on_none():
     _check(_frame())
+    _check(_frame(volume=np.nan))
+
+
+def test_volume_empty_on_some_rows_only_is_rejected_at_the_first_empty_row():
+    with pytest.raises(ValidationError) as err:
+        _check(_frame(volume=[100.0, np.nan, 300.0]))
+    assert err.value.row == "2024-01-03"
+    assert err.value.reason.startswith("volume is empty but other rows have a volume")
+    with pytest.raises(ValidationError, match="row 2024-01-02: volume is empty"):
+        _check(_frame(volume=[np.nan, np.nan, 300.0]))
+
+
+def test_dates_outside_the_nanosecond_range_are_unparsable_not_a_crash():
+    dates = parse_dates(pd.Series(["0001-01-02", "1/2/9999", "2024-01-02"]))
+    assert dates.isna().tolist() == [True, True, False]
 
 
 def test_the_earliest_offending_row_is_reported_whatever_the_rule():
@@ -68,9 +89,9 @@ def test_close_only_series_needs_every_open_high_low_empty():
 
 
 def test_merge_lets_new_rows_win_and_counts_added_and_changed():
-    old = _frame()
-    new = _frame().iloc[1:].assign(close=[11.5, 12.4])  # 01-03 same, 01-04 revised
-    extra = _frame().iloc[[2]].assign(date=pd.Timestamp("2024-01-05"))
+    old = _frame(volume=[100.0, np.nan, 300.0])
+    new = old.iloc[1:].assign(close=[11.5, 12.4])  # 01-03 same, 01-04 revised
+    extra = old.iloc[[2]].assign(date=pd.Timestamp("2024-01-05"))
     merged, added, changed = merge_series(old, pd.concat([new, extra], ignore_index=True))
     assert (added, changed) == (1, 1)
     assert merged["close"].tolist() == [10.5, 11.5, 12.4, 12.5]
