@@ -49,17 +49,32 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--patience", type=int, default=5, show_default=True)
 @click.option("--lr", type=float, default=3e-4, show_default=True)
 @click.option("--weight-decay", type=float, default=0.05, show_default=True)
-@click.option("--batch-size", type=int, default=64, show_default=True)
+@click.option("--batch-size", type=int, default=64, show_default=True,
+              help="Samples per optimizer step.")
+@click.option("--micro-batch", type=int, default=0, show_default=True,
+              help="Samples per forward pass (gradients accumulate); 0 = the most that fits memory.")
+@click.option("--warmup-frac", type=float, default=0.05, show_default=True,
+              help="Share of optimizer steps spent warming the learning rate up.")
+@click.option("--min-lr-ratio", type=float, default=0.1, show_default=True,
+              help="The cosine decay ends at lr x this.")
+@click.option("--grad-clip", type=float, default=1.0, show_default=True,
+              help="Max global gradient norm; 0 disables clipping.")
+@click.option("--pos-weight", type=float, default=1.0, show_default=True,
+              help="BCE weight of positives; 0 = negatives/positives of the train split.")
+@click.option("--max-batches", "max_train_batches", type=int, default=0, show_default=True,
+              help="Cap on optimizer steps per epoch (0 = all); for quick runs.")
 @click.option("--dropout", type=float, default=0.2, show_default=True)
 @click.option("--bf16", is_flag=True, help="bf16 autocast (fast on GPUs, slow on most CPUs).")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or mps.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dry-run", is_flag=True, help="Estimate parameters, memory and time; train nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshold: float,
               ctx_len: int, arch: tuple[str, ...], seed: int, max_epochs: int, patience: int,
-              lr: float, weight_decay: float, batch_size: int, dropout: float, bf16: bool,
-              device: str, dry_run: bool, as_json: bool) -> None:
+              lr: float, weight_decay: float, batch_size: int, micro_batch: int,
+              warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
+              max_train_batches: int, dropout: float, bf16: bool, device: str, dry_run: bool,
+              as_json: bool) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig
@@ -74,8 +89,11 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
     request = RunRequest(
         tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold, ctx_len=ctx_len,
         arch=overrides, dropout=dropout, device=device,
-        train=TrainConfig(lr=lr, weight_decay=weight_decay, max_epochs=max_epochs,
-                          patience=patience, batch_size=batch_size, bf16=bf16, seed=seed),
+        train=TrainConfig(lr=lr, weight_decay=weight_decay, warmup_frac=warmup_frac,
+                          min_lr_ratio=min_lr_ratio, max_epochs=max_epochs, patience=patience,
+                          batch_size=batch_size, micro_batch=micro_batch, grad_clip=grad_clip,
+                          pos_weight=pos_weight, bf16=bf16, seed=seed,
+                          max_train_batches=max_train_batches),
     )
     project = get_project(ctx)
     if dry_run:

@@ -6,19 +6,51 @@ import os
 
 import torch
 
+from fts.core.errors import ConfigError
+
+DEVICE_TYPES = ("cpu", "cuda", "mps")  # what fts trains on; `auto` picks the best of them
+
 
 def pick_device(requested: str = "auto") -> torch.device:
-    """cuda if available, else mps, else cpu; or the requested one (validated)."""
+    """cuda if available, else mps, else cpu; or the requested one (validated).
+
+    A device that is not one of `DEVICE_TYPES`, or one this machine does not have, is a
+    `ConfigError` (one line from the CLI), never torch's own error.
+    """
     if requested != "auto":
-        device = torch.device(requested)
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError("device cuda was requested but no CUDA GPU is available")
-        return device
+        return _requested_device(requested)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+    if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def _requested_device(requested: str) -> torch.device:
+    hint = "use auto, cpu, cuda, cuda:N or mps"
+    try:
+        device = torch.device(requested)
+    except (RuntimeError, ValueError):  # torch's message lists every backend it knows
+        raise ConfigError(f"device {requested!r} is not a device fts can train on; {hint}") from None
+    if device.type not in DEVICE_TYPES:
+        raise ConfigError(f"device {requested!r} is not a device fts can train on; {hint}")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {requested!r} was requested but no CUDA GPU is available; "
+                              "use --device auto or cpu")
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"device {requested!r} was requested but this machine has "
+                              f"{count} CUDA GPU(s) (cuda:0 to cuda:{count - 1})")
+    if device.type == "mps" and not _mps_available():
+        raise ConfigError(f"device {requested!r} was requested but Apple MPS is not available "
+                          "on this machine; use --device auto or cpu")
+    return device
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())
 
 
 def use_all_cores() -> int:

@@ -56,7 +56,9 @@ def evaluate_test(paths: ProjectPaths, run_id: str, *, force: bool = False) -> d
     model.to(device)
     threshold = json.loads(run["val_metrics"])["threshold"]
     test = dataset.split("test")
-    metrics = classification_metrics(test.labels, predict(model, test, device), threshold)
+    # The precision the run validated and first evaluated in (bf16 autocast or fp32).
+    bf16 = bool(config["train"].get("bf16", False))
+    metrics = classification_metrics(test.labels, predict(model, test, device, bf16=bf16), threshold)
     with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
         con.execute("INSERT INTO train.test_evaluations VALUES (?, now(), ?, ?)",
                     [run["run_id"], bool(n), canonical_json(metrics)])

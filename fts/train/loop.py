@@ -105,8 +105,10 @@ def fit(
 ) -> FitResult:
     """Train `model` in place; return the history. The model ends with its best epoch's weights.
 
-    `micro_batch` is the forward-pass size (<= cfg.batch_size); gradients of the micro-batches
-    of one optimizer step are accumulated with weights so the step equals a full-batch step.
+    `micro_batch` is the largest forward pass memory allows (from the caller's estimate); the
+    pass is `cfg.micro_batch` when set, never more than that or `cfg.batch_size`. Gradients of
+    the micro-batches of one optimizer step are accumulated with weights so the step equals a
+    full-batch step.
     `on_epoch(epoch, metrics)` may raise to stop (the HPO pruner does).
     """
     started = time.perf_counter()
@@ -118,7 +120,7 @@ def fit(
     n_pos = float(y_train.sum())
     pos_weight = cfg.pos_weight or ((len(y_train) - n_pos) / max(n_pos, 1.0))
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=torch.tensor(pos_weight, device=device))
-    micro = max(1, min(micro_batch, cfg.batch_size))
+    micro = max(1, min(cfg.micro_batch or micro_batch, micro_batch, cfg.batch_size))
     n_train = len(train.labels)
     steps_per_epoch = math.ceil(n_train / cfg.batch_size)
     if cfg.max_train_batches:

@@ -57,14 +57,14 @@ def prepare_dataset(paths: ProjectPaths, request: RunRequest,
     return build_dataset(paths, request.dataset_spec(), common_start=request.common_start)
 
 
-def resolve(request: RunRequest, n_features: int) -> Resolved:
+def resolve(request: RunRequest, n_features: int, device: torch.device | None = None) -> Resolved:
     """Pick the architecture and the micro-batch; refuse a run that cannot fit in memory."""
     template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
                               dropout=request.dropout)
     model = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     from models_torch import count_parameters
 
-    device = pick_device(request.device)
+    device = device or pick_device(request.device)
     available = int(available_memory_bytes(device) * MEMORY_HEADROOM)
     fits = max_batch_size(model, available)
     cfg = request.train
@@ -87,13 +87,14 @@ def run_training(
     progress: Callable[[str], None] = lambda _: None, on_epoch: EpochCallback | None = None,
 ) -> RunRecord:
     """Train, evaluate at the best epoch, and store the run. Returns the stored record."""
+    device = pick_device(request.device)  # a bad device fails before a tier is built
     dataset = dataset or prepare_dataset(paths, request, progress)
     if dataset.spec.horizon != request.horizon or dataset.spec.threshold_pct != request.threshold_pct:
         raise FtsError(f"dataset {dataset.id[:12]} is for h={dataset.spec.horizon}, "
                        f"p={dataset.spec.threshold_pct}; the run asked h={request.horizon}, "
                        f"p={request.threshold_pct}")
     use_all_cores()
-    res = resolve(request, len(dataset.feature_names))
+    res = resolve(request, len(dataset.feature_names), device)
     torch.manual_seed(request.train.seed)
     model = PatchTST(res.model)
     real = sum(p.numel() for p in model.parameters())
@@ -108,14 +109,17 @@ def run_training(
             on_epoch(epoch, metrics)
 
     result = fit(model, request.train, train, val, res.device, res.micro_batch, on_epoch=report)
-    p_val = predict(model, val, res.device)
+    # Predicted as the loop validated (bf16 or not): the reported val log-loss is then the very
+    # loss that chose the best epoch, and the HPO objective is what early stopping saw.
+    bf16 = request.train.bf16
+    p_val = predict(model, val, res.device, bf16=bf16)
     threshold = choose_threshold(val.labels, p_val)
     val_metrics = classification_metrics(val.labels, p_val, threshold)
     predictions = {"val": _prediction_frame(dataset, "val", p_val)}
     test_metrics: dict[str, Any] | None = None
     if request.evaluate_test:
         test = dataset.split("test")
-        p_test = predict(model, test, res.device)
+        p_test = predict(model, test, res.device, bf16=bf16)
         test_metrics = classification_metrics(test.labels, p_test, threshold)
         predictions["test"] = _prediction_frame(dataset, "test", p_test)
     resolved_config = {

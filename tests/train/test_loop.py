@@ -35,9 +35,11 @@ BASE = TrainConfig(lr=3e-3, max_epochs=3, patience=3, batch_size=32, micro_batch
 
 
 def run(cfg: TrainConfig = BASE, model_cfg: PatchTSTConfig = MODEL, micro: int = 32):
+    """fit() as run_training calls it: `micro` is the memory-derived largest forward pass, and
+    the config (micro_batch included) goes in untouched, so a setting fit() ignores shows."""
     torch.manual_seed(123)
     model = PatchTST(model_cfg)
-    result = fit(model, cfg, TRAIN, VAL, CPU, cfg.micro_batch or micro)
+    result = fit(model, cfg, TRAIN, VAL, CPU, micro)
     weights = torch.cat([p.detach().flatten() for p in model.parameters()])
     return result, weights
 
@@ -69,6 +71,16 @@ def test_each_training_setting_changes_the_run(name: str) -> None:
     baseline = fingerprint(*run(base))
     changed = fingerprint(*run(dataclasses.replace(base, **{name: CHANGES[name]})))
     assert changed != baseline, f"setting {name} was accepted but did not change the run"
+
+
+@pytest.mark.parametrize(("configured", "memory_cap", "used"), [
+    (0, 32, 32), (0, 8, 8), (8, 32, 8), (16, 8, 8), (64, 128, 32),
+])
+def test_micro_batch_is_the_configured_one_within_memory_and_batch_size(
+        configured: int, memory_cap: int, used: int) -> None:
+    cfg = dataclasses.replace(BASE, micro_batch=configured, max_epochs=1, max_train_batches=1)
+    result, _ = run(cfg, micro=memory_cap)
+    assert result.micro_batch == used
 
 
 def test_patience_stops_early_when_validation_stops_improving() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 import torch
 from click.testing import CliRunner
@@ -14,9 +15,14 @@ from fts.core.errors import ConfigError, FtsError, ValidationError
 from fts.core.hashing import sha256_file
 from fts.project import Project
 from fts.train.config import TrainConfig
+from fts.train.evaluate import evaluate_test
 from fts.train.request import RunRequest
+from fts.train.run import resolve
 
 QUICK = TrainConfig(max_epochs=2, patience=2, max_train_batches=3, batch_size=32)
+# The smallest run that still trains: a 20K model, a few steps (bf16 on a CPU is slow).
+TINY = RunRequest(tier="a20", budget="20K", horizon=1, threshold_pct=1.0, ctx_len=32,
+                  train=TrainConfig(max_epochs=2, patience=2, max_train_batches=2, batch_size=32))
 
 
 def test_train_cli_stores_the_run_with_its_dataset_and_real_parameter_count(built_project_dir: Path) -> None:
@@ -98,3 +104,49 @@ def test_stored_predictions_reproduce_the_reported_metrics(built_project_dir: Pa
         again = classification_metrics(rows["label"].to_numpy(), rows["prob"].to_numpy(),
                                        reported["threshold"])
         assert again == pytest.approx(reported)
+
+
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16"])
+def test_reported_val_log_loss_is_the_loss_that_chose_the_best_epoch(
+        built_project_dir: Path, bf16: bool) -> None:
+    project = Project(built_project_dir)
+    record = project.train(TINY.with_train(bf16=bf16))
+    best = record.history[record.best_epoch]["val_loss"]
+    assert best == min(h["val_loss"] for h in record.history)
+    assert record.val_metrics["log_loss"] == pytest.approx(best, abs=1e-6)
+    # Evaluating the stored checkpoint again uses the run's precision too.
+    again = evaluate_test(project.paths, record.run_id, force=True)
+    assert again == pytest.approx(record.test_metrics)
+
+
+def test_resolve_uses_the_configured_micro_batch() -> None:
+    assert resolve(TINY.with_train(micro_batch=8), n_features=20).micro_batch == 8
+    assert resolve(TINY, n_features=20).micro_batch == TINY.train.batch_size  # 0: what fits
+
+
+def test_train_cli_has_an_option_for_every_training_setting() -> None:
+    command = cli.commands["train"]
+    options = {p.name: p for p in command.params}
+    defaults, ctx = TrainConfig(), click.Context(command)
+    for name in TrainConfig.__dataclass_fields__:
+        assert name in options, f"fts train has no option for {name}"
+        assert options[name].get_default(ctx) == getattr(defaults, name), name
+
+
+def test_training_options_given_on_the_cli_land_in_the_stored_config(
+        built_project_dir: Path) -> None:
+    given = {"--micro-batch": 16, "--warmup-frac": 0.2, "--min-lr-ratio": 0.3,
+             "--grad-clip": 0.5, "--pos-weight": 2.0, "--max-batches": 2, "--batch-size": 32}
+    result = CliRunner().invoke(cli, [
+        "--project-dir", str(built_project_dir), "train", "--tier", "a20", "--budget", "20K",
+        "--horizon", "1", "--threshold", "1", "--ctx", "32", "--epochs", "1", "--json",
+        *[str(x) for item in given.items() for x in item]])
+    assert result.exit_code == 0, result.output
+    run_id = json.loads(result.output[result.output.index("{"):])["run_id"]
+    row = Project(built_project_dir).sql(
+        f"select config from train.runs where run_id = '{run_id}'").to_pylist()[0]
+    config = json.loads(row["config"])
+    assert config["train"] == {**TrainConfig().to_dict(), "max_epochs": 1, "micro_batch": 16,
+                               "warmup_frac": 0.2, "min_lr_ratio": 0.3, "grad_clip": 0.5,
+                               "pos_weight": 2.0, "max_train_batches": 2, "batch_size": 32}
+    assert config["micro_batch"] == 16  # the forward pass that trained
