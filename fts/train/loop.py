@@ -64,10 +64,11 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
     # Decoupled decay on weight matrices only: biases, norms, RevIN affine and positional
     # tables are not shrunk towards zero (as in nanoGPT and most transformer recipes).
     decay, no_decay = [], []
-    for _, p in model.named_parameters():
+    for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (decay if p.dim() >= 2 else no_decay).append(p)
+        positional = name.rsplit(".", 1)[-1] == "pos"  # a 2-D table, but not a weight matrix
+        (decay if p.dim() >= 2 and not positional else no_decay).append(p)
     return [{"params": decay, "weight_decay": weight_decay},
             {"params": no_decay, "weight_decay": 0.0}]
 

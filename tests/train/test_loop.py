@@ -136,3 +136,19 @@ def test_non_finite_loss_fails_the_run() -> None:
     bad.windows[:, :, 0] = np.inf
     with pytest.raises(TrainingDiverged, match="loss became"):
         fit(PatchTST(dataclasses.replace(MODEL, revin=False)), BASE, bad, VAL, CPU, 32)
+
+
+def test_weight_decay_shrinks_weight_matrices_only() -> None:
+    """Every parameter is in exactly one group; only 2-D weight matrices are decayed, never
+    biases, norms, RevIN's affine or the positional table."""
+    from fts.train.loop import _param_groups
+
+    model = PatchTST(PatchTSTConfig(n_features=3, ctx_len=32, d_model=16, n_heads=2, n_layers=1,
+                                    d_ff=32, patch_len=8, stride=4))
+    decay, no_decay = (g["params"] for g in _param_groups(model, 0.1))
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay}
+    assert len(decay) + len(no_decay) == len(list(model.parameters()))
+    assert "pos" not in decayed
+    assert all(model.get_parameter(n).dim() == 2 for n in decayed)
+    assert {n for n, p in model.named_parameters() if p.dim() == 2} - decayed == {"pos"}
