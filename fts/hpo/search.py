@@ -4,7 +4,12 @@
   resumed study must match them, and its trials train on exactly that dataset.
 - `n_trials` is the number of finished trials (COMPLETE or PRUNED) the study must hold in
   total: a resumed study runs only the rest. A FAILED trial (an exception, a killed worker,
-  Ctrl-C) keeps its reason and does not count, so the study still ends with N finished ones.
+  Ctrl-C, a surplus trial of a race between workers) keeps its reason and does not count, so
+  the study still ends with exactly N finished ones.
+- The grid's extremes are queued as the first trials, and again on every open for those that
+  have no live trial yet (a study created with few trials, then resumed with more).
+- The sampler is seeded per trial (fts.hpo.sampler): a resumed run or a second worker draws
+  new settings, and a fresh study with the same seed draws the same ones.
 - Trials are driven with ask/tell, so each outcome is recorded exactly as it happened: a value
   only for a trial that trained to its best epoch; never a made-up one.
 """
@@ -22,6 +27,7 @@ from optuna.trial import TrialState
 
 from fts.core.errors import ConfigError, FtsError
 from fts.core.paths import ProjectPaths
+from fts.hpo.sampler import TrialSeededSampler
 from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
 from fts.hpo.storage import parse_storage_url, study_storage
@@ -30,6 +36,7 @@ from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # hold a place of the N
 Progress = Callable[[str], None]
 
 
@@ -65,7 +72,7 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
     storage = study_storage(paths, storage_url, heartbeat_interval=30 if storage_url else None,
                             grace_period=120 if storage_url else None)
     identity = spec.identity(dataset_id)
-    sampler = optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=8)
+    sampler = TrialSeededSampler(spec.seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=2)
     try:
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler,
@@ -85,18 +92,60 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                              for k in identity if stored[k] != identity[k])
             raise ConfigError(f"study {spec.name!r} exists with different settings ({diff}); "
                               "it was left untouched: choose another --study name")
-        return study, SearchSpace.from_dict(attrs["search_space"])
-    space = build_space(spec.budget, n_features, spec.ctx_len)
-    study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
-                                sampler=sampler, pruner=pruner, load_if_exists=True)
-    for key, value in identity.items():
-        study.set_user_attr(key, value)
-    study.set_user_attr("search_space", space.to_dict())
-    study.set_user_attr("objective", "best-epoch validation log-loss")
-    # The extremes go first, as ordinary trials (at most as many as the study will run).
-    for label, key in space.extremes[:n_trials]:
-        study.enqueue_trial({"arch": key}, user_attrs={"extreme": label}, skip_if_exists=True)
+        space = SearchSpace.from_dict(attrs["search_space"])
+    else:
+        space = build_space(spec.budget, n_features, spec.ctx_len)
+        study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
+                                    sampler=sampler, pruner=pruner, load_if_exists=True)
+        for key, value in identity.items():
+            study.set_user_attr(key, value)
+        study.set_user_attr("search_space", space.to_dict())
+        study.set_user_attr("objective", "best-epoch validation log-loss")
+    enqueue_missing_extremes(study, space, n_trials)
     return study, space
+
+
+def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[str]:
+    """Queue the grid extremes that have no live trial yet; returns their labels.
+
+    The extremes run as ordinary trials, first (the sampler learns from them and the trials
+    record them), at most as many as the study will still run: `n_trials` less its finished,
+    running and already queued trials. An extreme is matched by its label (the trial user attr
+    `extreme`); one whose only trials FAILED (killed, surplus, an error) is queued again.
+    Two processes opening the same study at the same moment may both queue one (as Optuna's
+    `enqueue_trial(skip_if_exists=True)` may): it then trains twice, as two ordinary trials.
+    """
+    trials = study.get_trials(deepcopy=False)
+    live = [t for t in trials if t.state != TrialState.FAIL]
+    covered = {t.user_attrs.get("extreme") for t in live}
+    room = n_trials - len(live)
+    queued: list[str] = []
+    for label, key in space.extremes:
+        if len(queued) >= room:
+            break
+        if label not in covered:
+            study.enqueue_trial({"arch": key}, user_attrs={"extreme": label})
+            queued.append(label)
+    return queued
+
+
+def claim_trial(study: optuna.Study, n_trials: int) -> optuna.Trial | None:
+    """Ask for the next trial; None (and the trial told FAIL) when it would make N+1.
+
+    Two workers can both see room for one more trial and both ask. Trial numbers are unique
+    and ordered, so a trial is surplus when the trials numbered before it that are finished or
+    running already make `n_trials`. It is told FAIL, with the user attr `fail_reason`, and
+    never trains: FAIL and not PRUNED, because a pruned trial counts as finished and the study
+    must end with exactly N finished trials.
+    """
+    trial = study.ask()
+    ahead = sum(t.number < trial.number for t in study.get_trials(deepcopy=False, states=TAKEN))
+    if ahead < n_trials:
+        return trial
+    trial.set_user_attr("worker", worker_tag())
+    trial.set_user_attr("fail_reason", f"surplus: the study already has {n_trials} trials")
+    study.tell(trial, state=TrialState.FAIL)
+    return None
 
 
 def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
@@ -116,30 +165,35 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     dataset = prepare_dataset(paths, _request(spec), progress)
     study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names),
                               n_trials)
-    stale = fail_stale_running_trials(
-        study._storage, spec.name,
-        "its worker process died while the trial was running (killed or crashed)")
-    if stale:
-        progress(f"marked {len(stale)} trial(s) of dead workers FAIL: {stale}")
-    outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, stale, None, None, dataset.id)
+    outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, [], None, None, dataset.id)
     bar = _bar(n_trials, outcome.finished, show_bar)
     if bar is not None:  # keep the bar intact: trial lines go above it
         from tqdm import tqdm
 
         progress = tqdm.write
     started = time.perf_counter()
+    failed_in_a_row = 0
     try:
         while True:
-            done = _count(study, FINISHED)
-            others = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
-            if done + others >= n_trials:
+            # Before every trial, not only at start: a RUNNING trial of a worker that died
+            # meanwhile must not hold one of the N places (the survivor would stop short).
+            stale = fail_stale_running_trials(
+                study._storage, spec.name,
+                "its worker process died while the trial was running (killed or crashed)")
+            if stale:
+                outcome.stale_failed += stale
+                progress(f"marked {len(stale)} trial(s) of dead workers FAIL: {stale}")
+            if _count(study, TAKEN) >= n_trials:
                 break
-            if outcome.failed_now > max(3, n_trials):
-                raise FtsError(f"study {spec.name}: {outcome.failed_now} trials failed in a row "
-                               "of this run; see `fts hpo show` for their reasons")
-            state = _run_trial(paths, study, space, spec, dataset, progress)
+            if failed_in_a_row > max(3, n_trials):
+                raise FtsError(f"study {spec.name}: {failed_in_a_row} trials failed in a row "
+                               "in this run; see `fts hpo show` for their reasons")
+            state = _run_trial(paths, study, space, spec, dataset, progress, n_trials)
+            if state is None:  # surplus: another worker took the last place
+                continue
             outcome.ran_now += 1
             outcome.failed_now += state == TrialState.FAIL
+            failed_in_a_row = failed_in_a_row + 1 if state == TrialState.FAIL else 0
             if bar is not None:
                 bar.n = _count(study, FINISHED)
                 best = _best(study)
@@ -181,8 +235,12 @@ def _bar(total: int, initial: int, show: bool) -> Any:
 
 
 def _run_trial(paths: ProjectPaths, study: optuna.Study, space: SearchSpace, spec: StudySpec,
-               dataset: Any, progress: Progress) -> TrialState:
-    trial = study.ask()
+               dataset: Any, progress: Progress, n_trials: int) -> TrialState | None:
+    trial = claim_trial(study, n_trials)
+    if trial is None:
+        progress(f"another worker took the last of the {n_trials} trials: a trial asked at the "
+                 "same moment is marked FAIL (surplus) and not run")
+        return None
     with heartbeat(study._storage, trial):
         return _run_asked_trial(paths, study, trial, space, spec, dataset, progress)
 

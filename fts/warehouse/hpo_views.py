@@ -9,9 +9,10 @@ hpo_trials: study, number, state (COMPLETE/FAIL/PRUNED/RUNNING/WAITING), params 
   dataset_manifest_id, duration_s, epochs_run, best_epoch, fail_reason (from user attrs),
   values (JSON list), started_at / completed_at (UTC), trial_id, and worker_host / worker_pid /
   worker_started: the process that made the trial RUNNING (NULL for synced copies).
-hpo_studies: study, direction, tier, budget, horizon, threshold, dataset_manifest_id (from the
-  study's user attrs), user_attrs (JSON), n_trials, n_complete, n_pruned, n_fail, n_running,
-  n_waiting, best_value (best COMPLETE value, single objective), created_at.
+hpo_studies: study, direction, tier, budget, horizon, threshold (user attr `threshold_pct`),
+  dataset_manifest_id (from the study's user attrs), user_attrs (JSON), n_trials, n_complete,
+  n_pruned, n_fail, n_running, n_waiting, best_value (best COMPLETE value, single objective),
+  created_at.
 """
 
 from __future__ import annotations
@@ -220,7 +221,7 @@ shaped AS (
 SELECT study, direction,
        user_attrs->>'tier' AS tier, user_attrs->>'budget' AS budget,
        TRY_CAST(user_attrs->>'horizon' AS INTEGER) AS horizon,
-       TRY_CAST(user_attrs->>'threshold' AS DOUBLE) AS threshold,
+       TRY_CAST(user_attrs->>'threshold_pct' AS DOUBLE) AS threshold,
        user_attrs->>'dataset_manifest_id' AS dataset_manifest_id, user_attrs,
        coalesce(n_trials, 0) AS n_trials, coalesce(n_complete, 0) AS n_complete,
        coalesce(n_pruned, 0) AS n_pruned, coalesce(n_fail, 0) AS n_fail,

@@ -11,6 +11,7 @@ import pytest
 
 from fts.core.paths import ProjectPaths
 from fts.hpo import journal_storage
+from fts.hpo.study import StudySpec
 from fts.project import Project
 from fts.warehouse import connect
 
@@ -38,8 +39,9 @@ def _history(paths: ProjectPaths) -> None:
     """Every kind of op the views must handle."""
     storage = journal_storage(paths)
     a = optuna.create_study(study_name="a", storage=storage, direction="maximize")
-    for key, value in {"tier": "a100", "budget": "1M", "horizon": 5, "threshold": 0.5,
-                       "dataset_manifest_id": "ds-1"}.items():
+    # The attributes `fts hpo` gives a study (fts.hpo.study.StudySpec.identity).
+    spec = StudySpec(tier="a100", budget="1M", horizon=5, threshold_pct=0.5)
+    for key, value in spec.identity("ds-1").items():
         a.set_user_attr(key, value)
     a.set_user_attr("tier", "a20")
     a.enqueue_trial({"x": 0.5, "n": 3, "lr": 0.01, "act": "gelu"}, user_attrs={"extreme": "s"})
@@ -114,6 +116,7 @@ def test_hpo_studies_summarises_each_live_study(paths: ProjectPaths) -> None:
     a = rows["a"]
     assert (a["direction"], a["tier"], a["budget"], a["horizon"], a["threshold"],
             a["dataset_manifest_id"]) == ("MAXIMIZE", "a20", "1M", 5, 0.5, "ds-1")
+    assert a["threshold"] is not None  # read from the attribute the study stores
     assert (a["n_trials"], a["n_complete"], a["n_pruned"], a["n_fail"], a["n_running"],
             a["n_waiting"]) == (7, 4, 1, 1, 0, 1)
     best = optuna.load_study(study_name="a", storage=journal_storage(paths)).best_value
