@@ -7,12 +7,23 @@ xdist worker) and each test gets its own copy, so tests may write to it freely.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from fts.core.paths import ProjectPaths
+
+# Parallel test workers share the cores: each torch gets its share, or the threads oversubscribe
+# and spin (two 2-thread workers on 2 cores ran the suite about twice as slow). Subprocesses
+# started by tests inherit the cap.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    os.environ.setdefault("FTS_TORCH_THREADS", str(max(1, (os.cpu_count() or 1) // _workers)))
+    import torch
+
+    torch.set_num_threads(int(os.environ["FTS_TORCH_THREADS"]))
 
 
 @pytest.fixture(scope="session")
@@ -56,4 +67,49 @@ def built_project_dir(tmp_path: Path, _built_project_template: Path) -> Path:
     """A private copy of a project with the sample ingested and a20, a50 built."""
     project = tmp_path / "built"
     shutil.copytree(_built_project_template, project)
+    return project
+
+
+TINY_STUDY = """
+name = "tiny"
+tiers = ["a50"]
+budgets = ["10K"]
+horizons = [1]
+thresholds = [1.0]
+trials = 1
+seeds = [0, 1]
+ctx_len = 16
+[split]
+mode = "tail_days"
+val_days = 150
+test_days = 150
+[training]
+max_epochs = 1
+patience = 1
+max_train_batches = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def _experiment_project_template(
+    tmp_path_factory: pytest.TempPathFactory, _built_project_template: Path
+) -> Path:
+    """The built project after `fts run studies/tiny.toml` (once): one cell on a50 (which reads
+    tier a20 and raw ^VIX), one trial, final runs with seeds 0 and 1, and the baselines."""
+    from fts.experiments import load_experiment, run_experiment
+
+    root = tmp_path_factory.mktemp("experiment-project") / "project"
+    shutil.copytree(_built_project_template, root)
+    (root / "studies").mkdir()
+    (root / "studies" / "tiny.toml").write_text(TINY_STUDY, encoding="utf-8")
+    run_experiment(ProjectPaths(root), load_experiment(root / "studies" / "tiny.toml"),
+                   show_bar=False)
+    return root
+
+
+@pytest.fixture
+def experiment_project_dir(tmp_path: Path, _experiment_project_template: Path) -> Path:
+    """A private copy of a project with the `tiny` experiment run (no report written yet)."""
+    project = tmp_path / "experiment"
+    shutil.copytree(_experiment_project_template, project)
     return project

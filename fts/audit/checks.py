@@ -1,7 +1,8 @@
 """Re-hash the artefact each manifest names and compare with what the manifest pins.
 
 One function per kind; unknown kinds (study, report, ...) get the generic check of every
-`outputs[*]` entry that carries a `sha256`. Each returns a `Verification`: the issues found and,
+`outputs[*]` entry that carries a `sha256`. A report superseded by a later report of its name
+is not re-hashed: that report overwrote its files (see `inventory._mark_superseded`). Each returns a `Verification`: the issues found and,
 for every hash the manifest declares, the hash recomputed now (None when it cannot be: file
 missing or unreadable). The chain check compares what consumers pinned against those.
 """
@@ -51,6 +52,9 @@ def verify(entry: Entry, snapshot: Snapshot, paths: ProjectPaths) -> Verificatio
     m = entry.manifest
     if m is None:
         return Verification()
+    if entry.superseded_by is not None:
+        return Verification(artefacts=[f"(superseded by report {entry.superseded_by[:12]}: "
+                                       "its files were replaced, nothing left to re-hash)"])
     check = _CHECKS.get(m.kind, verify_outputs)
     return check(m, snapshot, paths)
 
@@ -179,8 +183,39 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
         v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: checkpoint_sha256 differs "
               "from the manifest's", m, expected=outs[0].get("sha256"),
               found=row["checkpoint_sha256"], path="train.runs")
+    _check_predictions(v, m, snapshot, f"run {m.id[:12]}")
+    _check_metrics(v, m, row, f"train.runs row of {m.id[:12]}", "train.runs", "run")
+    if datasets and row["dataset_id"] not in datasets:
+        v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: dataset_id differs from the "
+              "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
+              path="train.runs")
+    return v
+
+
+def verify_baseline(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A baseline: its stored predictions (re-hashed) and its `experiments.baselines` row."""
+    bid = str(m.get("baseline_id"))
+    v = Verification(artefacts=[f"experiments.baselines {bid}", f"train.predictions {bid}"])
+    _check_predictions(v, m, snapshot, f"baseline {bid}")
+    row = snapshot.baselines.get(bid)
+    if row is None:
+        v.add("baseline_unregistered", f"experiments.baselines has no row for {bid}", m,
+              path="experiments.baselines")
+        return v
+    where = f"experiments.baselines row {bid}"
+    _check_metrics(v, m, row, where, "experiments.baselines", "baseline")
+    datasets = [i.id for i in m.inputs if i.kind == "dataset"]
+    if (datasets and row["dataset_id"] not in datasets) or row["model"] != m.get("model"):
+        v.add("baseline_row_disagrees", f"{where}: dataset_id or model differs from the "
+              "manifest's", m, expected=f"{datasets[:1]} {m.get('model')}",
+              found=f"{row['dataset_id']} {row['model']}", path="experiments.baselines")
+    return v
+
+
+def _check_predictions(v: Verification, m: Manifest, snapshot: Snapshot, what: str) -> None:
+    """Each split's stored predictions against the content hash the manifest pinned."""
     for split, declared in sorted((m.get("predictions_sha256") or {}).items()):
-        where = f"train.predictions (run {m.id[:12]}, split {split})"
+        where = f"train.predictions ({what}, split {split})"
         found, rows = snapshot.prediction_hashes.get((m.id, split), (None, 0))
         if rows == 0:
             v.hashes[declared] = None
@@ -189,16 +224,16 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
         else:
             v.compare(m, "content hash of the stored predictions", declared, found, where,
                       code="predictions_changed")
-    for key in ("val_metrics", "test_metrics"):  # the numbers a researcher reports
+
+
+def _check_metrics(v: Verification, m: Manifest, row: dict[str, Any], where: str, table: str,
+                   kind: str) -> None:
+    """The metrics a researcher reports, as stored in the row, against the manifest's."""
+    for key in ("val_metrics", "test_metrics"):
         if canonical_json(row[key]) != canonical_json(m.get(key)):  # text: NaN equals NaN
-            v.add("run_metrics_disagree", f"train.runs row of {m.id[:12]}: {key} differ from "
-                  "the manifest's", m, expected=canonical_json(m.get(key)),
-                  found=canonical_json(row[key]), path="train.runs")
-    if datasets and row["dataset_id"] not in datasets:
-        v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: dataset_id differs from the "
-              "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
-              path="train.runs")
-    return v
+            v.add(f"{kind}_metrics_disagree", f"{where}: {key} differ from the manifest's", m,
+                  expected=canonical_json(m.get(key)), found=canonical_json(row[key]),
+                  path=table)
 
 
 def _exists(v: Verification, m: Manifest, path: Path, rel: str, declared: list[Any]) -> bool:
@@ -256,4 +291,5 @@ _CHECKS: dict[str, Callable[[Manifest, Snapshot, ProjectPaths], Verification]] =
     "tier": verify_tier,
     "dataset": verify_dataset,
     "run": verify_run,
+    "baseline": verify_baseline,
 }

@@ -34,4 +34,8 @@ def _summarize(body: dict[str, Any]) -> str:
         trial = (f", study {body.get('study')} trial {body.get('trial_number')}"
                  if body.get("study") else "")
         return f"{body.get('purpose')}{trial}, {which} {shown or json.dumps(metrics)[:60]}, {path}"
+    if kind == "baseline":
+        loss = (body.get("test_metrics") or {}).get("log_loss")
+        shown = f", test log_loss {loss:.4f}" if isinstance(loss, int | float) else ""
+        return f"{body.get('model')} seed {body.get('seed')}{shown}, {body.get('baseline_id')}"
     return f"{kind} {body.get('name')}" + (f", {path}" if path else "")

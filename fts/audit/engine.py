@@ -18,7 +18,7 @@ from fts.audit.inventory import Entry, Inventory, load_inventory
 from fts.audit.links import check_links, propagate
 from fts.core.paths import ProjectPaths
 
-KIND_ORDER = ("raw", "tier", "dataset", "run", "study", "report")
+KIND_ORDER = ("raw", "tier", "dataset", "run", "baseline", "study", "report")
 
 
 def audit_project(paths: ProjectPaths, *, only: Collection[str] | None = None) -> AuditReport:
@@ -77,7 +77,8 @@ def _node(entry: Entry, v: Verification) -> NodeState:
         id=entry.id, kind=entry.kind, name=entry.name,
         version=str(m.get("version")) if m else None,
         created_at=str(m.get("created_at")) if m else None,
-        summary=summarize(dict(m.body)) if m else "no readable manifest",
+        summary=(summarize(dict(m.body)) if m else "no readable manifest") + (
+            f" (superseded by report {entry.superseded_by[:12]})" if entry.superseded_by else ""),
         artefacts=list(v.artefacts),
         inputs=[i.to_dict() for i in m.inputs] if m else [],
         verified_hashes=dict(v.hashes),
@@ -97,6 +98,17 @@ def _orphan_rows(inv: Inventory) -> list[Issue]:
             issues.append(Issue("run_without_manifest", f"train.runs row {rid[:12]} has no "
                                 "manifest: its metrics cannot be traced", kind="run",
                                 expected=rid, path="train.runs"))
+    proven = {str(e.manifest.get("baseline_id")) for e in inv.entries.values()
+              if e.kind == "baseline" and e.manifest is not None}
+    for bid in sorted(set(inv.snapshot.baselines) - proven):
+        issues.append(Issue("baseline_without_manifest", f"experiments.baselines row {bid} "
+                            "has no manifest: its metrics and predictions cannot be proven "
+                            "(fitted before baselines had manifests: delete the experiment's "
+                            "experiments.cells and experiments.baselines rows and the baselines' "
+                            "train.predictions, then `fts run` the study again; stored runs are "
+                            "reused)", kind="baseline",
+                            name=inv.snapshot.baselines[bid]["model"], expected=bid,
+                            path="experiments.baselines"))
     for (path, _), row in sorted(inv.snapshot.artifacts.items()):
         if row["manifest_id"] not in inv.entries:
             issues.append(Issue("artefact_without_manifest", f"meta.artifacts row {path} names "

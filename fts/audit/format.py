@@ -6,7 +6,8 @@ from fts.audit.chain import Chain, ChainNode
 from fts.audit.findings import OK, AuditReport, Issue
 from fts.audit.lineage import ColumnLineage
 
-_PLURAL = {"raw": "raw loads", "tier": "tier builds", "dataset": "datasets", "run": "runs"}
+_PLURAL = {"raw": "raw loads", "tier": "tier builds", "dataset": "datasets", "run": "runs",
+           "baseline": "baselines"}
 
 
 def short(h: str | None, n: int = 16) -> str:

@@ -1,8 +1,8 @@
 """Everything the audit reads: the manifest files, and one snapshot of the warehouse.
 
 The warehouse is opened read-only ONCE, briefly: the registry rows, the artefact table, the tier
-pointers, the raw loads (with their content hashes recomputed from `raw.ohlcv_history`) and the
-training runs are copied out, then the connection is closed, so the slow part of an audit
+pointers, the raw loads (with their content hashes recomputed from `raw.ohlcv_history`), the
+training runs and the baselines are copied out, then the connection is closed, so the slow part of an audit
 (re-hashing files) never holds the warehouse's lock.
 """
 
@@ -41,6 +41,7 @@ class Entry:
     registry_manifest: Manifest | None = None
     in_registry: bool = False
     problems: list[Issue] = field(default_factory=list)
+    superseded_by: str | None = None  # a report whose files a later report of its name replaced
 
     @property
     def manifest(self) -> Manifest | None:
@@ -60,7 +61,9 @@ class Snapshot:
     loads: dict[str, dict[str, Any]]
     runs: dict[str, dict[str, Any]]
     raw_hashes: dict[str, tuple[str | None, int]]  # load id -> (recomputed hash, rows)
-    prediction_hashes: dict[tuple[str, str], tuple[str | None, int]]  # (run, split) -> same
+    # (run or baseline manifest id, split) -> (recomputed hash, rows)
+    prediction_hashes: dict[tuple[str, str], tuple[str | None, int]]
+    baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # baseline_id -> row
 
 
 @dataclass
@@ -100,6 +103,7 @@ def load_inventory(paths: ProjectPaths, only: Collection[str] | None = None) -> 
     _read_files(paths, entries)
     with open_read_only(paths) as con:
         _read_registry(con, entries)
+        _mark_superseded(entries)
         selected = sorted(entries) if only is None else upstream_closure(
             entries, [find_entry(entries, p).id for p in only])
         snapshot = _read_snapshot(con, entries, None if only is None else selected)
@@ -204,6 +208,19 @@ def _read_registry(con: duckdb.DuckDBPyConnection, entries: dict[str, Entry]) ->
                 subject=entry.id, kind=entry.kind, expected=entry.id, found=None, path=rel))
 
 
+def _mark_superseded(entries: dict[str, Entry]) -> None:
+    """A report names the older reports of its name whose files it overwrote (`supersedes`);
+    only a report of the same name can supersede a report."""
+    for entry in entries.values():
+        m = entry.manifest
+        if m is None or m.kind != "report":
+            continue
+        for old in m.get("supersedes") or []:
+            target = entries.get(old)
+            if target and target.manifest and target.kind == "report" and target.name == m.name:
+                target.superseded_by = entry.id
+
+
 def _read_snapshot(
     con: duckdb.DuckDBPyConnection, entries: dict[str, Entry], selected: list[str] | None
 ) -> Snapshot:
@@ -230,16 +247,28 @@ def _read_snapshot(
                       val_metrics, test_metrics
                FROM train.runs""").fetchall()
     }
+    baselines = {
+        r[0]: {"dataset_id": r[1], "model": r[2], "val_metrics": _json(r[3]),
+               "test_metrics": _json(r[4])}
+        for r in con.execute(
+            """SELECT baseline_id, dataset_id, model, val_metrics, test_metrics
+               FROM experiments.baselines""").fetchall()
+    }
     wanted = ({i for i in selected if entries[i].kind == "raw"} if selected is not None
               else set(loads) | {i for i, e in entries.items() if e.kind == "raw"})
     raw_hashes = {lid: raw_content_hash(con, lid) for lid in sorted(wanted)}
     predictions = {
-        (mid, split): predictions_content_hash(con, mid, split)
+        (mid, split): predictions_content_hash(con, predictions_key(m), split)
         for mid in (selected if selected is not None else sorted(entries))
-        if entries[mid].kind == "run" and entries[mid].manifest is not None
-        for split in sorted(entries[mid].manifest.get("predictions_sha256") or {})
+        if entries[mid].kind in ("run", "baseline") and (m := entries[mid].manifest) is not None
+        for split in sorted(m.get("predictions_sha256") or {})
     }
-    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions)
+    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions, baselines)
+
+
+def predictions_key(m: Manifest) -> str:
+    """The `train.predictions.run_id` of a run's (its manifest id) or a baseline's rows."""
+    return str(m.get("baseline_id") or m.id) if m.kind == "baseline" else m.id
 
 
 def _json(text: str | None) -> Any:

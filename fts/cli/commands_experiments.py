@@ -12,7 +12,8 @@ from fts.cli.common import get_project
 @click.command("run")
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--dry-run", is_flag=True,
-              help="List every cell with real parameter counts, memory and time estimates.")
+              help="List every cell with real parameter counts, memory and time estimates; "
+                   "write nothing.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -> None:

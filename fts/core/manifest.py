@@ -18,7 +18,7 @@ from fts.core.atomic import atomic_write_text
 from fts.core.errors import ManifestMismatch, NotFoundError
 from fts.core.hashing import canonical_json, sha256_json
 
-KINDS = ("raw", "tier", "dataset", "run", "study", "report")
+KINDS = ("raw", "tier", "dataset", "run", "baseline", "study", "report")
 
 
 def utc_now() -> str:

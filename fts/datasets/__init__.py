@@ -13,6 +13,7 @@ from fts.datasets.dataset import (
     build_dataset,
     common_sample_start,
     load_dataset,
+    split_counts,
 )
 from fts.datasets.normalize import NORMALIZATIONS
 from fts.datasets.spec import DatasetSpec
@@ -32,5 +33,6 @@ __all__ = [
     "build_dataset",
     "common_sample_start",
     "load_dataset",
+    "split_counts",
     "threshold_labels",
 ]

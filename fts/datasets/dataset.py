@@ -233,6 +233,24 @@ def build_dataset(
     return Dataset(manifest, built.arrays, path)
 
 
+def split_counts(
+    paths: ProjectPaths, spec: DatasetSpec, *, common_start: dt.date | None = None
+) -> dict[str, int]:
+    """Samples per split that `build_dataset(paths, spec, common_start=...)` gives, writing
+    nothing: the registered dataset's counts when there is one, else assembled in memory."""
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        tier = sources.tier_build(con, paths, spec.tier)
+        table = tier.read(verify=False)
+        loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
+        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
+        existing = sources.find_datasets(con, fingerprint)
+        if existing:
+            return {k: int(v["samples"]) for k, v in existing[0]["counts"].items()}
+        prices = sources.price_series(con, loads)
+    built = assemble(table, tier.feature_names, prices, spec, common_start=common_start, source=f"tier {spec.tier}")
+    return {k: int(v["samples"]) for k, v in built.counts.items()}
+
+
 def _same_arrays(path: Path, content_sha: str) -> bool:
     """True when `path` already holds exactly these arrays (so it need not be rewritten)."""
     if not path.exists():

@@ -1,5 +1,10 @@
 """Baselines on exactly the models' windows and labels: the class prior, logistic regression and
-histogram gradient boosting (scikit-learn) on each window's latest row of features."""
+histogram gradient boosting (scikit-learn) on each window's latest row of features.
+
+Each stored baseline has a manifest (kind "baseline") like a training run: its dataset as input,
+the model and seed, its metrics and the content hash of its stored predictions per split, so
+that `fts audit` can prove the numbers a report prints.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +12,21 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from fts.core.hashing import canonical_json, sha256_json, table_content_sha256
+from fts.core.manifest import Input, Manifest
+from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset
 from fts.train.metrics import choose_threshold, classification_metrics
+from fts.warehouse import connect, register_manifest, transaction
 
 BASELINES = ("class_prior", "logistic_regression", "hist_gradient_boosting")
+BASELINE_FORMAT = 1
 
 
 def _latest_rows(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
@@ -65,3 +76,42 @@ def _size(model: Any) -> int:
         return int(sum(p[0].nodes.shape[0] for p in model._predictors))
     lr = model[-1]
     return int(lr.coef_.size + lr.intercept_.size)
+
+
+def baseline_id(experiment: str, dataset_id: str, model: str) -> str:
+    """The key of a baseline's rows (`experiments.baselines`, `train.predictions.run_id`)."""
+    return "baseline:" + sha256_json([experiment, dataset_id, model])[:24]
+
+
+def store_baselines(paths: ProjectPaths, experiment: str, tier: str, horizon: int,
+                    threshold_pct: float, dataset: Dataset, seed: int = 0) -> list[Manifest]:
+    """Fit every baseline on `dataset` and store it: its manifest (file and `meta.manifests`),
+    its `experiments.baselines` row and its predictions, the rows in one transaction."""
+    stored: list[tuple[dict[str, Any], str, Manifest]] = []
+    for r in fit_baselines(dataset, seed=seed):
+        bid = baseline_id(experiment, dataset.id, r["model"])
+        manifest = Manifest.create(
+            kind="baseline", name=f"{tier}-h{horizon}-p{threshold_pct:g}-{r['model']}",
+            version=BASELINE_FORMAT,
+            inputs=[Input(dataset.id, "dataset", dataset.manifest["arrays_content_sha256"])],
+            experiment=experiment, baseline_id=bid, model=r["model"], seed=seed,
+            n_params=r["n_params"], val_metrics=r["val_metrics"], test_metrics=r["test_metrics"],
+            predictions_sha256={
+                split: table_content_sha256(pa.Table.from_pandas(frame, preserve_index=False))
+                for split, frame in r["predictions"].items()})
+        manifest.write(paths.manifests)
+        stored.append((r, bid, manifest))
+    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+        for r, bid, manifest in stored:
+            register_manifest(con, manifest)
+            con.execute(
+                "INSERT INTO experiments.baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                [bid, experiment, tier, horizon, threshold_pct, dataset.id, r["model"],
+                 r["n_params"], canonical_json(r["val_metrics"]),
+                 canonical_json(r["test_metrics"])])
+            for split, frame in r["predictions"].items():
+                con.register("__preds", frame.assign(run_id=bid, split=split))
+                con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
+                            "label, prob FROM __preds")
+                con.unregister("__preds")
+    return [m for *_, m in stored]

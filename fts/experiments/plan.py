@@ -1,20 +1,27 @@
 """`fts run --dry-run`: every cell with its real parameter count, memory and time estimates.
 
 Seconds per step are measured with a short probe for models up to `PROBE_MAX_PARAMS`; larger
-ones are extrapolated from the probe of a reference model of the same tier by the ratio of
-their training FLOPs (marked "extrapolated"). Models that cannot fit are reported, not run.
+ones are extrapolated from the probe of a reference model of the same tier (the largest measured
+budget of the matrix, else `REFERENCE_BUDGET`) by the ratio of their training FLOPs (marked
+"extrapolated"). Models that cannot fit are reported, not run.
+
+A dry run writes nothing: it builds no tier (an unbuilt tier is reported and its sample counts
+taken from a built one), counts samples without storing datasets, and times each distinct
+architecture once.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from fts.core.hashing import canonical_json
 from fts.core.paths import ProjectPaths
-from fts.datasets import build_dataset
+from fts.datasets import common_sample_start, split_counts
 from fts.experiments.matrix import Experiment
-from fts.experiments.runner import prepare, spec_dataset
+from fts.experiments.runner import spec_dataset
+from fts.features import describe_tier
 from fts.train.arch import select_architecture
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
 from fts.train.dryrun import n_features_of, probe_seconds_per_step
@@ -61,45 +68,86 @@ def train_flops_per_sample(cfg: PatchTSTConfig) -> float:
     return 6.0 * (body * cfg.n_features * cfg.n_patches + head)
 
 
+def _built_tiers(paths: ProjectPaths, exp: Experiment, progress: Any) -> list[str]:
+    """The matrix's tiers that have a current build (a dry run builds none)."""
+    built = []
+    for tier in exp.tiers:
+        build = describe_tier(paths, tier)["build"]
+        if build is None or not paths.absolute(build["parquet"]).exists():
+            progress(f"{tier}: not built (`fts build-tier {tier}`); its sample counts are "
+                     "estimated from a built tier")
+            continue
+        if not build["up_to_date_definition"]:
+            progress(f"{tier}: the current build predates its definition; counted on that build")
+        built.append(tier)
+    return built
+
+
 def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
                     progress: Any = lambda _: None) -> list[CellPlan]:
-    """Estimate every cell without training anything."""
+    """Estimate every cell without training or writing anything."""
     use_all_cores()
     device = pick_device()
     available = int(available_memory_bytes(device) * MEMORY_HEADROOM)
-    start = prepare(paths, exp, progress)
-    samples: dict[tuple[str, int, float], int] = {}
-    references: dict[str, tuple[float, float]] = {}
+    built = _built_tiers(paths, exp, progress)
+    start = common_sample_start(paths, built, ctx_len=exp.ctx_len) if built else None
+    samples: dict[tuple[str, int, float], int | None] = {}
+    timed: dict[tuple[str, int], float] = {}
+    features = {tier: n_features_of(paths, tier) for tier in exp.tiers}
+
+    def count(tier: str, cell: Any) -> int | None:
+        key = (tier, cell.horizon, cell.threshold_pct)
+        if key not in samples:
+            if tier in built:
+                spec = spec_dataset(exp, replace(cell, tier=tier))
+                samples[key] = split_counts(paths, spec, common_start=start)["train"]
+            else:  # the same common dates on another tier: about the same count
+                samples[key] = count(built[0], cell) if built else None
+        return samples[key]
+
+    def micro_batch(cfg: PatchTSTConfig) -> int:
+        return min(BATCH, max(max_batch_size(cfg, available), 1))
+
+    def seconds_per_step(cfg: PatchTSTConfig) -> float:
+        key = (canonical_json(cfg.to_dict()), micro_batch(cfg))
+        if key not in timed:
+            timed[key] = probe_seconds_per_step(cfg, BATCH, key[1], device)
+        return timed[key]
+
+    def reference(tier: str) -> PatchTSTConfig:
+        """The largest model of the matrix that is measured anyway, else REFERENCE_BUDGET's."""
+        cfgs = [select_architecture(b, features[tier], exp.ctx_len) for b in exp.budgets]
+        measured = [c for c in cfgs if count_parameters(c) <= PROBE_MAX_PARAMS
+                    and max_batch_size(c, available) >= 1]
+        if measured:
+            return max(measured, key=count_parameters)
+        return select_architecture(REFERENCE_BUDGET, features[tier], exp.ctx_len)
+
     plans = []
     for cell in exp.cells():
-        n_features = n_features_of(paths, cell.tier)
+        n_features = features[cell.tier]
         cfg = select_architecture(cell.budget, n_features, exp.ctx_len)
         n_params = count_parameters(cfg)
         fits_batch = max_batch_size(cfg, available)
-        micro = min(BATCH, max(fits_batch, 1))
+        micro = micro_batch(cfg)
         memory = estimate_training_memory(cfg, micro)
         fits = fits_batch >= 1
-        key = (cell.tier, cell.horizon, cell.threshold_pct)
-        if key not in samples:
-            ds = build_dataset(paths, spec_dataset(exp, cell), common_start=start)
-            samples[key] = ds.counts["train"]
-        n_train = samples[key]
+        n_train = count(cell.tier, cell)
         per_step, how = None, "-"
         if fits and probe:
             if n_params <= PROBE_MAX_PARAMS:
-                per_step, how = probe_seconds_per_step(cfg, BATCH, micro, device), "measured"
+                per_step, how = seconds_per_step(cfg), "measured"
             else:
-                if cell.tier not in references:
-                    ref = select_architecture(REFERENCE_BUDGET, n_features, exp.ctx_len)
-                    references[cell.tier] = (probe_seconds_per_step(ref, BATCH, BATCH, device),
-                                             train_flops_per_sample(ref))
-                ref_step, ref_flops = references[cell.tier]
-                per_step = ref_step * train_flops_per_sample(cfg) / ref_flops
+                ref = reference(cell.tier)
+                per_step = (seconds_per_step(ref) * train_flops_per_sample(cfg)
+                            / train_flops_per_sample(ref))
                 how = "extrapolated"
-        steps = math.ceil(n_train / BATCH)
-        if exp.max_train_batches:
-            steps = min(steps, exp.max_train_batches)
-        per_epoch = per_step * steps if per_step is not None else None
+        per_epoch = None
+        if per_step is not None and n_train is not None:
+            steps = math.ceil(n_train / BATCH)
+            if exp.max_train_batches:
+                steps = min(steps, exp.max_train_batches)
+            per_epoch = per_step * steps
         runs = exp.trials + len(exp.seeds)
         hours = per_epoch * exp.max_epochs * runs / 3600 if per_epoch is not None else None
         plans.append(CellPlan(cell.key, cell.tier, cell.budget, n_features, n_params,
@@ -119,5 +167,6 @@ def _line(p: CellPlan) -> str:
     if not p.fits:
         return f"{p.cell:<24} {p.n_params:>15,} params  {mem}  DOES NOT FIT: reported, not run"
     t = (f"{p.seconds_per_epoch:9.1f} s/epoch ({p.estimate}), {p.cell_hours:8.2f} h/cell"
-         if p.seconds_per_epoch is not None else "time not probed")
+         if p.seconds_per_epoch is not None
+         else "samples unknown (no tier built)" if p.train_samples is None else "time not probed")
     return f"{p.cell:<24} {p.n_params:>15,} params  {mem}  micro-batch {p.micro_batch:3d}  {t}"

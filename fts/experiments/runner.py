@@ -2,7 +2,8 @@
 (the test split evaluated once per final run), and baselines on the same windows and labels.
 
 Resumable: a finished cell is skipped; inside a cell, a study resumes where it stopped and
-seeds whose final run is stored are not trained again.
+seeds whose final run is stored are not trained again. A finished cell whose settings have
+changed since (its stored fingerprint differs) is refused, never silently skipped.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 
 import optuna
 
-from fts.core.errors import FtsError
+from fts.core.errors import ConfigError, FtsError
 from fts.core.hashing import canonical_json, sha256_json
 from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset, build_dataset, common_sample_start
-from fts.experiments.baselines import fit_baselines
+from fts.experiments.baselines import store_baselines
 from fts.experiments.matrix import Cell, Experiment
 from fts.features import build_tier
 from fts.hpo.search import run_study
@@ -47,10 +48,44 @@ def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
                      common_start=common_start)
 
 
-def _done_cells(paths: ProjectPaths, experiment: str) -> set[str]:
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-        return {r[0] for r in con.execute(
-            "SELECT cell FROM experiments.cells WHERE experiment = ?", [experiment]).fetchall()}
+class CellSettingsChanged(ConfigError):
+    """A finished cell of the matrix was run with settings other than the study file's."""
+
+
+def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, Any]:
+    """The cell's full resolved spec: everything that decides its stored results."""
+    return json.loads(canonical_json({
+        "tier": cell.tier, "budget": cell.budget, "horizon": cell.horizon,
+        "threshold_pct": cell.threshold_pct, "ctx_len": exp.ctx_len, "trials": exp.trials,
+        "seeds": list(exp.seeds), "split": exp.split.to_dict(),
+        "common_start": str(common_start), "max_epochs": exp.max_epochs,
+        "patience": exp.patience, "max_train_batches": exp.max_train_batches}))
+
+
+def _done_cells(paths: ProjectPaths, experiment: str) -> dict[str, dict[str, Any] | None]:
+    """{cell: stored settings} of the finished cells (None: stored before settings were)."""
+    # Read-write so that an older warehouse gets the `settings` column (see warehouse.schema).
+    with connect(paths.warehouse, project_root=paths.root) as con:
+        rows = con.execute("SELECT cell, settings FROM experiments.cells WHERE experiment = ?",
+                           [experiment]).fetchall()
+    return {cell: json.loads(s) if s is not None else None for cell, s in rows}
+
+
+def _refuse_changed(exp: Experiment, now: dict[str, dict[str, Any]],
+                    done: dict[str, dict[str, Any] | None]) -> None:
+    """Raise when a finished cell's stored settings differ from the study file's."""
+    changed = {key: [k for k in sorted(set(old) | set(now[key])) if old.get(k) != now[key].get(k)]
+               for key, old in done.items() if old is not None and key in now and old != now[key]}
+    if not changed:
+        return
+    fields = sorted({f for fs in changed.values() for f in fs})
+    key = next(iter(changed))
+    example = "; ".join(f"{f} {done[key].get(f)!r} -> {now[key].get(f)!r}"  # type: ignore[union-attr]
+                        for f in changed[key])
+    raise CellSettingsChanged(
+        f"{exp.name}: {len(changed)} finished cell(s) were run with other settings "
+        f"({', '.join(fields)}; {key}: {example}); give the study a new `name` in "
+        f"{exp.source or 'its file'} to run it afresh, or restore the settings to resume")
 
 
 def _final_runs(paths: ProjectPaths, study: str) -> dict[int, str]:
@@ -76,10 +111,14 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
     done = _done_cells(paths, exp.name)
     outcomes = []
     cells = exp.cells()
+    settings = {cell.key: cell_settings(exp, cell, start) for cell in cells}
+    _refuse_changed(exp, settings, done)
     for i, cell in enumerate(cells, 1):
         prefix = f"[{i}/{len(cells)}] {cell.key}"
         if cell.key in done:
-            progress(f"{prefix}: done, skipped")
+            unchecked = done[cell.key] is None
+            progress(f"{prefix}: done, skipped" + (
+                " (stored before cell settings were recorded: not checked)" if unchecked else ""))
             outcomes.append(CellOutcome(cell.key, True, []))
             continue
         progress(f"{prefix}: search ({exp.trials} trials)")
@@ -103,10 +142,13 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
         _store_baselines(paths, exp, cell, dataset, progress)
         with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
             con.execute(
-                "INSERT INTO experiments.cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
+                "INSERT INTO experiments.cells (experiment, cell, tier, budget, horizon, "
+                "threshold_pct, study, dataset_id, best_trial, final_run_ids, finished_at, "
+                "settings, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now(), ?, ?)",
                 [exp.name, cell.key, cell.tier, cell.budget, cell.horizon, cell.threshold_pct,
                  cell.study, dataset.id, out.best_trial,
-                 json.dumps([runs[s] for s in exp.seeds])])
+                 json.dumps([runs[s] for s in exp.seeds]), canonical_json(settings[cell.key]),
+                 sha256_json(settings[cell.key])])
         outcomes.append(CellOutcome(cell.key, False, [runs[s] for s in exp.seeds]))
     return outcomes
 
@@ -139,19 +181,7 @@ def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: 
                            "dataset_id = ?", [exp.name, dataset.id]).fetchall()[0][0]
     if have:
         return
-    records = fit_baselines(dataset)
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        for r in records:
-            bid = "baseline:" + sha256_json([exp.name, dataset.id, r["model"]])[:24]
-            con.execute(
-                "INSERT INTO experiments.baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
-                [bid, exp.name, cell.tier, cell.horizon, cell.threshold_pct, dataset.id,
-                 r["model"], r["n_params"], canonical_json(r["val_metrics"]),
-                 canonical_json(r["test_metrics"])])
-            for split, frame in r["predictions"].items():
-                con.register("__preds", frame.assign(run_id=bid, split=split))
-                con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
-                            "label, prob FROM __preds")
-                con.unregister("__preds")
+    stored = store_baselines(paths, exp.name, cell.tier, cell.horizon, cell.threshold_pct,
+                             dataset)
     progress(f"{cell.tier} h{cell.horizon} p{cell.threshold_pct:g}: baselines "
-             + ", ".join(f"{r['model']} {r['test_metrics']['log_loss']:.4f}" for r in records))
+             + ", ".join(f"{m['model']} {m['test_metrics']['log_loss']:.4f}" for m in stored))

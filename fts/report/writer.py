@@ -16,17 +16,20 @@ from pathlib import Path
 import pandas as pd
 
 from fts.core.hashing import sha256_file
-from fts.core.manifest import Input, Manifest
+from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.report.bootstrap import block_bootstrap_ci
 from fts.report.data import ReportData, load_report_data
 from fts.report.figures import calibration_figure, scaling_figure
+from fts.report.provenance import current_reports, provenance_lines, report_inputs
 from fts.report.scaling import fit_power_law
 from fts.report.stats import calibration_table, holm_labels, paired_bootstrap_test
 from fts.warehouse import connect, register_artifact, register_manifest, transaction
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
 N_BOOT = 500
+#: The one baseline drawn beside the cells in the calibration plot (every target of it).
+CALIBRATION_BASELINE = "logistic_regression"
 
 
 def _ensemble(data: ReportData, split: str) -> dict[str, pd.DataFrame]:
@@ -42,6 +45,13 @@ def _ensemble(data: ReportData, split: str) -> dict[str, pd.DataFrame]:
         out[f"{b.tier}:baseline:{b.model}:h{b.horizon}:p{b.threshold_pct:g}"] = rows[
             ["date", "ticker", "label", "prob"]].reset_index(drop=True)
     return out
+
+
+def calibration_models(names: list[str]) -> list[str]:
+    """The curves of the calibration plot: every cell, and the CALIBRATION_BASELINE of each
+    tier and target (keys `TIER:baseline:MODEL:hH:pP`)."""
+    return [n for n in names if ":baseline:" not in n
+            or n.split(":baseline:", 1)[1].split(":")[0] == CALIBRATION_BASELINE]
 
 
 def _fmt_ci(ci) -> str:
@@ -143,8 +153,8 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
     try:
         progress(f"report {name}: {len(data.cells)} cells, {len(data.runs)} final runs")
         ens = _ensemble(data, "test")
-        calib = {k: calibration_table(v["label"], v["prob"], n_bins=8) for k, v in ens.items()
-                 if ":baseline:" not in k or k.endswith("logistic_regression:h1:p1")}
+        calib = {k: calibration_table(ens[k]["label"], ens[k]["prob"], n_bins=8)
+                 for k in calibration_models(list(ens))}
         calibration_figure(calib, tmp / "calibration.png")
         md = [f"# Experiment `{name}`", "",
               "Every number below is computed from stored runs (SQL over the warehouse); the "
@@ -162,14 +172,16 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
         md += _comparisons(data, ens)
         md += ["", "## Class balance per split", ""] + _balance(data)
         md += ["", "## Calibration", "", "![calibration](calibration.png)", ""]
-        md += ["## Provenance", "", "| kind | name | manifest |", "|---|---|---|"]
-        md += [f"| {r.kind} | {r.name} | `{r.id}` |" for r in data.manifests.itertuples()]
+        md += ["## Provenance", ""] + provenance_lines(data)
         (tmp / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
         outputs = [{"path": f"data/reports/{name}/{p.name}", "sha256": sha256_file(p)}
                    for p in sorted(tmp.iterdir())]
-        inputs = [Input(r.run_id, "run", r.checkpoint_sha256) for r in data.runs.itertuples()]
-        manifest = Manifest.create(kind="report", name=name, version=1, inputs=inputs,
-                                   experiment=name, outputs=outputs)
+        with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+            # The files of the reports it replaces are overwritten: they are superseded.
+            supersedes = current_reports(con, name)
+        manifest = Manifest.create(kind="report", name=name, version=1,
+                                   inputs=report_inputs(data), experiment=name, outputs=outputs,
+                                   supersedes=supersedes)
         old = final.with_name(f".{name}.old")
         if final.exists():
             final.rename(old)

@@ -53,12 +53,25 @@ def _mps_available() -> bool:
     return bool(mps and mps.is_available())
 
 
+THREADS_ENV = "FTS_TORCH_THREADS"
+
+
 def use_all_cores() -> int:
-    """Let torch's intra-op pool use every core this process may run on; returns the count."""
+    """Let torch's intra-op pool use every core this process may run on; returns the count.
+
+    `FTS_TORCH_THREADS=N` caps it, for processes that share the cores with others (parallel
+    test workers, several search workers on one machine): oversubscribed threads spin and
+    make every process slower.
+    """
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
         n = os.cpu_count() or 1
+    cap = os.environ.get(THREADS_ENV, "").strip()
+    if cap:
+        if not cap.isdigit() or int(cap) < 1:
+            raise ConfigError(f"{THREADS_ENV}={cap!r}: give a whole number of threads >= 1")
+        n = min(n, int(cap))
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

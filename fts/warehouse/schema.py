@@ -139,6 +139,9 @@ DDL = [
     )""",
     "CREATE SCHEMA IF NOT EXISTS experiments",
     # A cell of a declared matrix is done once its study, final runs and baselines are stored.
+    # `settings` is the cell's full resolved spec and `fingerprint` its hash, so that a resumed
+    # run can tell a finished cell from one whose settings have changed since (NULL: a row
+    # written before they were recorded).
     """CREATE TABLE IF NOT EXISTS experiments.cells (
         experiment VARCHAR NOT NULL,
         cell VARCHAR NOT NULL,
@@ -151,8 +154,13 @@ DDL = [
         best_trial INTEGER NOT NULL,
         final_run_ids JSON NOT NULL,
         finished_at TIMESTAMP NOT NULL,
+        settings JSON,
+        fingerprint VARCHAR,
         PRIMARY KEY (experiment, cell)
     )""",
+    # Warehouses made before the columns existed get them added (idempotent).
+    "ALTER TABLE experiments.cells ADD COLUMN IF NOT EXISTS settings JSON",
+    "ALTER TABLE experiments.cells ADD COLUMN IF NOT EXISTS fingerprint VARCHAR",
     """CREATE TABLE IF NOT EXISTS experiments.baselines (
         baseline_id VARCHAR PRIMARY KEY,
         experiment VARCHAR NOT NULL,

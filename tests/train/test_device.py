@@ -60,3 +60,21 @@ def test_train_with_a_bad_device_says_so_in_one_line(no_gpu: None, sample_projec
     assert "Traceback" not in result.output
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: device '{requested}'"), result.output
+
+
+def test_all_cores_by_default_and_capped_by_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from fts.train.device import use_all_cores
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.delenv("FTS_TORCH_THREADS", raising=False)
+        assert use_all_cores() == len(os.sched_getaffinity(0)) == torch.get_num_threads()
+        monkeypatch.setenv("FTS_TORCH_THREADS", "1")
+        assert use_all_cores() == 1 == torch.get_num_threads()
+        monkeypatch.setenv("FTS_TORCH_THREADS", "zero")
+        with pytest.raises(ConfigError, match="FTS_TORCH_THREADS='zero'"):
+            use_all_cores()
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,123 @@
+"""Baselines and reports are audited like runs: each test makes one REAL change (or a legitimate
+re-report) in a project where `fts run` stored final runs and baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+import fts.report.writer
+from fts.audit import BROKEN, OK, audit_project
+from fts.core.paths import ProjectPaths
+from fts.report.writer import write_report
+from tests.audit.conftest import run_fts
+
+
+def warehouse(root: Path) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(root / "warehouse.duckdb"))
+
+
+def baseline(root: Path, model: str) -> tuple[str, str]:
+    """(manifest id, baseline_id) of one stored baseline."""
+    con = warehouse(root)
+    try:
+        [(mid, bid)] = con.execute(
+            "SELECT id, body->>'baseline_id' FROM meta.manifests WHERE kind = 'baseline' AND "
+            "body->>'model' = ?", [model]).fetchall()
+    finally:
+        con.close()
+    return mid, bid
+
+
+def report_ids(root: Path) -> list[str]:
+    con = warehouse(root)
+    try:
+        return [r[0] for r in con.execute("SELECT id FROM meta.manifests WHERE kind = 'report' "
+                                          "ORDER BY created_at, id").fetchall()]
+    finally:
+        con.close()
+
+
+def test_baselines_have_manifests_and_a_clean_experiment_passes(experiment_project_dir: Path):
+    root = experiment_project_dir
+    write_report(ProjectPaths(root), "tiny")
+    report = audit_project(ProjectPaths(root))
+    assert report.ok, [i.message for i in report.issues]
+    assert report.checked["baseline"] == 3
+    # the predictions of 3 baselines and 2 final runs (val, test) and of the trial run (val)
+    assert report.checked["prediction sets re-hashed"] == 11
+    mid, _ = baseline(root, "logistic_regression")
+    assert report.nodes[mid].status == OK
+
+
+def test_a_tampered_baseline_prediction_fails_the_audit_naming_the_baseline(
+        experiment_project_dir: Path):
+    root = experiment_project_dir
+    write_report(ProjectPaths(root), "tiny")
+    mid, bid = baseline(root, "logistic_regression")
+    con = warehouse(root)
+    con.execute("UPDATE train.predictions SET prob = 1 - prob WHERE run_id = ? AND split = 'test' "
+                "AND date = (SELECT max(date) FROM train.predictions WHERE run_id = ?)",
+                [bid, bid])
+    con.close()
+
+    report = audit_project(ProjectPaths(root))
+    [issue] = report.issues_with("predictions_changed")
+    assert issue.subject == mid and issue.kind == "baseline"
+    assert report.nodes[mid].status == BROKEN
+    assert set(issue.unproven) == set(report_ids(root))  # the report printed that number
+    result = run_fts(root, "audit")
+    assert result.exit_code == 1
+    assert f"FAIL [predictions_changed] train.predictions (baseline {bid}, split test)" \
+        in result.stdout
+    assert f"baseline a50-h1-p1-logistic_regression {mid[:12]}" in result.stdout
+
+
+def test_tampered_baseline_metrics_fail_the_audit(experiment_project_dir: Path):
+    root = experiment_project_dir
+    mid, bid = baseline(root, "hist_gradient_boosting")
+    con = warehouse(root)
+    con.execute("UPDATE experiments.baselines SET test_metrics = json_object('log_loss', 0.1) "
+                "WHERE baseline_id = ?", [bid])
+    con.close()
+
+    [issue] = audit_project(ProjectPaths(root)).issues_with("baseline_metrics_disagree")
+    assert issue.subject == mid and "test_metrics" in issue.message
+    assert run_fts(root, "audit").exit_code == 1
+
+
+def test_a_baseline_row_without_a_manifest_fails_the_audit(experiment_project_dir: Path):
+    root = experiment_project_dir
+    mid, bid = baseline(root, "class_prior")
+    (root / "manifests" / "baseline" / f"{mid}.json").unlink()
+    con = warehouse(root)
+    con.execute("DELETE FROM meta.manifests WHERE id = ?", [mid])
+    con.close()
+
+    [issue] = audit_project(ProjectPaths(root)).issues_with("baseline_without_manifest")
+    assert issue.expected == bid and issue.name == "class_prior"
+
+
+def test_a_re_report_supersedes_the_older_report_and_the_audit_holds(
+        experiment_project_dir: Path, monkeypatch: pytest.MonkeyPatch):
+    root = experiment_project_dir
+    md = write_report(ProjectPaths(root), "tiny")
+    first = md.read_text(encoding="utf-8")
+    monkeypatch.setattr(fts.report.writer, "N_BOOT", 100)  # other intervals: other content
+    write_report(ProjectPaths(root), "tiny")
+    assert md.read_text(encoding="utf-8") != first
+    old, new = report_ids(root)
+
+    report = audit_project(ProjectPaths(root))
+    assert report.ok, [i.message for i in report.issues]
+    assert f"superseded by report {new[:12]}" in report.nodes[old].summary
+    assert run_fts(root, "audit").exit_code == 0
+
+    with md.open("a", encoding="utf-8") as f:
+        f.write("| a50:10K:h1:p1 | 0.99 |\n")
+    report = audit_project(ProjectPaths(root))
+    [issue] = report.issues_with("artefact_changed")
+    assert issue.subject == new and issue.path == "data/reports/tiny/report.md"
+    assert run_fts(root, "audit").exit_code == 1
