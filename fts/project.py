@@ -145,15 +145,22 @@ class Project:
         return run_training(self.paths, request, progress=progress)
 
     def dry_run(self, request: Any, progress: Progress = _silent) -> Any:
-        """Parameter count, memory estimate and measured seconds per epoch of a run."""
-        from fts.train.dryrun import dry_run
-        from fts.train.run import prepare_dataset
+        """Parameter count, memory estimate and measured seconds per epoch of a run.
 
+        Writes nothing: training samples are counted in memory from the built tier (a tier that
+        is not built, or is out of date, is said and the per-epoch estimate left out).
+        """
+        from fts.datasets import split_counts
+        from fts.train.device import pick_device
+        from fts.train.dryrun import dry_run
+
+        pick_device(request.device)  # a bad device is an error before any work
         samples = None
         try:
-            samples = prepare_dataset(self.paths, request, progress).counts["train"]
-        except FtsError as exc:  # the estimate still stands without a dataset
-            progress(f"(no dataset for the per-epoch estimate: {exc})")
+            samples = split_counts(self.paths, request.dataset_spec(),
+                                   common_start=request.common_start)["train"]
+        except FtsError as exc:  # the estimate still stands without a sample count
+            progress(f"(no sample count for the per-epoch estimate: {exc})")
         return dry_run(self.paths, request, train_samples=samples)
 
 

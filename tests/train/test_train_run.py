@@ -91,6 +91,40 @@ def test_dry_run_reports_a_2b_model_and_refuses_it(built_project_dir: Path) -> N
     assert "parameters" in result.output and "would not fit" in result.output
 
 
+def _tree(root: Path) -> dict[str, str]:
+    return {str(f.relative_to(root)): sha256_file(f) for f in sorted(root.rglob("*"))
+            if f.is_file() and f.name != "warehouse.duckdb.wal"
+            and f.parts[len(root.parts)] in ("data", "manifests")}
+
+
+def test_dry_run_writes_nothing_and_counts_the_samples_training_would_see(
+        built_project_dir: Path) -> None:
+    from fts.train.run import prepare_dataset
+
+    project = Project(built_project_dir)
+    request = RunRequest(tier="a20", budget="20K", horizon=1, threshold_pct=1.0, ctx_len=32,
+                         train=QUICK)
+    before = _tree(built_project_dir)
+    datasets = "select count(*) as n from meta.manifests where kind = 'dataset'"
+    n_before = project.sql(datasets).to_pylist()[0]["n"]
+    estimate = project.dry_run(request)
+    assert _tree(built_project_dir) == before
+    assert project.sql(datasets).to_pylist()[0]["n"] == n_before
+    # The count it used is the one the real dataset has.
+    real = prepare_dataset(project.paths, request, lambda _: None)
+    assert estimate.train_samples == real.counts["train"] > 0
+    assert estimate.seconds_per_epoch is not None and estimate.seconds_per_epoch > 0
+
+
+def test_dry_run_checks_the_device_first(built_project_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    request = RunRequest(tier="a100", budget="20K", horizon=1, threshold_pct=1.0, ctx_len=32,
+                         device="cuda")
+    with pytest.raises(ConfigError, match="no CUDA GPU"):
+        Project(built_project_dir).dry_run(request)
+    assert not (built_project_dir / "data" / "tiers" / "a100").exists()  # a100 was not built
+
+
 def test_stored_predictions_reproduce_the_reported_metrics(built_project_dir: Path) -> None:
     from fts.train.metrics import classification_metrics
 
