@@ -3,7 +3,8 @@
 - `audit_project(paths, *, only=None) -> AuditReport`: re-hash every artefact the manifests name
   (raw loads from the warehouse rows, tier Parquet files, dataset arrays, checkpoints, any
   `outputs[*].sha256`), check that manifest files and `meta.manifests` agree, that every input
-  link still hashes to what was pinned, and that tier definitions match the version lock.
+  link still hashes to what was pinned, and that tier definitions match the version lock;
+  study manifests against the Optuna journal (`hpo_trials`) and `experiments.cells`.
   Anything broken makes everything downstream `unproven`.
 - `trace(paths, target) -> Chain`: one result's chain down to its raw loads, each node checked;
   `trace_trial(paths, study, n)` finds the run of an Optuna trial first.

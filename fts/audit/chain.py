@@ -1,4 +1,5 @@
-"""`trace`: one result's full chain, run -> dataset -> tier(s) -> raw loads, each node checked.
+"""`trace`: one result's full chain, run -> dataset -> tier(s) -> raw loads, each node checked
+(a trial's chain starts at its study manifest).
 
 The chain is the audit restricted to the target and what it was made from, laid out as a tree
 (inputs as children). A node reached twice (a raw load behind both a tier and a dataset) is
@@ -7,6 +8,7 @@ expanded the first time and marked `repeat` afterwards.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,19 +88,45 @@ def trace(paths: ProjectPaths, target: str, *, kind: str | None = None) -> Chain
 
 
 def trace_trial(paths: ProjectPaths, study: str, number: int) -> Chain:
-    """Trace the run of trial `number` of `study` (`train.runs WHERE study AND trial_number`)."""
+    """Trace the run of trial `number` of `study` (`train.runs WHERE study AND trial_number`).
+
+    When a study manifest lists that trial, the chain starts at the study manifest (the current
+    one when there is one): study -> the trial's run -> dataset -> ...; the study's other
+    trials' runs are audited but not drawn."""
     with open_read_only(paths) as con:
         rows = con.execute(
             """SELECT run_id FROM train.runs WHERE study = ? AND trial_number = ?
                ORDER BY created_at DESC, run_id""", [study, number]).fetchall()
+        manifests = con.execute("SELECT id, body FROM meta.manifests WHERE kind = 'study' AND "
+                                "name = ?", [study]).fetchall()
     if not rows:
         raise NotFoundError(f"study {study!r} has no run for trial {number} in train.runs")
-    chain = trace(paths, rows[0][0], kind="run")
+    run_id = rows[0][0]
+    holder = _study_listing(manifests, number, run_id)
+    if holder is None:
+        chain = trace(paths, run_id, kind="run")
+    else:
+        chain = trace(paths, holder, kind="study")
+        chain.root.children = [c for c in chain.root.children
+                               if c.kind != "run" or c.id == run_id]
     if len(rows) > 1:
         others = ", ".join(r[0][:12] for r in rows[1:])
         chain.notes.append(f"trial {study}:{number} has {len(rows)} runs; traced the newest "
                            f"({rows[0][0][:12]}); the others: {others}")
     return chain
+
+
+def _study_listing(manifests: list[tuple[str, str]], number: int, run_id: str) -> str | None:
+    """The study manifest that lists trial `number` with run `run_id`: one superseded by no
+    other first, then the newest."""
+    bodies = {mid: json.loads(body) for mid, body in manifests}
+    superseded = {s for b in bodies.values() for s in b.get("supersedes") or []}
+    listing = [mid for mid, b in bodies.items()
+               if any(t.get("number") == number and t.get("run_id") == run_id
+                      for t in b.get("trials") or [])]
+    if not listing:
+        return None
+    return max(listing, key=lambda mid: (mid not in superseded, bodies[mid]["created_at"], mid))
 
 
 def parse_trial(text: str) -> tuple[str, int]:

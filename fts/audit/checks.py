@@ -1,7 +1,8 @@
 """Re-hash the artefact each manifest names and compare with what the manifest pins.
 
-One function per kind; unknown kinds (study, report, ...) get the generic check of every
-`outputs[*]` entry that carries a `sha256`. A report superseded by a later report of its name
+One function per kind; a study's trials are compared with the Optuna journal (`hpo_trials`);
+other kinds (report, ...) get the generic check of every `outputs[*]` entry that carries a
+`sha256`. A report superseded by a later report of its name
 is not re-hashed: that report overwrote its files (see `inventory._mark_superseded`). Each returns a `Verification`: the issues found and,
 for every hash the manifest declares, the hash recomputed now (None when it cannot be: file
 missing or unreadable). The chain check compares what consumers pinned against those.
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 
 from fts.audit.findings import WARNING, Issue
 from fts.audit.inventory import Entry, Snapshot
-from fts.core.hashing import canonical_json, sha256_file, table_content_sha256
+from fts.core.hashing import canonical_json, sha256_file, sha256_json, table_content_sha256
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets.storage import arrays_content_sha256
@@ -52,7 +53,7 @@ def verify(entry: Entry, snapshot: Snapshot, paths: ProjectPaths) -> Verificatio
     m = entry.manifest
     if m is None:
         return Verification()
-    if entry.superseded_by is not None:
+    if entry.superseded_by is not None and m.kind == "report":
         return Verification(artefacts=[f"(superseded by report {entry.superseded_by[:12]}: "
                                        "its files were replaced, nothing left to re-hash)"])
     check = _CHECKS.get(m.kind, verify_outputs)
@@ -212,6 +213,39 @@ def verify_baseline(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Ver
     return v
 
 
+def verify_study(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
+    """A study: each finished trial it lists (state, params, value, run id) against what
+    `hpo_trials` replays from the Optuna journal now; `trials_sha256` recomputed from those."""
+    where = f"hpo_trials (study {m.name})"
+    v = Verification(artefacts=[where])
+    declared = str(m.get("trials_sha256") or "")
+    if m.get("storage") != "warehouse":
+        v.hashes[declared] = declared  # not ours to re-read: trusted, and said so
+        v.issues.append(Issue("study_unverifiable", f"study {m.name}: its trials live in "
+                              f"{m.get('storage')} storage, not in the warehouse; not re-read",
+                              subject=m.id, kind=m.kind, name=m.name, severity=WARNING))
+        return v
+    stored = {t["number"]: t for t in snapshot.study_trials.get(m.name, [])}
+    found: list[dict[str, Any]] = []
+    for listed in m.get("trials") or []:
+        now = stored.get(listed["number"])
+        if now is None:
+            v.add("study_trial_missing", f"{where}: trial {listed['number']} is no longer a "
+                  "finished trial of the study", m, expected=listed["state"], found=None,
+                  path=where)
+            continue
+        found.append(now)
+        changed = sorted(k for k in listed if canonical_json(listed[k]) != canonical_json(now[k]))
+        if changed:
+            v.add("study_trial_changed", f"{where}: trial {listed['number']} "
+                  f"{', '.join(changed)} changed since the study manifest was written", m,
+                  expected=canonical_json({k: listed[k] for k in changed}),
+                  found=canonical_json({k: now[k] for k in changed}), path=where)
+    missing = len(found) < len(m.get("trials") or [])
+    v.hashes[declared] = None if missing else sha256_json(found)
+    return v
+
+
 def _check_predictions(v: Verification, m: Manifest, snapshot: Snapshot, what: str) -> None:
     """Each split's stored predictions against the content hash the manifest pinned."""
     for split, declared in sorted((m.get("predictions_sha256") or {}).items()):
@@ -292,4 +326,5 @@ _CHECKS: dict[str, Callable[[Manifest, Snapshot, ProjectPaths], Verification]] =
     "dataset": verify_dataset,
     "run": verify_run,
     "baseline": verify_baseline,
+    "study": verify_study,
 }

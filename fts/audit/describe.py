@@ -38,4 +38,9 @@ def _summarize(body: dict[str, Any]) -> str:
         loss = (body.get("test_metrics") or {}).get("log_loss")
         shown = f", test log_loss {loss:.4f}" if isinstance(loss, int | float) else ""
         return f"{body.get('model')} seed {body.get('seed')}{shown}, {body.get('baseline_id')}"
+    if kind == "study":
+        best = body.get("best_trial") or {}
+        shown = (f"best trial {best.get('number')} val log-loss {best['value']:.4f}"
+                 if isinstance(best.get("value"), int | float) else "no complete trial")
+        return f"{body.get('n_trials')} finished trials, {shown}"
     return f"{kind} {body.get('name')}" + (f", {path}" if path else "")

@@ -2,7 +2,7 @@
 
 Order: read the manifests and one warehouse snapshot (`inventory`), re-hash every artefact
 (`checks`), check every input link (`links`), check the tier definitions and pointers
-(`definitions`), then let doubt flow downstream (`links.propagate`).
+(`definitions`) and the experiment cells against their studies (`studies`), then let doubt flow downstream (`links.propagate`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fts.audit.describe import summarize
 from fts.audit.findings import ERROR, WARNING, AuditReport, Issue, NodeState
 from fts.audit.inventory import Entry, Inventory, load_inventory
 from fts.audit.links import check_links, propagate
+from fts.audit.studies import cells_without_study_manifest, check_study_cells
 from fts.core.paths import ProjectPaths
 
 KIND_ORDER = ("raw", "tier", "dataset", "run", "baseline", "study", "report")
@@ -40,8 +41,9 @@ def audit_project(paths: ProjectPaths, *, only: Collection[str] | None = None) -
     definition_issues, n_definitions = check_definitions(paths, inv, tiers)
     pointer_issues, n_pointers = check_tier_current(inv, paths, tiers)
     issues += definition_issues + pointer_issues
+    issues += check_study_cells(inv, selected)
     if only is None:
-        issues += _orphan_rows(inv)
+        issues += _orphan_rows(inv) + cells_without_study_manifest(inv)
     _explain_found_hashes(issues, inv)
     propagate(nodes, links, issues)
     checked = dict(Counter(n.kind for n in nodes.values()))
@@ -78,7 +80,8 @@ def _node(entry: Entry, v: Verification) -> NodeState:
         version=str(m.get("version")) if m else None,
         created_at=str(m.get("created_at")) if m else None,
         summary=(summarize(dict(m.body)) if m else "no readable manifest") + (
-            f" (superseded by report {entry.superseded_by[:12]})" if entry.superseded_by else ""),
+            f" (superseded by {entry.kind} {entry.superseded_by[:12]})"
+            if entry.superseded_by else ""),
         artefacts=list(v.artefacts),
         inputs=[i.to_dict() for i in m.inputs] if m else [],
         verified_hashes=dict(v.hashes),

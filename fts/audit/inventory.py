@@ -2,8 +2,9 @@
 
 The warehouse is opened read-only ONCE, briefly: the registry rows, the artefact table, the tier
 pointers, the raw loads (with their content hashes recomputed from `raw.ohlcv_history`), the
-training runs and the baselines are copied out, then the connection is closed, so the slow part of an audit
-(re-hashing files) never holds the warehouse's lock.
+training runs, the baselines, the experiment cells and the finished trials of each study with a
+manifest (replayed from the Optuna journal by `hpo_trials`) are copied out, then the connection
+is closed, so the slow part of an audit (re-hashing files) never holds the warehouse's lock.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from fts.core.manifest import Manifest, parse_manifest
 from fts.core.paths import ProjectPaths
 from fts.ingest.series import CANONICAL_COLUMNS
 from fts.warehouse.connection import _open  # private on purpose: see open_read_only
+from fts.warehouse.hpo_views import create_hpo_views, finished_trial_records
 
 
 @dataclass
@@ -64,6 +66,9 @@ class Snapshot:
     # (run or baseline manifest id, split) -> (recomputed hash, rows)
     prediction_hashes: dict[tuple[str, str], tuple[str | None, int]]
     baselines: dict[str, dict[str, Any]] = field(default_factory=dict)  # baseline_id -> row
+    # study name -> its finished trials as `hpo_trials` replays them from the Optuna journal
+    study_trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    cells: list[dict[str, Any]] = field(default_factory=list)  # experiments.cells rows
 
 
 @dataclass
@@ -209,15 +214,16 @@ def _read_registry(con: duckdb.DuckDBPyConnection, entries: dict[str, Entry]) ->
 
 
 def _mark_superseded(entries: dict[str, Entry]) -> None:
-    """A report names the older reports of its name whose files it overwrote (`supersedes`);
-    only a report of the same name can supersede a report."""
+    """A report names the older reports of its name whose files it overwrote (`supersedes`), a
+    study the older manifests of its study (fewer trials); only a manifest of the same kind and
+    name can supersede one."""
     for entry in entries.values():
         m = entry.manifest
-        if m is None or m.kind != "report":
+        if m is None or m.kind not in ("report", "study"):
             continue
         for old in m.get("supersedes") or []:
             target = entries.get(old)
-            if target and target.manifest and target.kind == "report" and target.name == m.name:
+            if target and target.manifest and target.kind == m.kind and target.name == m.name:
                 target.superseded_by = entry.id
 
 
@@ -263,7 +269,21 @@ def _read_snapshot(
         if entries[mid].kind in ("run", "baseline") and (m := entries[mid].manifest) is not None
         for split in sorted(m.get("predictions_sha256") or {})
     }
-    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions, baselines)
+    studies = sorted({str(e.name) for i, e in entries.items() if e.kind == "study"
+                      and e.manifest is not None and (selected is None or i in selected)})
+    study_trials: dict[str, list[dict[str, Any]]] = {}
+    if studies:
+        create_hpo_views(con)  # TEMP views: allowed on this read-only connection
+        study_trials = {name: finished_trial_records(con, name) for name in studies}
+    cells = [
+        {"experiment": r[0], "cell": r[1], "study": r[2], "dataset_id": r[3],
+         "best_trial": r[4], "final_run_ids": _json(r[5]) or []}
+        for r in con.execute(
+            """SELECT experiment, cell, study, dataset_id, best_trial, final_run_ids
+               FROM experiments.cells ORDER BY experiment, cell""").fetchall()
+    ]
+    return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions, baselines,
+                    study_trials, cells)
 
 
 def predictions_key(m: Manifest) -> str:

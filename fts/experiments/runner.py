@@ -126,6 +126,9 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
         out = run_study(paths, spec, exp.trials, progress=lambda _: None, show_bar=show_bar)
         if out.best_trial is None:
             raise FtsError(f"{cell.study}: no trial completed; see `fts hpo show {cell.study}`")
+        if out.manifest is None:  # pragma: no cover - run_study returns with N finished trials
+            raise FtsError(f"{cell.study}: the study has fewer than {exp.trials} finished trials")
+        pin = (out.manifest.id, str(out.manifest["trials_sha256"]))
         best = optuna.load_study(study_name=cell.study,
                                  storage=study_storage(paths, None)).trials[out.best_trial]
         runs = _final_runs(paths, cell.study)
@@ -134,7 +137,7 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
         for seed in exp.seeds:
             if seed in runs:
                 continue
-            request = _final_request(exp, cell, spec, best.params, seed)
+            request = _final_request(exp, cell, spec, best.params, seed, pin)
             record = run_training(paths, request, dataset=dataset)
             runs[seed] = record.run_id
             progress(f"{prefix}: seed {seed}: test log-loss "
@@ -161,7 +164,7 @@ def spec_dataset(exp: Experiment, cell: Cell) -> Any:
 
 
 def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[str, Any],
-                   seed: int) -> RunRequest:
+                   seed: int, study_manifest: tuple[str, str]) -> RunRequest:
     train = spec.train_config(params, 0)
     import dataclasses
 
@@ -170,7 +173,7 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       arch=parse_arch_key(params["arch"]), dropout=params["dropout"],
                       train=dataclasses.replace(train, seed=seed), split=exp.split,
                       common_start=spec.common_start, evaluate_test=True, purpose="final",
-                      study=cell.study)
+                      study=cell.study, study_manifest=study_manifest)
 
 
 def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,

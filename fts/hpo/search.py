@@ -12,6 +12,8 @@
   new settings, and a fresh study with the same seed draws the same ones.
 - Trials are driven with ask/tell, so each outcome is recorded exactly as it happened: a value
   only for a trial that trained to its best epoch; never a made-up one.
+- A study that holds its N finished trials gets a study manifest (fts.hpo.manifest): its
+  trials, their runs and the best one; a resume to more trials supersedes it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import optuna
 from optuna.trial import TrialState
 
 from fts.core.errors import ConfigError, FtsError
+from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
+from fts.hpo.manifest import write_study_manifest
 from fts.hpo.sampler import TrialSeededSampler
 from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
@@ -52,6 +56,7 @@ class StudyOutcome:
     best_value: float | None
     best_trial: int | None
     dataset_manifest_id: str
+    manifest: Manifest | None = None  # the study manifest, once it holds its N finished trials
 
 
 def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
@@ -213,6 +218,9 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     best = _best(study)
     if best:
         outcome.best_trial, outcome.best_value = best
+    if outcome.finished >= n_trials:  # a worker that stops while others still train writes none
+        outcome.manifest = write_study_manifest(paths, spec, dataset, study,
+                                                external=bool(storage_url))
     return outcome
 
 

@@ -34,6 +34,8 @@ class RunRequest:
     purpose: str = "train"
     study: str | None = None
     trial_number: int | None = None
+    # The study manifest a final run's settings came from (id, trials_sha256): a run input.
+    study_manifest: tuple[str, str] | None = None
 
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,

@@ -62,7 +62,9 @@ def store_run(
     manifest = Manifest.create(
         kind="run", name=f"{request.tier}-h{request.horizon}-p{request.threshold_pct:g}",
         version=RUN_FORMAT,
-        inputs=[Input(dataset.id, "dataset", dataset.manifest["arrays_content_sha256"])],
+        inputs=[Input(dataset.id, "dataset", dataset.manifest["arrays_content_sha256"])]
+        + ([Input(request.study_manifest[0], "study", request.study_manifest[1])]
+           if request.study_manifest else []),
         purpose=request.purpose, study=request.study, trial_number=request.trial_number,
         config=resolved, n_params=resolved["n_params"],
         best_epoch=result.best_epoch, epochs_run=result.epochs_run, history=result.history,

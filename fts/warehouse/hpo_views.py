@@ -17,6 +17,9 @@ hpo_studies: study, direction, tier, budget, horizon, threshold (user attr `thre
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import duckdb
 
 # `hpo_trials` and `hpo_studies` replay Optuna's journal (optuna/storages/journal/_storage.py,
@@ -273,3 +276,25 @@ def create_hpo_views(con: duckdb.DuckDBPyConnection) -> None:
     statements = hpo_view_statements() if has_rows else empty_view_statements()
     for stmt in statements:
         con.execute(stmt)
+
+
+def finished_trial_records(con: duckdb.DuckDBPyConnection, study: str) -> list[dict[str, Any]]:
+    """The finished (COMPLETE / PRUNED) trials of `study` as a study manifest records them:
+    number, state, params, value and the trial's run id, by number. Read from `hpo_trials`
+    (define it first: `create_hpo_views`), so the writer and `fts audit` read them alike."""
+    rows = con.execute(
+        """SELECT number, state, params, value, user_attrs->>'run_id' FROM hpo_trials
+           WHERE study = ? AND state IN ('COMPLETE', 'PRUNED') ORDER BY number""",
+        [study]).fetchall()
+    return [{"number": int(n), "state": s, "params": json.loads(p) if p else {}, "value": v,
+             "run_id": r} for n, s, p, v, r in rows]
+
+
+def best_finished_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The COMPLETE trial of `finished_trial_records` with the lowest value (ties: the lowest
+    number) as {number, value, params}; None when no trial completed."""
+    complete = [t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None]
+    if not complete:
+        return None
+    best = min(complete, key=lambda t: (t["value"], t["number"]))
+    return {"number": best["number"], "value": best["value"], "params": best["params"]}
