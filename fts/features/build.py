@@ -299,6 +299,7 @@ def _prepare(
         ).fetchall()
     }
     validate_tier(tier, frame, columns, volume_tickers)
+    del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
     table = mem.sql(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)} "
                     "ORDER BY ticker, date").to_arrow_table()
     content_sha = table_content_sha256(table)
@@ -306,6 +307,8 @@ def _prepare(
         f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM "
         f"{relation_name(tier, trimmed_tier=True)} GROUP BY 1 ORDER BY 1"
     ).fetchall()
+    # The tier's rows now live in `table`; free DuckDB's copy (later tiers read only the sources).
+    mem.execute(f"DROP TABLE {relation_name(tier, trimmed_tier=True)}")
     rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{key[:16]}.parquet"
     upstream = [r for r in result.tiers if r.tier in parents]
     raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())

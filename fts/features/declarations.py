@@ -7,6 +7,8 @@ any intermediate models. A model's name is its file stem, unique across the proj
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,9 +96,15 @@ class FeatureProject:
         return [c for t in self.lineage(name) for c in self.tier(t).own_columns]
 
 
+@functools.lru_cache(maxsize=256)
+def _parse_yaml_text(text: str) -> Any:
+    return yaml.safe_load(text)
+
+
 def _load_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        # Parsing is cached by the file's text; the copy keeps the cached value untouched.
+        data = copy.deepcopy(_parse_yaml_text(path.read_text(encoding="utf-8"))) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from exc
     if not isinstance(data, dict):

@@ -9,6 +9,7 @@ unparsed back to canonical source, plus the helper module they may import
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from sqlglot.errors import TokenError
@@ -20,6 +21,7 @@ from fts.core.hashing import sha256_bytes, sha256_json
 HELPER_MODULES = (Path(__file__).with_name("indicators.py"),)
 
 
+@functools.lru_cache(maxsize=1024)
 def sql_fingerprint(sql: str, origin: str) -> str:
     """SHA-256 of the rendered SQL's tokens."""
     try:
@@ -46,6 +48,7 @@ class _StripDocstrings(ast.NodeTransformer):
     visit_Module = visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
 
 
+@functools.lru_cache(maxsize=1024)
 def python_fingerprint_text(source: str, origin: str) -> str:
     """SHA-256 of a Python module's syntax tree without docstrings, comments or layout."""
     try:

@@ -8,6 +8,7 @@ graph comes from the SQL itself. A Python model's dependencies come from its lit
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +46,14 @@ def _check_source(model: str, schema: str, name: str) -> None:
         raise BuildError(f"model {model}: unknown source {schema}.{name} (known: {known})")
 
 
+@functools.lru_cache(maxsize=256)
+def _compile(source: str) -> jinja2.Template:
+    """The compiled template of a model's text (with the macros); compiling is the slow part of
+    rendering and depends on the text only, so a build and its up-to-date check share it."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(source)
+
+
 def render_sql(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
     """Render a SQL model with the project's macros; record its refs and sources."""
     rendered = RenderedModel(spec=spec, sql=None)
@@ -69,9 +78,8 @@ def render_sql(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
 
     macros = "".join(p.read_text(encoding="utf-8") + "\n" for p in project.macro_files)
     text = spec.path.read_text(encoding="utf-8")
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     try:
-        template = env.from_string(macros + text)
+        template = _compile(macros + text)
         rendered.sql = template.render(ref=ref, source=source, var=var).strip()
     except jinja2.TemplateError as exc:
         raise BuildError(f"{spec.path}: template error: {exc}") from exc

@@ -78,7 +78,8 @@ def run_plan(
 ) -> tuple[duckdb.DuckDBPyConnection, dict[str, float]]:
     """Execute the models in order; return the connection holding every result and timings.
 
-    Each tier's trimmed rows are in relation `"<tier>"`; intermediate outputs in `"<m>__model"`.
+    Each tier's trimmed rows are in relation `"<tier>"`, and the last model's untrimmed output
+    in `"<m>__model"`; other intermediate outputs are dropped once no later model reads them.
     """
     con = duckdb.connect(":memory:")
     con.register("__ohlcv_arrow", ohlcv)
@@ -93,7 +94,19 @@ def run_plan(
     )
     tiers = set(project.tiers)
     timings: dict[str, float] = {}
-    for model in models:
+    # An intermediate output is dropped once the last model that reads it has run, so a large
+    # build does not hold every model's rows at once. Kept: the trimmed tiers, the sources and
+    # the last model's own output (compute_tier(..., trimmed=False) reads it).
+    last_use = {m.spec.name: i for i, m in enumerate(models)}
+    for i, m in enumerate(models):
+        for r in m.refs:
+            if r not in tiers:
+                last_use[r] = max(last_use.get(r, i), i)
+    droppable: dict[int, list[str]] = {}
+    for name, i in last_use.items():
+        if models and name != models[-1].spec.name:
+            droppable.setdefault(i, []).append(name)
+    for index, model in enumerate(models):
         started = time.perf_counter()
         name = model.spec.name
         target = relation_name(name)
@@ -130,6 +143,8 @@ def run_plan(
                 f"CREATE TEMP TABLE {relation_name(name, trimmed_tier=True)} AS "
                 + trim_sql(name, project.columns(name))
             )
+        for done in droppable.get(index, []):
+            con.execute(f"DROP TABLE IF EXISTS {relation_name(done)}")
         timings[name] = time.perf_counter() - started
         kind = "sql" if model.spec.kind == "sql" else "python"
         progress(f"  model {name} ({kind}) {timings[name]:.2f}s")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.engines import pandas_engine
 
 from fts.core.errors import ValidationError
 from fts.features.declarations import NULL_REASONS, ColumnSpec
@@ -16,6 +20,20 @@ def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) 
     Every feature is float64 and finite; declared ranges are checked; nulls are allowed only in
     columns that declare a reason, and `missing_volume` nulls only for tickers without volume.
     """
+    return _tier_schema(tier, tuple(columns), frozenset(volume_tickers))
+
+
+@functools.lru_cache(maxsize=1)
+def _float64() -> Any:
+    # Resolved once: pandera resolves a dtype string anew for every column (slow, it tries to
+    # import geopandas each time); the resolved DataType is the same dtype.
+    return pandas_engine.Engine.dtype("float64")
+
+
+@functools.lru_cache(maxsize=32)
+def _tier_schema(
+    tier: str, columns: tuple[ColumnSpec, ...], volume_tickers: frozenset[str]
+) -> pa.DataFrameSchema:
     cols: dict[str, pa.Column] = {
         "ticker": pa.Column(str, nullable=False),
         "date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
@@ -28,7 +46,7 @@ def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) 
         if c.max is not None:
             checks.append(pa.Check.le(c.max))
         cols[c.name] = pa.Column(
-            "float64",
+            _float64(),
             nullable=c.nullable is not None,
             checks=checks,
             coerce=True,
