@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -163,6 +163,20 @@ def _fingerprint(spec: DatasetSpec, tier_id: str, loads: list[str], common_start
     )
 
 
+def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date | None,
+                 verify_tier: bool) -> tuple[Any, Any, dict[str, Any], str, list[Any], Any]:
+    """The tier build and its rows, the raw loads, the dataset fingerprint, the datasets already
+    registered under it, and the price series (None when one is registered: not needed)."""
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        tier = sources.tier_build(con, paths, spec.tier)
+        table = tier.read(verify=verify_tier)
+        loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
+        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
+        existing = sources.find_datasets(con, fingerprint)
+        prices = sources.price_series(con, loads) if not existing else None
+    return tier, table, loads, fingerprint, existing, prices
+
+
 def build_dataset(
     paths: ProjectPaths,
     spec: DatasetSpec,
@@ -177,13 +191,8 @@ def build_dataset(
     the same sample dates. Raises ValidationError before writing anything when a split has
     fewer than 50 samples, the horizon exceeds the data, or a selected window holds NaN.
     """
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-        tier = sources.tier_build(con, paths, spec.tier)
-        table = tier.read(verify=verify_tier)
-        loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
-        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
-        existing = sources.find_datasets(con, fingerprint)
-        prices = sources.price_series(con, loads) if not existing else None
+    tier, table, loads, fingerprint, existing, prices = _read_inputs(
+        paths, spec, common_start, verify_tier)
     for manifest in existing:
         try:
             return _open_verified(paths, manifest)
@@ -238,15 +247,9 @@ def split_counts(
 ) -> dict[str, int]:
     """Samples per split that `build_dataset(paths, spec, common_start=...)` gives, writing
     nothing: the registered dataset's counts when there is one, else assembled in memory."""
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-        tier = sources.tier_build(con, paths, spec.tier)
-        table = tier.read(verify=False)
-        loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
-        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
-        existing = sources.find_datasets(con, fingerprint)
-        if existing:
-            return {k: int(v["samples"]) for k, v in existing[0]["counts"].items()}
-        prices = sources.price_series(con, loads)
+    tier, table, _, _, existing, prices = _read_inputs(paths, spec, common_start, False)
+    if existing:
+        return {k: int(v["samples"]) for k, v in existing[0]["counts"].items()}
     built = assemble(table, tier.feature_names, prices, spec, common_start=common_start, source=f"tier {spec.tier}")
     return {k: int(v["samples"]) for k, v in built.counts.items()}
 
