@@ -41,7 +41,18 @@ row_inputs as (
         case when return_1d > 0 then 1.0 when return_1d is not null then 0.0 end as is_win,
         case when return_1d < 0 then 1.0 when return_1d is not null then 0.0 end as is_loss,
         case when return_1d > 0 then return_1d when return_1d is not null then 0.0 end as win_pct,
-        case when return_1d < 0 then -return_1d when return_1d is not null then 0.0 end as loss_pct
+        case when return_1d < 0 then -return_1d when return_1d is not null then 0.0 end as loss_pct,
+        -- 1- and 5-row changes of input columns (final columns; computed here, where the rows
+        -- are already ordered for the lags above, so that no later stage needs its own window).
+        {{ slope('return_1d', 1) }} as return_1d_acceleration,
+        {{ slope('return_5d', 1) }} as return_5d_acceleration,
+        {{ slope('qqe_fast', 5) }} as qqe_slope,
+        {{ slope('stc', 5) }} as stc_slope,
+        {{ slope('sharpe_20d', 1) }} as sharpe_slope_20d,
+        {{ slope('sortino_20d', 1) }} as sortino_slope_20d,
+        {{ slope('sma_50', 5) }} as sma_50_slope,
+        {{ slope('sma_200', 5) }} as sma_200_slope,
+        {{ slope('adx_14', 5) }} as adx_slope
     from source
 ),
 
@@ -57,12 +68,12 @@ rolling as (
         -- sharpe_252d / sortino_252d inputs.
         {{ rolling_mean('r', 252) }} as mean_r_252,
         {{ rolling_std('r', 252) }} as std_r_252,
-        {{ rolling_std('r_down', 252) }} as std_down_252,
-        -- var_95, var_99: 20-row quantiles of 100 * r (linear interpolation).
-        case when {{ full('return_1d', 20) }} then quantile_cont(return_1d, 0.05) {{ w(20) }} end
-            as var_95,
-        case when {{ full('return_1d', 20) }} then quantile_cont(return_1d, 0.01) {{ w(20) }} end
-            as var_99,
+        {{ rolling_std('r_down', 252, like='r') }} as std_down_252,
+        -- var_95, var_99: 20-row quantiles of 100 * r (linear interpolation), both from one
+        -- windowed quantile_cont (a list of [q0.05, q0.01]; same values as two separate calls).
+        case when {{ full('return_1d', 20) }} then
+            quantile_cont(return_1d, [0.05, 0.01]) {{ w(20) }}
+        end as var_quantiles,
         -- sma_9_50_proximity input: SMA9 of close.
         {{ rolling_mean('close', 9) }} as sma_9,
         -- *_percentile_60d: share of the last 60 values (today included) <= today's.
@@ -80,10 +91,11 @@ rolling as (
         abs({{ rolling_mean('vpt', 20) }}) as vpt_abs_mean_20,
         abs({{ rolling_mean('ad', 20) }}) as ad_abs_mean_20,
         -- win_rate_20d / expectancy_20d: counts and sums of wins and losses over 20 rows.
-        {{ rolling_sum('is_win', 20) }} as wins_20,
-        {{ rolling_sum('is_loss', 20) }} as losses_20,
-        {{ rolling_sum('win_pct', 20) }} as win_pct_sum_20,
-        {{ rolling_sum('loss_pct', 20) }} as loss_pct_sum_20,
+        -- (each is NULL exactly where return_1d is, so they share its count).
+        {{ rolling_sum('is_win', 20, like='return_1d') }} as wins_20,
+        {{ rolling_sum('is_loss', 20, like='return_1d') }} as losses_20,
+        {{ rolling_sum('win_pct', 20, like='return_1d') }} as win_pct_sum_20,
+        {{ rolling_sum('loss_pct', 20, like='return_1d') }} as loss_pct_sum_20,
         -- fib_range_position: 44-row low / high.
         {{ rolling_min('low', 44) }} as low_44,
         {{ rolling_max('high', 44) }} as high_44,
@@ -95,31 +107,19 @@ rolling as (
     from row_inputs
 ),
 
-second_pass as (
-    select
-        *,
-        -- cvar_95: mean of the window's 100 * r values at or below var_95.
-        case when var_95 is not null then
-            list_avg(list_filter(list(return_1d) {{ w(20) }}, lambda v: v <= var_95))
-        end as cvar_95,
-        -- vol_of_vol: std20 of vol_5.
-        {{ rolling_std('vol_5', 20) }} as vol_of_vol,
-        -- vrp_5d, needed by vrp_slope below.
-        vix_close - rv_5 as vrp_5d
-    from rolling
-),
-
-a100_stats as (
+final_rows as (
+    -- Every a100 column that needs no further window (second_pass computes the others), so
+    -- that second_pass carries only what the output needs.
     select
         ticker, date,
-        -- return_*_acceleration: change of return_1d / return_5d over 1 row.
-        {{ slope('return_1d', 1) }} as return_1d_acceleration,
-        {{ slope('return_5d', 1) }} as return_5d_acceleration,
-        -- qqe_slope, qqe_extreme_dist.
-        {{ slope('qqe_fast', 5) }} as qqe_slope,
+        -- return_*_acceleration: change of return_1d / return_5d over 1 row (row_inputs).
+        return_1d_acceleration,
+        return_5d_acceleration,
+        -- qqe_slope (row_inputs), qqe_extreme_dist.
+        qqe_slope,
         {{ extreme_dist('qqe_fast', 20, 80) }} as qqe_extreme_dist,
-        -- stc_slope, stc_extreme_dist.
-        {{ slope('stc', 5) }} as stc_slope,
+        -- stc_slope (row_inputs), stc_extreme_dist.
+        stc_slope,
         {{ extreme_dist('stc', 25, 75) }} as stc_extreme_dist,
         -- demarker_14 (0.5 when both SMAs are 0) and its distance from 0.5.
         case when demax_14 is null or demin_14 is null then null
@@ -130,23 +130,21 @@ a100_stats as (
              else demax_14 / (demax_14 + demin_14) - 0.5 end as demarker_from_half,
         -- stoch_extreme_dist on TA-Lib's slow %K (a100_talib).
         {{ extreme_dist('stoch_k_14', 20, 80) }} as stoch_extreme_dist,
-        -- vrp_5d, vrp_slope: NULL when the VIX value is stale.
-        vrp_5d,
-        {{ slope('vrp_5d', 1) }} as vrp_slope,
+        -- vrp_5d: NULL when the VIX value is stale (vrp_slope: second_pass).
+        vix_close - rv_5 as vrp_5d,
         -- sharpe_252d, sortino_252d: as the 20/60-row versions (0 when the std is 0).
         {{ safe_div(sqrt_year() ~ ' * mean_r_252', 'std_r_252', '0.0') }} as sharpe_252d,
         {{ safe_div(sqrt_year() ~ ' * mean_r_252', 'std_down_252', '0.0') }} as sortino_252d,
-        -- sharpe_slope_20d, sortino_slope_20d: 1-row changes of the a50 ratios.
-        {{ slope('sharpe_20d', 1) }} as sharpe_slope_20d,
-        {{ slope('sortino_20d', 1) }} as sortino_slope_20d,
-        -- var_95, var_99, cvar_95 (in %).
-        var_95,
-        var_99,
-        cvar_95,
-        -- sma_9_50_proximity, sma_*_slope.
+        -- sharpe_slope_20d, sortino_slope_20d: 1-row changes of the a50 ratios (row_inputs).
+        sharpe_slope_20d,
+        sortino_slope_20d,
+        -- var_95, var_99 (in %; cvar_95: second_pass).
+        var_quantiles[1] as var_95,
+        var_quantiles[2] as var_99,
+        -- sma_9_50_proximity, sma_*_slope (row_inputs).
         100 * (sma_9 - sma_50) / sma_50 as sma_9_50_proximity,
-        {{ slope('sma_50', 5) }} as sma_50_slope,
-        {{ slope('sma_200', 5) }} as sma_200_slope,
+        sma_50_slope,
+        sma_200_slope,
         -- percentiles of atr_pct and bb_width.
         atr_pct_percentile_60d,
         bb_width_percentile_60d,
@@ -155,9 +153,8 @@ a100_stats as (
             as parkinson_volatility,
         100 * sqrt({{ var('trading_days_per_year') }} * {{ pos_part('garman_klass_mean_20') }})
             as garman_klass_volatility,
-        vol_of_vol,
-        -- adx_slope.
-        {{ slope('adx_14', 5) }} as adx_slope,
+        -- adx_slope (row_inputs).
+        adx_slope,
         -- obv_slope = d / std20(d), d = 5-row OBV change; 0 when the std is 0.
         {{ safe_div('obv_change_5', 'obv_change_std_20', '0.0') }} as obv_slope,
         -- volume_price_trend = VPT / |mean20(VPT)|; 0 when the mean is 0.
@@ -182,7 +179,39 @@ a100_stats as (
              else (close - low_44) / (high_44 - low_44) end as fib_range_position,
         -- prior_high_20d_dist, prior_low_20d_dist: % distance to the prior 20-row extremes.
         100 * (close - prior_high_20) / prior_high_20 as prior_high_20d_dist,
-        100 * (close - prior_low_20) / prior_low_20 as prior_low_20d_dist
+        100 * (close - prior_low_20) / prior_low_20 as prior_low_20d_dist,
+        -- second_pass inputs (not a100 columns).
+        return_1d,
+        vol_5
+    from rolling
+),
+
+second_pass as (
+    select
+        *,
+        -- cvar_95: mean of the window's 100 * r values at or below var_95.
+        case when var_95 is not null then
+            list_avg(list_filter(list(return_1d) {{ w(20) }}, lambda v: v <= var_95))
+        end as cvar_95,
+        -- vol_of_vol: std20 of vol_5.
+        {{ rolling_std('vol_5', 20) }} as vol_of_vol,
+        -- vrp_slope: 1-row change of vrp_5d.
+        {{ slope('vrp_5d', 1) }} as vrp_slope
+    from final_rows
+),
+
+a100_stats as (
+    -- The columns in their declared order.
+    select
+        ticker, date,
+        return_1d_acceleration, return_5d_acceleration, qqe_slope, qqe_extreme_dist, stc_slope,
+        stc_extreme_dist, demarker_14, demarker_from_half, stoch_extreme_dist, vrp_5d, vrp_slope,
+        sharpe_252d, sortino_252d, sharpe_slope_20d, sortino_slope_20d, var_95, var_99, cvar_95,
+        sma_9_50_proximity, sma_50_slope, sma_200_slope, atr_pct_percentile_60d,
+        bb_width_percentile_60d, parkinson_volatility, garman_klass_volatility, vol_of_vol,
+        adx_slope, obv_slope, volume_price_trend, kvo_histogram, accumulation_dist, win_rate_20d,
+        expectancy_20d, buying_pressure_ratio, fib_range_position, prior_high_20d_dist,
+        prior_low_20d_dist
     from second_pass
 )
 

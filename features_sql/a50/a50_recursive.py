@@ -32,6 +32,6 @@ def _columns(g: pd.DataFrame) -> pd.DataFrame:
 def model(ctx):
     """One row per raw (ticker, date), untrimmed."""
     ohlcv = ctx.source("raw", "ohlcv")
-    rsi = ctx.ref("a20_talib")[["ticker", "date", "rsi_daily"]]
+    rsi = ctx.ref("a20_talib", columns=["rsi_daily"])
     frame = ohlcv.merge(rsi, on=["ticker", "date"], how="left", validate="one_to_one")
     return ctx.per_ticker(frame, _columns)

@@ -22,7 +22,21 @@ daily as (
         close / {{ lag('close') }} - 1 as r,
         ln(close / {{ lag('close') }}) as log_return,
         -- atr_pct: 100 * atr_14 / close.
-        100 * atr_14 / close as atr_pct
+        100 * atr_14 / close as atr_pct,
+        -- The final columns that only need lags are computed here too, where the rows are
+        -- already ordered for the lags above, so that no later stage needs its own window.
+        -- return_*: % change of close over 1, 5, 21, 63, 252 rows.
+        {{ pct_change('close', 1) }} as return_1d,
+        {{ pct_change('close', 5) }} as return_5d,
+        {{ pct_change('close', 21) }} as return_21d,
+        {{ pct_change('close', 63) }} as return_63d,
+        {{ pct_change('close', 252) }} as return_252d,
+        -- overnight_gap: open vs the previous close, in %.
+        100 * (open - {{ lag('close') }}) / {{ lag('close') }} as overnight_gap,
+        -- rsi_slope: RSI momentum over 5 rows.
+        {{ slope('rsi_daily', 5) }} as rsi_slope,
+        -- atr_pct_slope: 5-row change of atr_pct (the expression above, lagged).
+        {{ slope('100 * atr_14 / close', 5) }} as atr_pct_slope
     from source
 ),
 
@@ -42,8 +56,9 @@ rolling as (
         {{ rolling_mean('r', 60) }} as mean_r_60,
         {{ rolling_std('r', 20) }} as std_r_20,
         {{ rolling_std('r', 60) }} as std_r_60,
-        {{ rolling_std('r_down', 20) }} as std_down_20,
-        {{ rolling_std('r_down', 60) }} as std_down_60,
+        -- (r_down is NULL exactly where r is, so they share r's counts).
+        {{ rolling_std('r_down', 20, like='r') }} as std_down_20,
+        {{ rolling_std('r_down', 60, like='r') }} as std_down_60,
         -- volume_ratio_20d ingredients: SMA20(volume) and the exact all-zero test.
         {{ rolling_mean('volume', 20) }} as sma_volume_20,
         {{ all_zero('volume', 20) }} as volume_all_zero_20
@@ -53,14 +68,14 @@ rolling as (
 a50_stats as (
     select
         ticker, date,
-        -- return_*: % change of close over 1, 5, 21, 63, 252 rows.
-        {{ pct_change('close', 1) }} as return_1d,
-        {{ pct_change('close', 5) }} as return_5d,
-        {{ pct_change('close', 21) }} as return_21d,
-        {{ pct_change('close', 63) }} as return_63d,
-        {{ pct_change('close', 252) }} as return_252d,
-        -- overnight_gap, open_to_close_pct: intraday and overnight moves in %.
-        100 * (open - {{ lag('close') }}) / {{ lag('close') }} as overnight_gap,
+        -- return_*: % change of close over 1, 5, 21, 63, 252 rows (daily).
+        return_1d,
+        return_5d,
+        return_21d,
+        return_63d,
+        return_252d,
+        -- overnight_gap (daily), open_to_close_pct: overnight and intraday moves in %.
+        overnight_gap,
         100 * (close - open) / open as open_to_close_pct,
         -- qqe_*: EMAs of rsi_daily (a50_recursive) and their spread.
         qqe_fast,
@@ -78,16 +93,16 @@ a50_stats as (
         {{ safe_div(sqrt_year() ~ ' * mean_r_60', 'std_r_60', '0.0') }} as sharpe_60d,
         {{ safe_div(sqrt_year() ~ ' * mean_r_20', 'std_down_20', '0.0') }} as sortino_20d,
         {{ safe_div(sqrt_year() ~ ' * mean_r_60', 'std_down_60', '0.0') }} as sortino_60d,
-        -- rsi_slope, rsi_extreme_dist: RSI momentum and distance to the nearer of 30 / 70.
-        {{ slope('rsi_daily', 5) }} as rsi_slope,
+        -- rsi_slope (daily), rsi_extreme_dist: RSI momentum and distance to the nearer of 30 / 70.
+        rsi_slope,
         {{ extreme_dist('rsi_daily', 30, 70) }} as rsi_extreme_dist,
         -- price_pct_from_sma_*, sma_50_200_proximity: distance to the TA-Lib SMAs in %.
         100 * (close - sma_50) / sma_50 as price_pct_from_sma_50,
         100 * (close - sma_200) / sma_200 as price_pct_from_sma_200,
         100 * (sma_50 - sma_200) / sma_200 as sma_50_200_proximity,
-        -- atr_pct, atr_pct_slope: ATR as % of close and its 5-row change.
+        -- atr_pct, atr_pct_slope (daily): ATR as % of close and its 5-row change.
         atr_pct,
-        {{ slope('atr_pct', 5) }} as atr_pct_slope,
+        atr_pct_slope,
         -- bb_width: 100 * (upper - lower) / middle of BBANDS(close, 20, 2, 2, SMA).
         100 * (bb_upper - bb_lower) / bb_middle as bb_width,
         -- volume_ratio_20d: volume / SMA20(volume); 1.0 when the 20 volumes are all 0.

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from fts.core.errors import BuildError
 
-#: Keyword arguments of pandas calls whose values name columns (merge keys, sort keys, ...).
-_COLUMN_KEYWORDS = {"on", "left_on", "right_on", "by", "subset"}
+#: Keyword arguments whose values name columns (merge keys, sort keys, `ctx.ref(columns=...)`).
+_COLUMN_KEYWORDS = {"on", "left_on", "right_on", "by", "subset", "columns"}
 #: An f-string over loop variables expands to at most this many names (guards silly code).
 _MAX_EXPANSION = 4096
 

@@ -16,23 +16,38 @@ class ModelContext:
     """Hands a Python model the outputs of the models it depends on, as pandas DataFrames."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, model: str, tiers: set[str], vars_: dict[str, Any]
+        self, con: duckdb.DuckDBPyConnection, model: str, tiers: set[str], vars_: dict[str, Any],
+        sources: dict[str, pd.DataFrame] | None = None,
     ):
         self._con = con
         self._model = model
         self._tiers = tiers
         self._vars = vars_
+        # Raw inputs fetched once per build and shared by its Python models (see `source`).
+        self._sources = sources if sources is not None else {}
 
-    def ref(self, name: str) -> pd.DataFrame:
-        """Another model's output (a tier's trimmed rows), sorted by ticker and date."""
+    def ref(self, name: str, columns: list[str] | None = None) -> pd.DataFrame:
+        """Another model's output (a tier's trimmed rows), sorted by ticker and date.
+
+        `columns` selects ticker, date and those columns only (cheaper than every column).
+        """
         rel = relation_name(name, trimmed_tier=name in self._tiers)
-        return self._con.execute(f"SELECT * FROM {rel} ORDER BY ticker, date").df()
+        picked = "*"
+        if columns is not None:
+            picked = ", ".join(f'"{c}"' for c in ["ticker", "date", *columns])
+        try:
+            return self._con.execute(f"SELECT {picked} FROM {rel} ORDER BY ticker, date").df()
+        except duckdb.BinderException as exc:
+            raise BuildError(f"model {self._model}: ref({name!r}): {' '.join(str(exc).split())}") from exc
 
     def source(self, schema: str, name: str) -> pd.DataFrame:
         """Raw input: `raw.ohlcv` (the tickers being built) or `raw.vix` (date, close)."""
         rel = source_relation(schema, name)
-        order = "date" if name == "vix" else "ticker, date"
-        return self._con.execute(f"SELECT * FROM {rel} ORDER BY {order}").df()
+        if rel not in self._sources:
+            order = "date" if name == "vix" else "ticker, date"
+            self._sources[rel] = self._con.execute(f"SELECT * FROM {rel} ORDER BY {order}").df()
+        # Each model gets its own copy, so one that modifies its frame cannot affect another.
+        return self._sources[rel].copy()
 
     def var(self, name: str) -> Any:
         """A project variable from features_sql/project.yml."""

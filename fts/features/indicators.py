@@ -140,10 +140,12 @@ def klinger(
     trend = nan_like(close)
     trend[1:] = np.where(hlc[1:] > hlc[:-1], 1.0, -1.0)
     dm = high - low
-    cm = nan_like(close)
-    cm[1] = dm[1]
+    cm = nan_like(close).tolist()  # Python floats: the loop runs ~3x faster than on numpy items
+    tr, d = trend.tolist(), dm.tolist()
+    cm[1] = d[1]
     for t in range(2, n):  # recursive: the running sum restarts whenever the trend flips
-        cm[t] = cm[t - 1] + dm[t] if trend[t] == trend[t - 1] else dm[t - 1] + dm[t]
+        cm[t] = cm[t - 1] + d[t] if tr[t] == tr[t - 1] else d[t - 1] + d[t]
+    cm = np.array(cm, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         vf = volume * np.abs(2.0 * dm / cm - 1.0) * trend * 100.0
     vf = np.where(cm == 0, 0.0, vf)
@@ -172,20 +174,23 @@ def supertrend(
     start = first_valid(atr)
     if start is None:
         return line, direction
-    upper, lower = basic_upper[start], basic_lower[start]
+    # The loop runs on Python floats (lists), ~3x faster than indexing numpy arrays item by item.
+    b_up, b_lo, c = basic_upper.tolist(), basic_lower.tolist(), close.tolist()
+    lines, directions = line.tolist(), direction.tolist()
+    upper, lower = b_up[start], b_lo[start]
     trend = -1.0
-    line[start], direction[start] = upper, trend
-    for t in range(start + 1, len(close)):  # recursive: each band depends on its previous value
-        if basic_upper[t] < upper or close[t - 1] > upper:
-            upper = basic_upper[t]
-        if basic_lower[t] > lower or close[t - 1] < lower:
-            lower = basic_lower[t]
-        if trend < 0 and close[t] > upper:
+    lines[start], directions[start] = upper, trend
+    for t in range(start + 1, len(c)):  # recursive: each band depends on its previous value
+        if b_up[t] < upper or c[t - 1] > upper:
+            upper = b_up[t]
+        if b_lo[t] > lower or c[t - 1] < lower:
+            lower = b_lo[t]
+        if trend < 0 and c[t] > upper:
             trend = 1.0
-        elif trend > 0 and close[t] < lower:
+        elif trend > 0 and c[t] < lower:
             trend = -1.0
-        line[t], direction[t] = (lower if trend > 0 else upper), trend
-    return line, direction
+        lines[t], directions[t] = (lower if trend > 0 else upper), trend
+    return np.array(lines, dtype=float), np.array(directions, dtype=float)
 
 
 def days_since_sign_change(x: Any) -> np.ndarray:
@@ -223,24 +228,27 @@ def weekly_bars(frame: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     (NaN when the week has no volume); bar_of_day[i] is the index of the bar holding row i.
     """
     week = week_ids(frame["date"])
-    starts = np.flatnonzero(np.r_[True, week[1:] != week[:-1]])
-    bar_of_day = np.cumsum(np.r_[True, week[1:] != week[:-1]]) - 1
+    new_bar = np.r_[True, week[1:] != week[:-1]]
+    starts = np.flatnonzero(new_bar)
+    bar_of_day = np.cumsum(new_bar) - 1
     ends = np.r_[starts[1:], len(week)] - 1
 
-    def per_bar(column: str, reducer: Any) -> np.ndarray:
-        values = as_float(frame[column])
-        return np.array([reducer(values[s : e + 1]) for s, e in zip(starts, ends, strict=True)])
+    def per_bar(values: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
+        # ufunc.reduceat reduces each bar's rows in order, as a loop over the slices would.
+        return ufunc.reduceat(values, starts)
 
-    def vol_sum(v: np.ndarray) -> float:
-        return float(np.nansum(v)) if not np.isnan(v).all() else np.nan
-
+    volume = as_float(frame["volume"])
+    has_volume = ~np.isnan(volume)
+    volume_sum = per_bar(np.where(has_volume, volume, 0.0), np.add)
     bars = pd.DataFrame(
         {
             "open": as_float(frame["open"])[starts],
-            "high": per_bar("high", np.max),
-            "low": per_bar("low", np.min),
+            "high": per_bar(as_float(frame["high"]), np.maximum),
+            "low": per_bar(as_float(frame["low"]), np.minimum),
             "close": as_float(frame["close"])[ends],
-            "volume": per_bar("volume", vol_sum),
+            # NaN for a week without any volume, else the sum of the volumes it has.
+            "volume": np.where(per_bar(has_volume.astype(np.int64), np.add) > 0, volume_sum,
+                               np.nan),
         }
     )
     return bars, bar_of_day
