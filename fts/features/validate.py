@@ -1,8 +1,23 @@
-"""The pandera schema of a tier, derived from its declaration, and its check before writing."""
+"""The pandera schema of a tier, derived from its declaration, and its check before writing.
+
+Validation runs for every tier of every build, so the schema is shaped for speed while staying a
+plain pandera schema. Each feature is a `Column` (float64, nullable only with a declared reason)
+with no coercion and no checks of its own: the frame comes from DuckDB already typed, and a
+float64 feature that arrives as another type is refused, not converted (a coercion would only
+hide that the Parquet file gets the other type). The value checks (finite, declared minimum,
+declared maximum) are three table-wide checks, each testing every feature at once on the 2-D
+float block. pandera's fixed cost per column coercion and per column `Check` was most of the
+time, not the arithmetic.
+
+A table-wide check returns True when every cell passes, and otherwise a boolean frame shaped
+like the table: pandera turns that into one failure case per failing row, valued
+{column: failing value}, from which the message names the column and the first row.
+"""
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,11 +28,24 @@ from pandera.engines import pandas_engine
 from fts.core.errors import ValidationError
 from fts.features.declarations import NULL_REASONS, ColumnSpec
 
+KEY_COLUMNS = ("ticker", "date")
+VOLUME_CHECK = "volume features null only for tickers without volume"
+# The table-wide cell checks, in the order a column's failures are reported; a message names
+# the column's own bound (greater_than_or_equal_to(0.0), as pandera's `Check.ge` would).
+FINITE_CHECK = "finite"
+MIN_CHECK = "greater_than_or_equal_to(declared min)"
+MAX_CHECK = "less_than_or_equal_to(declared max)"
+CELL_CHECKS = (FINITE_CHECK, MIN_CHECK, MAX_CHECK)
+
+# ok(block, which) -> bool array: `block` holds the checked columns (all, or those at `which`).
+CellTest = Callable[[np.ndarray, Any], np.ndarray]
+
 
 def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) -> pa.DataFrameSchema:
     """A DataFrameSchema for a tier's trimmed rows.
 
-    Every feature is float64 and finite; declared ranges are checked; nulls are allowed only in
+    The columns are exactly ticker, date and the features in order; (ticker, date) is unique;
+    every feature is float64 and finite; declared ranges are checked; nulls are allowed only in
     columns that declare a reason, and `missing_volume` nulls only for tickers without volume.
     """
     return _tier_schema(tier, tuple(columns), frozenset(volume_tickers))
@@ -30,49 +58,103 @@ def _float64() -> Any:
     return pandas_engine.Engine.dtype("float64")
 
 
+@functools.lru_cache(maxsize=1)
+def _date_dtype() -> Any:
+    # The one coerced column: DuckDB's `.df()` gives DATE as datetime64[us] with pandas 3 (the
+    # coercion then converts nothing) and as datetime64[ns] with pandas 2.
+    return pandas_engine.Engine.dtype("datetime64[us]")
+
+
 @functools.lru_cache(maxsize=32)
 def _tier_schema(
     tier: str, columns: tuple[ColumnSpec, ...], volume_tickers: frozenset[str]
 ) -> pa.DataFrameSchema:
     cols: dict[str, pa.Column] = {
         "ticker": pa.Column(str, nullable=False),
-        "date": pa.Column("datetime64[ns]", nullable=False, coerce=True),
+        "date": pa.Column(_date_dtype(), nullable=False, coerce=True),
     }
-    volume_cols = []
     for c in columns:
-        checks = [pa.Check(lambda s: ~np.isinf(s), element_wise=False, name="finite")]
-        if c.min is not None:
-            checks.append(pa.Check.ge(c.min))
-        if c.max is not None:
-            checks.append(pa.Check.le(c.max))
         cols[c.name] = pa.Column(
             _float64(),
             nullable=c.nullable is not None,
-            checks=checks,
-            coerce=True,
             description=c.description,
             title=f"may be null: {NULL_REASONS[c.nullable]}" if c.nullable else None,
         )
-        if c.nullable == "missing_volume":
-            volume_cols.append(c.name)
-
-    def volume_nulls_only_without_volume(df: pd.DataFrame) -> pd.Series:
-        has_volume = df["ticker"].isin(volume_tickers)
-        nulls = df[volume_cols].isna().any(axis=1) if volume_cols else False
-        return ~(has_volume & nulls)
-
+    names = tuple(c.name for c in columns)
+    with_min = [c for c in columns if c.min is not None]
+    with_max = [c for c in columns if c.max is not None]
+    mins = np.array([c.min for c in with_min], dtype=np.float64)
+    maxs = np.array([c.max for c in with_max], dtype=np.float64)
+    checks = [pa.Check(_cell_check(names, names, lambda b, _: ~np.isinf(b)), name=FINITE_CHECK,
+                       description="no feature is +/-inf (nulls are the nullable check's)")]
+    if with_min:
+        checks.append(pa.Check(
+            _cell_check(names, tuple(c.name for c in with_min), lambda b, w: b >= mins[w]),
+            name=MIN_CHECK, description="every feature with a declared min is >= it",
+        ))
+    if with_max:
+        checks.append(pa.Check(
+            _cell_check(names, tuple(c.name for c in with_max), lambda b, w: b <= maxs[w]),
+            name=MAX_CHECK, description="every feature with a declared max is <= it",
+        ))
+    volume_cols = [c.name for c in columns if c.nullable == "missing_volume"]
+    if volume_cols:
+        checks.append(pa.Check(_volume_check(volume_cols, volume_tickers), name=VOLUME_CHECK))
     return pa.DataFrameSchema(
         cols,
         name=tier,
         strict=True,
         ordered=True,
-        unique=["ticker", "date"],
-        checks=[pa.Check(volume_nulls_only_without_volume, name=VOLUME_CHECK)]
-        if volume_cols else [],
+        unique=list(KEY_COLUMNS),
+        checks=checks,
     )
 
 
-VOLUME_CHECK = "volume features null only for tickers without volume"
+def _cell_check(
+    features: tuple[str, ...], subset: tuple[str, ...], ok: CellTest
+) -> Callable[[pd.DataFrame], bool | pd.DataFrame]:
+    """A table-wide check that `ok` holds on every non-null cell of the `subset` columns."""
+    expected = [*KEY_COLUMNS, *features]
+    usual = np.array([expected.index(name) for name in subset], dtype=np.intp)
+    whole = subset == features  # the checked block is then one slice of the table
+
+    def check(df: pd.DataFrame) -> bool | pd.DataFrame:
+        which: Any = slice(None)
+        if list(df.columns) == expected:
+            pos = usual
+            block = (df.iloc[:, len(KEY_COLUMNS):] if whole else df.iloc[:, pos]).to_numpy()
+        else:  # columns missing or out of order (reported as such): check those found
+            found = df.columns.get_indexer(list(subset))
+            which = np.flatnonzero(found >= 0)
+            pos = found[which]
+            block = df.iloc[:, pos].to_numpy()
+        if block.dtype.kind != "f":
+            # A column of another type (its dtype check reports it): check the numeric ones.
+            keep = np.array([df.dtypes.iloc[p].kind in "fiu" for p in pos], dtype=bool)
+            which = np.arange(len(subset))[which][keep]
+            pos = pos[keep]
+            block = df.iloc[:, pos].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            passed = ok(block, which) | np.isnan(block)
+        if passed.all():
+            return True
+        out = np.ones(df.shape, dtype=bool)
+        out[:, pos] = passed
+        return pd.DataFrame(out, index=df.index, columns=df.columns)
+
+    return check
+
+
+def _volume_check(
+    volume_cols: list[str], volume_tickers: frozenset[str]
+) -> Callable[[pd.DataFrame], bool | pd.Series]:
+    def volume_nulls_only_without_volume(df: pd.DataFrame) -> bool | pd.Series:
+        nulls = df[volume_cols].isna().to_numpy().any(axis=1)
+        if not nulls.any():
+            return True
+        return pd.Series(~(df["ticker"].isin(volume_tickers).to_numpy() & nulls), index=df.index)
+
+    return volume_nulls_only_without_volume
 
 
 def validate_tier(
@@ -80,20 +162,31 @@ def validate_tier(
 ) -> None:
     """Raise `ValidationError` naming the column(s), the check and the first failing rows."""
     schema = tier_schema(tier, columns, volume_tickers)
+    # pandera looks each column up by label several times: with pandas 3's default Arrow-backed
+    # `str` labels that costs about a sixth of the whole validation more than with plain object
+    # labels. The relabelled frame shares the caller's data and is pandera's to change (`inplace`
+    # spares a copy; the date coercion lands in it, not in the caller's frame).
+    frame = frame.set_axis(pd.Index(list(frame.columns), dtype=object), axis=1)
     try:
-        schema.validate(frame, lazy=True)
+        schema.validate(frame, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as exc:
         raise ValidationError(_failure_reason(exc.failure_cases, frame, columns),
                               source=f"tier {tier}") from exc
 
 
 def _failure_reason(cases: pd.DataFrame, frame: pd.DataFrame, columns: list[ColumnSpec]) -> str:
-    first = cases.iloc[0]
+    # pandera lists the table-level cases first (it sorts by context, not stably); the cell
+    # checks are table-level checks but report columns, like the column-level cases.
+    table = cases[(cases["schema_context"] == "DataFrameSchema")
+                  & ~cases["check"].isin(CELL_CHECKS)]
+    if table.empty:
+        return _column_failure_reason(cases, frame, columns)
+    first = table.iloc[0]
     check = first.get("check")
-    if first.get("schema_context") == "DataFrameSchema" and not pd.isna(first.get("index")):
+    if not pd.isna(first.get("index")):
         # pandera lists a table-wide check once per column of each failing row (ticker first),
         # which says nothing about the cause: name the columns that make the rows fail.
-        same = cases[(cases["schema_context"] == "DataFrameSchema") & (cases["check"] == check)]
+        same = table[table["check"] == check]
         rows = [int(i) for i in pd.unique(same["index"].dropna()) if int(i) in frame.index]
         involved = _table_check_columns(check, same, frame, rows, columns)
         what = f"column{'s' if len(involved) > 1 else ''} {', '.join(involved)}"
@@ -103,11 +196,55 @@ def _failure_reason(cases: pd.DataFrame, frame: pd.DataFrame, columns: list[Colu
         what = f"column {first.get('column') or '(table)'}"
         n = int((cases["column"].fillna("") == (first.get("column") or "")).sum())
         index = first.get("index")
-    where = ""
-    if index is not None and not pd.isna(index) and int(index) in frame.index:
-        row = frame.loc[int(index)]
-        where = f" (first: {row['ticker']} {pd.Timestamp(row['date']).date()})"
-    return f"{what}: check {check} failed on {n} row(s){where}; nothing was written"
+    return f"{what}: check {check} failed on {n} row(s){_where(frame, index)}; nothing was written"
+
+
+def _column_failure_reason(
+    cases: pd.DataFrame, frame: pd.DataFrame, columns: list[ColumnSpec]
+) -> str:
+    """The first failing column in table order, and its first failing check and row.
+
+    A column's checks come in pandera's order for a column (nullable, dtype, ...), then finite,
+    min, max. A cell check's failure case is one per failing row, valued {column: value}.
+    """
+    failed: dict[tuple[str, str], list[Any]] = {}
+    for context, column, check, value, index in cases[
+        ["schema_context", "column", "check", "failure_case", "index"]
+    ].itertuples(index=False):
+        if context == "DataFrameSchema":
+            for col in value if isinstance(value, dict) else ():
+                failed.setdefault((str(col), check), []).append(index)
+        else:
+            failed.setdefault((str(column), check), []).append(index)
+    if not failed:  # a check that raised instead of answering: pandera's failure case says why
+        first = cases.iloc[0]
+        return f"check {first['check']} failed: {first['failure_case']}; nothing was written"
+    order = {name: i for i, name in enumerate(frame.columns)}
+    rank = {k: i for i, k in enumerate(failed)}  # pandera's order, for the column-level ones
+
+    def key(k: tuple[str, str]) -> tuple[int, int, int]:
+        col, check = k
+        cell = CELL_CHECKS.index(check) + 1 if check in CELL_CHECKS else 0
+        return order.get(col, len(order)), cell, rank[k]
+
+    col, check = min(failed, key=key)
+    indexes = failed[(col, check)]
+    rows = list(pd.unique(pd.Series(indexes, dtype=object).dropna()))
+    spec = next((c for c in columns if c.name == col), None)
+    if check == MIN_CHECK and spec is not None:
+        check = f"greater_than_or_equal_to({spec.min})"
+    elif check == MAX_CHECK and spec is not None:
+        check = f"less_than_or_equal_to({spec.max})"
+    n = len(rows) or len(indexes)
+    return (f"column {col}: check {check} failed on {n} row(s)"
+            f"{_where(frame, rows[0] if rows else None)}; nothing was written")
+
+
+def _where(frame: pd.DataFrame, index: Any) -> str:
+    if index is None or pd.isna(index) or int(index) not in frame.index:
+        return ""
+    row = frame.loc[int(index)]
+    return f" (first: {row['ticker']} {pd.Timestamp(row['date']).date()})"
 
 
 def _table_check_columns(
