@@ -199,7 +199,7 @@ def build_tier(
     check_versions(project, own)
     tier_order = tiers_in(project, models)
 
-    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+    with connect(paths.warehouse, read_only=True, session_views=False) as con:
         inputs = _select_inputs(con, project, tier, tickers, _needs_vix(models))
         vix_tiers = _tiers_using_vix(project, models)
         keys = {t: _build_key(full[t], inputs, t in vix_tiers) for t in tier_order}
@@ -229,17 +229,15 @@ def build_tier(
 
     progress(f"{tier}: building {', '.join(t for t in tier_order if t not in existing)} "
              f"for {len(inputs.tickers)} ticker(s)")
-    mem, _ = run_plan(project, models, ohlcv, vix, progress)
+    session = run_plan(project, models, ohlcv, vix, progress)
     parents = parent_tiers(project, models)
     manifests = dict(existing)
-    try:
+    with session:
         prepared = [
-            _prepare(project, mem, t, keys[t], full[t], own[t], inputs, existing, manifests,
-                     result, parents[t], t in vix_tiers)
+            _prepare(project, session.con, t, keys[t], full[t], own[t], inputs, existing,
+                     manifests, result, parents[t], t in vix_tiers)
             for t in tier_order
         ]
-    finally:
-        mem.close()
     _write_and_register(paths, [p for p in prepared if p is not None])
     progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
     return result
@@ -258,10 +256,12 @@ def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
             manifest_file = p.manifest.path_in(paths.manifests)
             created += [f for f in (final, manifest_file) if not f.exists()]
             with atomic_path(final) as tmp:
-                pq.write_table(p.table, tmp, compression="zstd")
+                # Dictionary pages help the repeated tickers only; on float features they double
+                # the write time and grow the file.
+                pq.write_table(p.table, tmp, compression="zstd", use_dictionary=["ticker"])
             p.manifest.write(paths.manifests)
             registrations.append((p, sha256_file(final), final.stat().st_size))
-        with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
+        with connect(paths.warehouse, session_views=False) as con, transaction(con):
             for p, file_sha, size in registrations:
                 register_manifest(con, p.manifest)
                 register_artifact(con, p.rel_path, p.manifest.id, file_sha, size)
@@ -289,7 +289,11 @@ def _prepare(
         return None
     spec = project.tier(tier)
     columns = project.columns(tier)
-    frame = mem.execute(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)}").df()
+    table = mem.sql(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)} "
+                    "ORDER BY ticker, date").to_arrow_table()
+    # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
+    # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
+    frame = table.to_pandas(date_as_object=False, split_blocks=True)
     staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
     _check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
                    staleness)
@@ -300,8 +304,6 @@ def _prepare(
     }
     validate_tier(tier, frame, columns, volume_tickers)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
-    table = mem.sql(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)} "
-                    "ORDER BY ticker, date").to_arrow_table()
     content_sha = table_content_sha256(table)
     ranges = mem.execute(
         f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM "

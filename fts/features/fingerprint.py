@@ -21,13 +21,19 @@ from fts.core.hashing import sha256_bytes, sha256_json
 HELPER_MODULES = (Path(__file__).with_name("indicators.py"),)
 
 
-@functools.lru_cache(maxsize=1024)
 def sql_fingerprint(sql: str, origin: str) -> str:
-    """SHA-256 of the rendered SQL's tokens."""
+    """SHA-256 of the rendered SQL's tokens; `origin` names the file in a syntax error."""
     try:
-        tokens = Tokenizer(dialect="duckdb").tokenize(sql)
+        return _sql_token_hash(sql)
     except TokenError as exc:
         raise BuildError(f"{origin}: SQL syntax error: {exc}") from exc
+
+
+# Cached on the text alone (not its path): the same declarations copied to another project, as
+# in tests and benchmarks, are tokenized once per process. Failures are not cached.
+@functools.lru_cache(maxsize=1024)
+def _sql_token_hash(sql: str) -> str:
+    tokens = Tokenizer(dialect="duckdb").tokenize(sql)
     text = "\x1f".join(f"{t.token_type.name}:{t.text}" for t in tokens)
     return sha256_bytes(text.encode("utf-8"))
 
@@ -48,14 +54,17 @@ class _StripDocstrings(ast.NodeTransformer):
     visit_Module = visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _strip
 
 
-@functools.lru_cache(maxsize=1024)
 def python_fingerprint_text(source: str, origin: str) -> str:
     """SHA-256 of a Python module's syntax tree without docstrings, comments or layout."""
     try:
-        tree = ast.parse(source, filename=origin)
+        return _python_tree_hash(source)
     except SyntaxError as exc:
         raise BuildError(f"{origin}:{exc.lineno}: Python syntax error: {exc.msg}") from exc
-    tree = _StripDocstrings().visit(tree)
+
+
+@functools.lru_cache(maxsize=1024)
+def _python_tree_hash(source: str) -> str:
+    tree = _StripDocstrings().visit(ast.parse(source))
     # ast.unparse gives canonical source (no comments, one layout) that stays the same across
     # Python versions, where ast.dump's node fields do not.
     return sha256_bytes(ast.unparse(tree).encode("utf-8"))

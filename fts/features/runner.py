@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +38,56 @@ def _load_python_model(model: RenderedModel) -> Callable[[ModelContext], Any]:
     finally:
         sys.dont_write_bytecode = saved
     return module.model
+
+
+ROW_GROUP_ROWS = 122_880  # DuckDB's default row group size
+_ENGINE: duckdb.DuckDBPyConnection | None = None
+_ENGINE_LOCK = threading.Lock()
+
+
+def _engine_cursor() -> duckdb.DuckDBPyConnection:
+    # Starting a DuckDB database costs ~15 ms, a tenth of a whole build on the sample, so one
+    # in-memory database serves every build of the process; each build has its own schema.
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            _ENGINE = duckdb.connect(":memory:")
+        return _ENGINE.cursor()
+
+
+class EngineSession:
+    """One build's tables: a schema of its own in the process's in-memory engine database.
+
+    `con` is a connection whose unqualified names resolve in that schema, so that builds in one
+    process (tests, notebooks) never see each other's tables; `timings` holds each model's
+    seconds. `close()` drops the schema and every table in it.
+    """
+
+    def __init__(self) -> None:
+        self.schema = f"build_{uuid.uuid4().hex}"
+        self.timings: dict[str, float] = {}
+        setup = _engine_cursor()
+        try:
+            setup.execute(f'CREATE SCHEMA "{self.schema}"')
+        finally:
+            setup.close()
+        self.con = _engine_cursor()
+        self.con.execute(f'USE memory."{self.schema}"')
+
+    def close(self) -> None:
+        """Drop this build's tables (their memory goes back to DuckDB)."""
+        self.con.close()
+        cleanup = _engine_cursor()
+        try:
+            cleanup.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
+        finally:
+            cleanup.close()
+
+    def __enter__(self) -> EngineSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _first_line(exc: Exception) -> str:
@@ -75,80 +127,129 @@ def run_plan(
     ohlcv: pa.Table,
     vix: pa.Table,
     progress: Callable[[str], None],
-) -> tuple[duckdb.DuckDBPyConnection, dict[str, float]]:
-    """Execute the models in order; return the connection holding every result and timings.
+) -> EngineSession:
+    """Execute the models in order; return the session holding every tier's trimmed rows.
 
     Each tier's trimmed rows are in relation `"<tier>"`, and the last model's untrimmed output
     in `"<m>__model"`; other intermediate outputs are dropped once no later model reads them.
+    Close the session when done with it.
     """
-    con = duckdb.connect(":memory:")
+    session = EngineSession()
+    try:
+        # DuckDB splits work by row groups of 122,880 rows: a smaller build cannot use a second
+        # thread, which only adds scheduling (about 15 % of the sample's build). A global
+        # setting of the engine database, so set for each build.
+        small = ohlcv.num_rows < ROW_GROUP_ROWS
+        session.con.execute("SET threads = 1" if small else "RESET threads")
+        _load_sources(session.con, ohlcv, vix)
+        _Runner(session, project, models, progress).run()
+    except BaseException:
+        session.close()
+        raise
+    return session
+
+
+def _load_sources(con: duckdb.DuckDBPyConnection, ohlcv: pa.Table, vix: pa.Table) -> None:
     con.register("__ohlcv_arrow", ohlcv)
     con.register("__vix_arrow", vix)
     con.execute(
-        f"CREATE TEMP TABLE {source_relation('raw', 'ohlcv')} AS "
+        f"CREATE TABLE {source_relation('raw', 'ohlcv')} AS "
         "SELECT * FROM __ohlcv_arrow ORDER BY ticker, date"
     )
     con.execute(
-        f"CREATE TEMP TABLE {source_relation('raw', 'vix')} AS "
+        f"CREATE TABLE {source_relation('raw', 'vix')} AS "
         "SELECT date, close FROM __vix_arrow ORDER BY date"
     )
-    tiers = set(project.tiers)
-    timings: dict[str, float] = {}
-    # An intermediate output is dropped once the last model that reads it has run, so a large
-    # build does not hold every model's rows at once. Kept: the trimmed tiers, the sources and
-    # the last model's own output (compute_tier(..., trimmed=False) reads it).
-    last_use = {m.spec.name: i for i, m in enumerate(models)}
-    for i, m in enumerate(models):
-        for r in m.refs:
-            if r not in tiers:
-                last_use[r] = max(last_use.get(r, i), i)
-    droppable: dict[int, list[str]] = {}
-    for name, i in last_use.items():
-        if models and name != models[-1].spec.name:
-            droppable.setdefault(i, []).append(name)
-    for index, model in enumerate(models):
+    con.unregister("__ohlcv_arrow")
+    con.unregister("__vix_arrow")
+
+
+class _Runner:
+    """Runs the models of a plan in order, dropping each output once its last reader is done."""
+
+    def __init__(self, session: EngineSession, project: FeatureProject,
+                 models: list[RenderedModel], progress: Callable[[str], None]) -> None:
+        self.session = session
+        self.project = project
+        self.models = models
+        self.progress = progress
+        self.tiers = set(project.tiers)
+        names = {m.spec.name for m in models}
+        self.needs = {m.spec.name: set(m.refs) & names for m in models}
+        # Readers left per model output, so a large build does not hold every model's rows at
+        # once. Kept: the trimmed tiers, the sources and the last model's own output
+        # (compute_tier(..., trimmed=False) reads it).
+        self.readers = dict.fromkeys(names, 0)
+        for deps in self.needs.values():
+            for r in deps:
+                self.readers[r] += 1
+        self.last = models[-1].spec.name if models else None
+        self.sources: dict[str, pd.DataFrame] = {}
+
+    def run(self) -> None:
+        for model in self.models:
+            name = model.spec.name
+            seconds = self._run_model(model)
+            self.session.timings[name] = seconds
+            self._release(name)
+            kind = "sql" if model.spec.kind == "sql" else "python"
+            self.progress(f"  model {name} ({kind}) {seconds:.2f}s")
+
+    def _release(self, name: str) -> None:
+        """Drop what no remaining model reads once `name` is done."""
+        con = self.session.con
+        if name in self.tiers and name != self.last:
+            # Later models read the trimmed tier, never the untrimmed output.
+            con.execute(f"DROP TABLE IF EXISTS {relation_name(name)}")
+        for r in self.needs[name]:
+            self.readers[r] -= 1
+            if self.readers[r] == 0 and r != self.last and r not in self.tiers:
+                con.execute(f"DROP TABLE IF EXISTS {relation_name(r)}")
+
+    def _run_model(self, model: RenderedModel) -> float:
         started = time.perf_counter()
-        name = model.spec.name
-        target = relation_name(name)
+        con, name = self.session.con, model.spec.name
         if model.spec.kind == "sql":
-            try:
-                con.execute(f"CREATE TEMP TABLE {target} AS {model.sql}")
-            except duckdb.Error as exc:
-                raise BuildError(f"{model.spec.path}: {_first_line(exc)}") from exc
+            self._run_sql(con, model)
         else:
-            fn = _load_python_model(model)
-            ctx = ModelContext(con, name, tiers, project.vars)
-            try:
-                frame = fn(ctx)
-            except BuildError:
-                raise
-            except Exception as exc:
-                raise BuildError(
-                    f"{model.spec.path}: model raised {type(exc).__name__}: {_first_line(exc)}"
-                ) from exc
-            if not isinstance(frame, pd.DataFrame | pa.Table):
-                raise BuildError(f"{model.spec.path}: model() must return a pandas DataFrame")
-            cols = frame.columns if isinstance(frame, pd.DataFrame) else frame.column_names
-            if list(cols[:2]) != ["ticker", "date"]:
-                raise BuildError(f"{model.spec.path}: output must start with ticker, date")
-            con.register("__py_out", frame)
+            self._run_python(con, model)
+        if name in self.tiers:
+            _check_tier_columns(con, self.project, name)
             con.execute(
-                f"CREATE TEMP TABLE {target} AS SELECT * REPLACE (CAST(date AS DATE) AS date) "
-                "FROM __py_out"
+                f"CREATE TABLE {relation_name(name, trimmed_tier=True)} AS "
+                + trim_sql(name, self.project.columns(name))
             )
-            con.unregister("__py_out")
-        if name in tiers:
-            _check_tier_columns(con, project, name)
-            con.execute(
-                f"CREATE TEMP TABLE {relation_name(name, trimmed_tier=True)} AS "
-                + trim_sql(name, project.columns(name))
-            )
-        for done in droppable.get(index, []):
-            con.execute(f"DROP TABLE IF EXISTS {relation_name(done)}")
-        timings[name] = time.perf_counter() - started
-        kind = "sql" if model.spec.kind == "sql" else "python"
-        progress(f"  model {name} ({kind}) {timings[name]:.2f}s")
-    return con, timings
+        return time.perf_counter() - started
+
+    def _run_sql(self, cur: duckdb.DuckDBPyConnection, model: RenderedModel) -> None:
+        try:
+            cur.execute(f"CREATE TABLE {relation_name(model.spec.name)} AS {model.sql}")
+        except duckdb.Error as exc:
+            raise BuildError(f"{model.spec.path}: {_first_line(exc)}") from exc
+
+    def _run_python(self, cur: duckdb.DuckDBPyConnection, model: RenderedModel) -> None:
+        name = model.spec.name
+        fn = _load_python_model(model)
+        ctx = ModelContext(cur, name, self.tiers, self.project.vars, self.sources)
+        try:
+            frame = fn(ctx)
+        except BuildError:
+            raise
+        except Exception as exc:
+            raise BuildError(
+                f"{model.spec.path}: model raised {type(exc).__name__}: {_first_line(exc)}"
+            ) from exc
+        if not isinstance(frame, pd.DataFrame | pa.Table):
+            raise BuildError(f"{model.spec.path}: model() must return a pandas DataFrame")
+        cols = frame.columns if isinstance(frame, pd.DataFrame) else frame.column_names
+        if list(cols[:2]) != ["ticker", "date"]:
+            raise BuildError(f"{model.spec.path}: output must start with ticker, date")
+        cur.register("__py_out", frame)
+        cur.execute(
+            f"CREATE TABLE {relation_name(name)} AS SELECT * REPLACE (CAST(date AS DATE) AS date) "
+            "FROM __py_out"
+        )
+        cur.unregister("__py_out")
 
 
 def _check_tier_columns(con: duckdb.DuckDBPyConnection, project: FeatureProject, tier: str) -> None:

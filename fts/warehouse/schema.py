@@ -12,6 +12,7 @@ Session views (temporary, made on every open): one per built tier, named after i
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import duckdb
@@ -184,14 +185,28 @@ DDL = [
 ]
 
 
+# The DDL last applied is recorded by its hash, so that an open of an up-to-date warehouse costs
+# one query instead of re-running every statement (the views are re-created each time).
+DDL_SHA256 = hashlib.sha256("\n;\n".join(DDL).encode("utf-8")).hexdigest()
+
+
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create every schema object that is missing (idempotent, in one transaction)."""
+    try:
+        applied = con.execute("SELECT sha256 FROM meta.schema_ddl").fetchall()
+    except duckdb.CatalogException:  # a new warehouse, or one made before meta.schema_ddl
+        applied = []
+    if applied == [(DDL_SHA256,)]:
+        return
     con.execute("BEGIN TRANSACTION")
     try:
         for stmt in DDL:
             con.execute(stmt)
         if not con.execute("SELECT count(*) FROM meta.schema_version").fetchall()[0][0]:
             con.execute("INSERT INTO meta.schema_version VALUES (?)", [SCHEMA_VERSION])
+        con.execute("CREATE TABLE IF NOT EXISTS meta.schema_ddl (sha256 VARCHAR NOT NULL)")
+        con.execute("DELETE FROM meta.schema_ddl")
+        con.execute("INSERT INTO meta.schema_ddl VALUES (?)", [DDL_SHA256])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

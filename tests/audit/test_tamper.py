@@ -4,6 +4,7 @@ say what changed (expected and found hash) and list what is now unproven."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -147,7 +148,9 @@ def test_a_definition_edited_without_a_version_bump_is_named_with_the_fix(projec
 
     # Doing what the message says clears the failure (the old build is merely stale then).
     yml = project.root / "features_sql" / "a20" / "a20.yml"
-    yml.write_text(yml.read_text().replace("version: 1", "version: 2"))
+    text = yml.read_text()
+    version = int(re.search(r"^version: (\d+)$", text, re.M).group(1))
+    yml.write_text(text.replace(f"version: {version}", f"version: {version + 1}"))
     bumped = audit(project)
     assert bumped.ok, [i.message for i in bumped.issues]
     assert {w.code for w in bumped.warnings} >= {"version_unrecorded", "tier_stale"}
