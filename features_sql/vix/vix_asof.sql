@@ -26,9 +26,10 @@ vix_rows as (
         -- vix_zscore_20d ingredients (std is exactly 0 on a flat window).
         close - {{ rolling_mean('close', 20) }} as dev_20,
         {{ rolling_std('close', 20) }} as std_20,
-        -- vix_regime: 0 below 15, 1 in [15, 25), 2 from 25.
-        case when close < 15 then 0.0 when close < 25 then 1.0 when close >= 25 then 2.0 end
-            as vix_regime,
+        -- vix_regime: 0 below 15, 1 in [15, 25), 2 from 25 (cast: features are DOUBLE, and a
+        -- CASE of bare literals like 0.0 would be DECIMAL).
+        cast(case when close < 15 then 0 when close < 25 then 1 when close >= 25 then 2 end
+             as double) as vix_regime,
         -- vix_change_1d, vix_change_5d: % change over 1 and 5 VIX rows.
         {{ pct_change('close', 1) }} as vix_change_1d,
         {{ pct_change('close', 5) }} as vix_change_5d

@@ -70,10 +70,12 @@ def test_cells_stored_before_settings_were_recorded_are_skipped_unchecked(
     root, study = built_project_dir, tmp_path / "resume.toml"
     study.write_text(TINY.format(seeds="0"))
     assert run(root, study).exit_code == 0
-    # The table as an older warehouse has it: the open that follows adds the columns back.
+    # The table as an older warehouse has it (which has no record of the DDL applied either):
+    # the open that follows adds the columns back.
     with duckdb.connect(str(root / "warehouse.duckdb")) as con:
         con.execute("ALTER TABLE experiments.cells DROP COLUMN settings")
         con.execute("ALTER TABLE experiments.cells DROP COLUMN fingerprint")
+        con.execute("DROP TABLE meta.schema_ddl")
     study.write_text(TINY.format(seeds="0, 1"))
     legacy = run(root, study)
     assert legacy.exit_code == 0, legacy.output
