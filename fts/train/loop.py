@@ -7,7 +7,6 @@ It knows nothing about warehouses or studies: it takes a model, a `TrainConfig` 
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -77,6 +76,18 @@ def _to_tensor(windows: np.ndarray, idx: np.ndarray, device: torch.device) -> to
     # Fancy indexing a strided view copies just this batch, never the whole split.
     batch = np.ascontiguousarray(windows[idx], dtype=np.float32)
     return torch.from_numpy(batch).to(device, non_blocking=True)
+
+
+def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    """A copy of the model's weights and buffers in host memory.
+
+    Kept off the device: a copy on the GPU would hold one more parameter-sized buffer through
+    every later training step, which the memory estimate (one step's peak) does not count.
+    """
+    state = model.state_dict()  # a fresh dict; its `_metadata` (module versions) is kept
+    for key, value in state.items():
+        state[key] = value.detach().to("cpu", copy=True)
+    return state
 
 
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
@@ -171,7 +182,7 @@ def fit(
         result.epochs_run = epoch + 1
         if val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = _snapshot(model)
         else:
             stale += 1
         if on_epoch is not None:

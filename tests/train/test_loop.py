@@ -152,3 +152,22 @@ def test_weight_decay_shrinks_weight_matrices_only() -> None:
     assert "pos" not in decayed
     assert all(model.get_parameter(n).dim() == 2 for n in decayed)
     assert {n for n, p in model.named_parameters() if p.dim() == 2} - decayed == {"pos"}
+
+
+def test_the_best_weights_are_copied_to_host_memory() -> None:
+    """The snapshot of the best epoch is a copy in host memory (a copy on a GPU would add one
+    parameter-sized buffer to every later step), keeps the modules' versions, and loads back."""
+    from fts.train.loop import _snapshot
+
+    model = PatchTST(MODEL)
+    snap = _snapshot(model)
+    assert set(snap) == set(model.state_dict())
+    assert all(t.device.type == "cpu" for t in snap.values())
+    assert getattr(snap, "_metadata", None) == getattr(model.state_dict(), "_metadata", None)
+    before = {k: t.clone() for k, t in snap.items()}
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    assert all(torch.equal(snap[k], before[k]) for k in snap)  # a copy, not a view
+    model.load_state_dict(snap)
+    assert all(torch.equal(model.state_dict()[k], before[k]) for k in snap)

@@ -83,7 +83,10 @@ def test_bad_requests_fail_before_training(built_project_dir: Path, change, erro
     assert Project(built_project_dir).sql("select count(*) as n from train.runs").to_pylist()[0]["n"] == 0
 
 
-def test_dry_run_reports_a_2b_model_and_refuses_it(built_project_dir: Path) -> None:
+def test_dry_run_reports_a_2b_model_and_refuses_it(built_project_dir: Path, monkeypatch) -> None:
+    # A 24 GiB device, whatever this machine has: on an H200 (~140 GiB free) a 2B model fits
+    # at micro-batch 55, and the dry run would then probe it instead of refusing it.
+    monkeypatch.setattr("fts.train.dryrun.available_memory_bytes", lambda _device: 24 * 2**30)
     result = CliRunner().invoke(cli, [
         "--project-dir", str(built_project_dir), "train", "--tier", "a20", "--budget", "2B",
         "--horizon", "1", "--threshold", "1", "--dry-run"])
