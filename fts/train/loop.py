@@ -90,6 +90,13 @@ def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return state
 
 
+def make_optimizer(model: nn.Module, cfg: TrainConfig, device: torch.device) -> torch.optim.AdamW:
+    """AdamW over the model's parameter groups; on CUDA the fused kernel (one launch per step
+    instead of several per parameter group, which bounds small models' steps on a GPU)."""
+    return torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
+                             betas=(0.9, 0.95), fused=device.type == "cuda" or None)
+
+
 def _autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
     if not enabled:
         return contextlib.nullcontext()
@@ -126,8 +133,7 @@ def fit(
     started = time.perf_counter()
     rng = seed_everything(cfg.seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr,
-                                  betas=(0.9, 0.95))
+    optimizer = make_optimizer(model, cfg, device)
     y_train = train.labels.astype(np.float32)
     n_pos = float(y_train.sum())
     pos_weight = cfg.pos_weight or ((len(y_train) - n_pos) / max(n_pos, 1.0))

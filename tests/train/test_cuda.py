@@ -85,3 +85,15 @@ def test_non_finite_loss_fails_the_run_on_the_gpu() -> None:
     bad.windows[:, :, 0] = np.inf
     with pytest.raises(TrainingDiverged, match="loss became"):
         fit(PatchTST(dataclasses.replace(MODEL, revin=False)), BASE, bad, VAL, CUDA, 32)
+
+
+def test_the_optimizer_is_fused_on_the_gpu() -> None:
+    from fts.train.loop import make_optimizer
+
+    model = PatchTST(MODEL).to(CUDA)
+    optimizer = make_optimizer(model, BASE, CUDA)
+    assert optimizer.defaults["fused"] is True
+    before = [p.detach().clone() for p in model.parameters()]
+    model(torch.randn(4, MODEL.ctx_len, MODEL.n_features, device=CUDA)).sum().backward()
+    optimizer.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters(), strict=True))
