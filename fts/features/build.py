@@ -289,8 +289,15 @@ def _prepare(
         return None
     spec = project.tier(tier)
     columns = project.columns(tier)
-    table = mem.sql(f"SELECT * FROM {relation_name(tier, trimmed_tier=True)} "
-                    "ORDER BY ticker, date").to_arrow_table()
+    trimmed = relation_name(tier, trimmed_tier=True)
+    table = mem.sql(f"SELECT * FROM {trimmed} ORDER BY ticker, date").to_arrow_table()
+    ranges = mem.execute(
+        f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM {trimmed} "
+        "GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own (a
+    # large build holds each tier once at a time; later tiers read only the sources).
+    mem.execute(f"DROP TABLE {trimmed}")
     # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
     # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
     frame = table.to_pandas(date_as_object=False, split_blocks=True)
@@ -305,12 +312,6 @@ def _prepare(
     validate_tier(tier, frame, columns, volume_tickers)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
     content_sha = table_content_sha256(table)
-    ranges = mem.execute(
-        f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM "
-        f"{relation_name(tier, trimmed_tier=True)} GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    # The tier's rows now live in `table`; free DuckDB's copy (later tiers read only the sources).
-    mem.execute(f"DROP TABLE {relation_name(tier, trimmed_tier=True)}")
     rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{key[:16]}.parquet"
     upstream = [r for r in result.tiers if r.tier in parents]
     raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())

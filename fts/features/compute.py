@@ -35,7 +35,8 @@ def compute_tier(
     models = plan(project, tier)
     vix_table = _arrow(vix, ("date", "close")) if vix is not None else pa.table(
         {"date": pa.array([], pa.date32()), "close": pa.array([], pa.float64())})
-    session = run_plan(project, models, _arrow(ohlcv, OHLCV_COLUMNS), vix_table, lambda _: None)
+    session = run_plan(project, models, _arrow(ohlcv, OHLCV_COLUMNS), vix_table, lambda _: None,
+                       keep_untrimmed=not trimmed)
     with session:
         rel = relation_name(tier, trimmed_tier=trimmed)
         return session.con.execute(f"SELECT * FROM {rel} ORDER BY ticker, date").df()

@@ -127,22 +127,24 @@ def run_plan(
     ohlcv: pa.Table,
     vix: pa.Table,
     progress: Callable[[str], None],
+    *,
+    keep_untrimmed: bool = False,
 ) -> EngineSession:
     """Execute the models in order; return the session holding every tier's trimmed rows.
 
-    Each tier's trimmed rows are in relation `"<tier>"`, and the last model's untrimmed output
-    in `"<m>__model"`; other intermediate outputs are dropped once no later model reads them.
-    Close the session when done with it.
+    Each tier's trimmed rows are in relation `"<tier>"` (and with `keep_untrimmed`, the last
+    model's untrimmed output in `"<m>__model"`); intermediate outputs are dropped once no later
+    model reads them. Close the session when done with it.
     """
     session = EngineSession()
     try:
         # DuckDB splits work by row groups of 122,880 rows: a smaller build cannot use a second
-        # thread, which only adds scheduling (about 15 % of the sample's build). A global
-        # setting of the engine database, so set for each build.
+        # thread, which only adds scheduling (13 % of the engine's time on the sample). The
+        # setting is global to the engine database, so each build sets it.
         small = ohlcv.num_rows < ROW_GROUP_ROWS
         session.con.execute("SET threads = 1" if small else "RESET threads")
         _load_sources(session.con, ohlcv, vix)
-        _Runner(session, project, models, progress).run()
+        _Runner(session, project, models, progress, keep_untrimmed).run()
     except BaseException:
         session.close()
         raise
@@ -168,7 +170,8 @@ class _Runner:
     """Runs the models of a plan in order, dropping each output once its last reader is done."""
 
     def __init__(self, session: EngineSession, project: FeatureProject,
-                 models: list[RenderedModel], progress: Callable[[str], None]) -> None:
+                 models: list[RenderedModel], progress: Callable[[str], None],
+                 keep_untrimmed: bool) -> None:
         self.session = session
         self.project = project
         self.models = models
@@ -177,13 +180,13 @@ class _Runner:
         names = {m.spec.name for m in models}
         self.needs = {m.spec.name: set(m.refs) & names for m in models}
         # Readers left per model output, so a large build does not hold every model's rows at
-        # once. Kept: the trimmed tiers, the sources and the last model's own output
-        # (compute_tier(..., trimmed=False) reads it).
+        # once. Kept: the trimmed tiers, the sources and, when asked, the last model's own
+        # output (compute_tier(..., trimmed=False) reads it).
         self.readers = dict.fromkeys(names, 0)
         for deps in self.needs.values():
             for r in deps:
                 self.readers[r] += 1
-        self.last = models[-1].spec.name if models else None
+        self.last = models[-1].spec.name if models and keep_untrimmed else None
         self.sources: dict[str, pd.DataFrame] = {}
 
     def run(self) -> None:

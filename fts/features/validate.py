@@ -36,6 +36,7 @@ FINITE_CHECK = "finite"
 MIN_CHECK = "greater_than_or_equal_to(declared min)"
 MAX_CHECK = "less_than_or_equal_to(declared max)"
 CELL_CHECKS = (FINITE_CHECK, MIN_CHECK, MAX_CHECK)
+CELL_CHECK_VALUES = 20_000_000  # values (160 MB of float64) per block of a cell check
 
 # ok(block, which) -> bool array: `block` holds the checked columns (all, or those at `which`).
 CellTest = Callable[[np.ndarray, Any], np.ndarray]
@@ -116,30 +117,33 @@ def _cell_check(
     """A table-wide check that `ok` holds on every non-null cell of the `subset` columns."""
     expected = [*KEY_COLUMNS, *features]
     usual = np.array([expected.index(name) for name in subset], dtype=np.intp)
-    whole = subset == features  # the checked block is then one slice of the table
 
     def check(df: pd.DataFrame) -> bool | pd.DataFrame:
-        which: Any = slice(None)
+        which = np.arange(len(subset))
         if list(df.columns) == expected:
             pos = usual
-            block = (df.iloc[:, len(KEY_COLUMNS):] if whole else df.iloc[:, pos]).to_numpy()
         else:  # columns missing or out of order (reported as such): check those found
             found = df.columns.get_indexer(list(subset))
-            which = np.flatnonzero(found >= 0)
-            pos = found[which]
-            block = df.iloc[:, pos].to_numpy()
-        if block.dtype.kind != "f":
-            # A column of another type (its dtype check reports it): check the numeric ones.
-            keep = np.array([df.dtypes.iloc[p].kind in "fiu" for p in pos], dtype=bool)
-            which = np.arange(len(subset))[which][keep]
-            pos = pos[keep]
-            block = df.iloc[:, pos].to_numpy(dtype=np.float64, na_value=np.nan)
-        with np.errstate(invalid="ignore"):
-            passed = ok(block, which) | np.isnan(block)
-        if passed.all():
+            which = which[found >= 0]
+            pos = found[found >= 0]
+        # A column of another type (its dtype check reports it): check the numeric ones.
+        numeric = np.array([df.dtypes.iloc[p].kind in "fiu" for p in pos], dtype=bool)
+        which, pos = which[numeric], pos[numeric]
+        out: np.ndarray | None = None
+        # At most CELL_CHECK_VALUES values at a time: a 2-D block of a large tier (and its
+        # boolean temporaries) would add several copies of its rows to the build's peak memory.
+        step = max(1, CELL_CHECK_VALUES // max(len(df), 1))
+        for start in range(0, len(pos), step):
+            part = slice(start, start + step)
+            block = df.iloc[:, pos[part]].to_numpy(dtype=np.float64, na_value=np.nan)
+            with np.errstate(invalid="ignore"):
+                passed = ok(block, which[part]) | np.isnan(block)
+            if not passed.all():
+                if out is None:
+                    out = np.ones(df.shape, dtype=bool)
+                out[:, pos[part]] = passed
+        if out is None:
             return True
-        out = np.ones(df.shape, dtype=bool)
-        out[:, pos] = passed
         return pd.DataFrame(out, index=df.index, columns=df.columns)
 
     return check
