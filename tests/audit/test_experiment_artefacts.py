@@ -3,6 +3,7 @@ re-report) in a project where `fts run` stored final runs and baselines."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -32,12 +33,22 @@ def baseline(root: Path, model: str) -> tuple[str, str]:
 
 
 def report_ids(root: Path) -> list[str]:
+    """Report manifest ids, oldest first: by what each supersedes (created_at has seconds
+    precision, so two reports written within a second would otherwise tie)."""
     con = warehouse(root)
     try:
-        return [r[0] for r in con.execute("SELECT id FROM meta.manifests WHERE kind = 'report' "
-                                          "ORDER BY created_at, id").fetchall()]
+        rows = con.execute("SELECT id, body FROM meta.manifests WHERE kind = 'report'").fetchall()
     finally:
         con.close()
+    left = {mid: set(json.loads(body).get("supersedes") or []) for mid, body in rows}
+    ordered: list[str] = []
+    while left:
+        oldest = sorted(mid for mid, sup in left.items() if not sup & left.keys())
+        assert oldest, f"reports supersede each other in a cycle: {left}"
+        ordered += oldest
+        for mid in oldest:
+            del left[mid]
+    return ordered
 
 
 def test_baselines_have_manifests_and_a_clean_experiment_passes(experiment_project_dir: Path):
