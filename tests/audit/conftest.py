@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 from click.testing import CliRunner, Result
 
@@ -81,3 +82,12 @@ def paths_of(built: Built) -> ProjectPaths:
 def run_fts(root: Path, *args: str) -> Result:
     """The real `fts` command line, in-process (stdout and stderr kept apart)."""
     return CliRunner().invoke(cli, ["--project-dir", str(root), *args])
+
+
+def query(root: Path, sql: str, params: list | None = None) -> list[tuple]:
+    """Run one statement on the project's warehouse directly (read-write: tests tamper with it)."""
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()

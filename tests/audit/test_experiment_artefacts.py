@@ -6,40 +6,27 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import pytest
 
 import fts.report.writer
 from fts.audit import BROKEN, OK, audit_project
 from fts.core.paths import ProjectPaths
 from fts.report.writer import write_report
-from tests.audit.conftest import run_fts
-
-
-def warehouse(root: Path) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(root / "warehouse.duckdb"))
+from tests.audit.conftest import query, run_fts
 
 
 def baseline(root: Path, model: str) -> tuple[str, str]:
     """(manifest id, baseline_id) of one stored baseline."""
-    con = warehouse(root)
-    try:
-        [(mid, bid)] = con.execute(
-            "SELECT id, body->>'baseline_id' FROM meta.manifests WHERE kind = 'baseline' AND "
-            "body->>'model' = ?", [model]).fetchall()
-    finally:
-        con.close()
+    [(mid, bid)] = query(
+        root, "SELECT id, body->>'baseline_id' FROM meta.manifests WHERE kind = 'baseline' AND "
+        "body->>'model' = ?", [model])
     return mid, bid
 
 
 def report_ids(root: Path) -> list[str]:
     """Report manifest ids, oldest first: by what each supersedes (created_at has seconds
     precision, so two reports written within a second would otherwise tie)."""
-    con = warehouse(root)
-    try:
-        rows = con.execute("SELECT id, body FROM meta.manifests WHERE kind = 'report'").fetchall()
-    finally:
-        con.close()
+    rows = query(root, "SELECT id, body FROM meta.manifests WHERE kind = 'report'")
     left = {mid: set(json.loads(body).get("supersedes") or []) for mid, body in rows}
     ordered: list[str] = []
     while left:
@@ -68,11 +55,8 @@ def test_a_tampered_baseline_prediction_fails_the_audit_naming_the_baseline(
     root = experiment_project_dir
     write_report(ProjectPaths(root), "tiny")
     mid, bid = baseline(root, "logistic_regression")
-    con = warehouse(root)
-    con.execute("UPDATE train.predictions SET prob = 1 - prob WHERE run_id = ? AND split = 'test' "
-                "AND date = (SELECT max(date) FROM train.predictions WHERE run_id = ?)",
-                [bid, bid])
-    con.close()
+    query(root, "UPDATE train.predictions SET prob = 1 - prob WHERE run_id = ? AND split = 'test' "
+          "AND date = (SELECT max(date) FROM train.predictions WHERE run_id = ?)", [bid, bid])
 
     report = audit_project(ProjectPaths(root))
     [issue] = report.issues_with("predictions_changed")
@@ -89,10 +73,8 @@ def test_a_tampered_baseline_prediction_fails_the_audit_naming_the_baseline(
 def test_tampered_baseline_metrics_fail_the_audit(experiment_project_dir: Path):
     root = experiment_project_dir
     mid, bid = baseline(root, "hist_gradient_boosting")
-    con = warehouse(root)
-    con.execute("UPDATE experiments.baselines SET test_metrics = json_object('log_loss', 0.1) "
-                "WHERE baseline_id = ?", [bid])
-    con.close()
+    query(root, "UPDATE experiments.baselines SET test_metrics = json_object('log_loss', 0.1) "
+          "WHERE baseline_id = ?", [bid])
 
     [issue] = audit_project(ProjectPaths(root)).issues_with("baseline_metrics_disagree")
     assert issue.subject == mid and "test_metrics" in issue.message
@@ -103,9 +85,7 @@ def test_a_baseline_row_without_a_manifest_fails_the_audit(experiment_project_di
     root = experiment_project_dir
     mid, bid = baseline(root, "class_prior")
     (root / "manifests" / "baseline" / f"{mid}.json").unlink()
-    con = warehouse(root)
-    con.execute("DELETE FROM meta.manifests WHERE id = ?", [mid])
-    con.close()
+    query(root, "DELETE FROM meta.manifests WHERE id = ?", [mid])
 
     [issue] = audit_project(ProjectPaths(root)).issues_with("baseline_without_manifest")
     assert issue.expected == bid and issue.name == "class_prior"

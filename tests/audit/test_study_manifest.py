@@ -14,15 +14,7 @@ from fts.experiments import load_experiment
 from fts.experiments.runner import prepare, study_spec
 from fts.hpo.search import run_study
 from fts.warehouse.hpo_views import create_hpo_views
-from tests.audit.conftest import run_fts
-
-
-def query(root: Path, sql: str, params: list | None = None) -> list[tuple]:
-    con = duckdb.connect(str(root / "warehouse.duckdb"))
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+from tests.audit.conftest import query, run_fts
 
 
 def study_manifests(root: Path) -> dict[str, dict]:
@@ -65,9 +57,9 @@ def test_a_tampered_trial_value_fails_the_audit_naming_the_study(experiment_proj
         create_hpo_views(con)
         [(trial_id,)] = con.execute("SELECT trial_id FROM hpo_trials WHERE study = ? AND "
                                     "number = ?", [study, best]).fetchall()
-        rows = con.execute("SELECT seq, log FROM hpo.journal WHERE op_code = 6").fetchall()
-        [(seq, log)] = [(s, json.loads(t)) for s, t in rows
-                        if json.loads(t)["trial_id"] == trial_id and json.loads(t)["values"]]
+        ops = [(s, json.loads(t)) for s, t in
+               con.execute("SELECT seq, log FROM hpo.journal WHERE op_code = 6").fetchall()]
+        [(seq, log)] = [(s, op) for s, op in ops if op["trial_id"] == trial_id and op["values"]]
         log["values"] = [0.1]
         con.execute("UPDATE hpo.journal SET log = ? WHERE seq = ?", [json.dumps(log), seq])
     finally:

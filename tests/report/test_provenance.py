@@ -6,23 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
-
 from fts.core.manifest import read_manifest
 from fts.core.paths import ProjectPaths
 from fts.report.writer import calibration_models, write_report
-
-
-def registry(root: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(root / "warehouse.duckdb"), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
+from tests.ingest.helpers import rows
 
 
 def report_manifest(root: Path) -> dict:
-    [(mid,)] = registry(root, "SELECT id FROM meta.manifests WHERE kind = 'report'")
+    [(mid,)] = rows(root, "SELECT id FROM meta.manifests WHERE kind = 'report'")
     return read_manifest(ProjectPaths(root).manifests, mid, "report").body
 
 
@@ -30,8 +21,8 @@ def test_report_on_a50_lists_the_vix_load_and_tier_a20_behind_it(experiment_proj
     root = experiment_project_dir
     md = write_report(ProjectPaths(root), "tiny").read_text(encoding="utf-8")
     provenance = md[md.index("## Provenance"):]
-    upstream = registry(root, "SELECT kind, name, id FROM meta.manifests "
-                              "WHERE kind IN ('raw', 'tier', 'dataset')")
+    upstream = rows(root, "SELECT kind, name, id FROM meta.manifests "
+                          "WHERE kind IN ('raw', 'tier', 'dataset')")
     names = {(kind, name) for kind, name, _ in upstream}
     assert {("raw", "^GSPC"), ("raw", "^VIX"), ("tier", "a20"), ("tier", "a50")} <= names
     for kind, name, mid in upstream:
@@ -41,13 +32,13 @@ def test_report_on_a50_lists_the_vix_load_and_tier_a20_behind_it(experiment_proj
 def test_report_says_which_run_is_which_cell_and_seed(experiment_project_dir: Path):
     root = experiment_project_dir
     md = write_report(ProjectPaths(root), "tiny").read_text(encoding="utf-8")
-    runs = registry(root, "SELECT run_id, seed, dataset_id FROM train.runs "
-                          "WHERE purpose = 'final' ORDER BY seed")
+    runs = rows(root, "SELECT run_id, seed, dataset_id FROM train.runs "
+                      "WHERE purpose = 'final' ORDER BY seed")
     assert [seed for _, seed, _ in runs] == [0, 1]
     for run_id, seed, dataset_id in runs:
         assert f"| a50:10K:h1:p1 | {seed} | `{run_id}` | `{dataset_id}` |" in md
-    baselines = registry(root, "SELECT id, body->>'model' FROM meta.manifests "
-                               "WHERE kind = 'baseline'")
+    baselines = rows(root, "SELECT id, body->>'model' FROM meta.manifests "
+                           "WHERE kind = 'baseline'")
     assert len(baselines) == 3
     for mid, model in baselines:
         assert f"| {model} | `{mid}` |" in md
