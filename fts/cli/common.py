@@ -16,12 +16,7 @@ class FtsGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except FtsError as exc:
-            if os.environ.get("FTS_DEBUG") == "1":
-                raise
-            click.echo(f"error: {exc}", err=True)
-            ctx.exit(1)
-        except OSError as exc:  # missing, unreadable or unwritable files, a full disk, ...
+        except (FtsError, OSError) as exc:  # OSError: missing/unreadable files, a full disk, ...
             if os.environ.get("FTS_DEBUG") == "1":
                 raise
             click.echo(f"error: {exc}", err=True)

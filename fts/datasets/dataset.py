@@ -248,10 +248,10 @@ def split_counts(
     """Samples per split that `build_dataset(paths, spec, common_start=...)` gives, writing
     nothing: the registered dataset's counts when there is one, else assembled in memory."""
     tier, table, _, _, existing, prices = _read_inputs(paths, spec, common_start, False)
-    if existing:
-        return {k: int(v["samples"]) for k, v in existing[0]["counts"].items()}
-    built = assemble(table, tier.feature_names, prices, spec, common_start=common_start, source=f"tier {spec.tier}")
-    return {k: int(v["samples"]) for k, v in built.counts.items()}
+    counts = existing[0]["counts"] if existing else assemble(
+        table, tier.feature_names, prices, spec, common_start=common_start,
+        source=f"tier {spec.tier}").counts
+    return {k: int(v["samples"]) for k, v in counts.items()}
 
 
 def _same_arrays(path: Path, content_sha: str) -> bool:

@@ -116,7 +116,7 @@ def _volume_all_or_none(df: pd.DataFrame) -> pd.Series:
     # One empty volume in a series that has volumes makes cumulative indicators (TA-Lib OBV)
     # NaN from that row on, for every later row: a series has volume everywhere or nowhere.
     empty = df["volume"].isna()
-    return ~empty if not empty.all() else pd.Series(True, index=df.index)
+    return ~empty | empty.all()
 
 
 def series_schema(*, close_only: bool, with_adj_close: bool = False) -> pa.DataFrameSchema:

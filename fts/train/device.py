@@ -27,13 +27,13 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 
 def _requested_device(requested: str) -> torch.device:
-    hint = "use auto, cpu, cuda, cuda:N or mps"
     try:
-        device = torch.device(requested)
+        device: torch.device | None = torch.device(requested)
     except (RuntimeError, ValueError):  # torch's message lists every backend it knows
-        raise ConfigError(f"device {requested!r} is not a device fts can train on; {hint}") from None
-    if device.type not in DEVICE_TYPES:
-        raise ConfigError(f"device {requested!r} is not a device fts can train on; {hint}")
+        device = None
+    if device is None or device.type not in DEVICE_TYPES:
+        raise ConfigError(f"device {requested!r} is not a device fts can train on; "
+                          "use auto, cpu, cuda, cuda:N or mps")
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"device {requested!r} was requested but no CUDA GPU is available; "
