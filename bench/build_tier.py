@@ -83,7 +83,7 @@ def synthetic_universe(n_tickers: int, years: int, seed: int = 0) -> tuple[pd.Da
 
 
 _BUILD_CHILD = """
-import json, resource, sys, time
+import json, sys, time
 from fts.project import Project
 t0 = time.perf_counter()
 result = Project(sys.argv[1]).build_tier("a100")

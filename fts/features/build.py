@@ -233,8 +233,12 @@ def build_tier(
     parents = parent_tiers(project, models)
     manifests = dict(existing)
     with session:
+        # The same for every tier's volume check, so asked once.
+        volume_tickers = {r[0] for r in session.con.execute(
+            f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
+            "HAVING count(volume) > 0").fetchall()}
         prepared = [
-            _prepare(project, session.con, t, keys[t], full[t], own[t], inputs, existing,
+            _prepare(project, session.con, t, keys[t], full[t], own[t], inputs, volume_tickers,
                      manifests, result, parents[t], t in vix_tiers)
             for t in tier_order
         ]
@@ -274,17 +278,18 @@ def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
 
 def _prepare(
     project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str, key: str,
-    full_fp: str, own_fp: str, inputs: _Inputs, existing: dict[str, Manifest],
+    full_fp: str, own_fp: str, inputs: _Inputs, volume_tickers: set[str],
     manifests: dict[str, Manifest], result: BuildResult, parents: set[str], uses_vix: bool,
 ) -> _Prepared | None:
     """Validate one tier and assemble its table and manifest (None if the current one is kept).
 
     Writes nothing. `manifests` holds the manifest of every tier kept or prepared so far (the
-    upstream tiers' content hashes are pinned from it); this tier's is added to it.
+    upstream tiers' content hashes are pinned from it, and a tier found in it before its turn
+    is a kept one); this tier's is added to it.
     """
     t0 = time.perf_counter()
-    if tier in existing:
-        m = existing[tier]
+    if tier in manifests:
+        m = manifests[tier]
         result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]), m["outputs"][0]["path"]))
         return None
     spec = project.tier(tier)
@@ -304,11 +309,6 @@ def _prepare(
     staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
     _check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
                    staleness)
-    volume_tickers = {
-        r[0] for r in mem.execute(
-            'SELECT ticker FROM "__source_raw_ohlcv" GROUP BY 1 HAVING count(volume) > 0'
-        ).fetchall()
-    }
     validate_tier(tier, frame, columns, volume_tickers)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
     content_sha = table_content_sha256(table)

@@ -59,19 +59,14 @@ class EngineSession:
     """One build's tables: a schema of its own in the process's in-memory engine database.
 
     `con` is a connection whose unqualified names resolve in that schema, so that builds in one
-    process (tests, notebooks) never see each other's tables; `timings` holds each model's
-    seconds. `close()` drops the schema and every table in it.
+    process (tests, notebooks) never see each other's tables. `close()` drops the schema and
+    every table in it.
     """
 
     def __init__(self) -> None:
         self.schema = f"build_{uuid.uuid4().hex}"
-        self.timings: dict[str, float] = {}
-        setup = _engine_cursor()
-        try:
-            setup.execute(f'CREATE SCHEMA "{self.schema}"')
-        finally:
-            setup.close()
         self.con = _engine_cursor()
+        self.con.execute(f'CREATE SCHEMA "{self.schema}"')
         self.con.execute(f'USE memory."{self.schema}"')
 
     def close(self) -> None:
@@ -144,7 +139,7 @@ def run_plan(
         small = ohlcv.num_rows < ROW_GROUP_ROWS
         session.con.execute("SET threads = 1" if small else "RESET threads")
         _load_sources(session.con, ohlcv, vix)
-        _Runner(session, project, models, progress, keep_untrimmed).run()
+        _Runner(session.con, project, models, progress, keep_untrimmed).run()
     except BaseException:
         session.close()
         raise
@@ -169,10 +164,10 @@ def _load_sources(con: duckdb.DuckDBPyConnection, ohlcv: pa.Table, vix: pa.Table
 class _Runner:
     """Runs the models of a plan in order, dropping each output once its last reader is done."""
 
-    def __init__(self, session: EngineSession, project: FeatureProject,
+    def __init__(self, con: duckdb.DuckDBPyConnection, project: FeatureProject,
                  models: list[RenderedModel], progress: Callable[[str], None],
                  keep_untrimmed: bool) -> None:
-        self.session = session
+        self.con = con
         self.project = project
         self.models = models
         self.progress = progress
@@ -193,14 +188,13 @@ class _Runner:
         for model in self.models:
             name = model.spec.name
             seconds = self._run_model(model)
-            self.session.timings[name] = seconds
             self._release(name)
             kind = "sql" if model.spec.kind == "sql" else "python"
             self.progress(f"  model {name} ({kind}) {seconds:.2f}s")
 
     def _release(self, name: str) -> None:
         """Drop what no remaining model reads once `name` is done."""
-        con = self.session.con
+        con = self.con
         if name in self.tiers and name != self.last:
             # Later models read the trimmed tier, never the untrimmed output.
             con.execute(f"DROP TABLE IF EXISTS {relation_name(name)}")
@@ -211,11 +205,11 @@ class _Runner:
 
     def _run_model(self, model: RenderedModel) -> float:
         started = time.perf_counter()
-        con, name = self.session.con, model.spec.name
+        con, name = self.con, model.spec.name
         if model.spec.kind == "sql":
-            self._run_sql(con, model)
+            self._run_sql(model)
         else:
-            self._run_python(con, model)
+            self._run_python(model)
         if name in self.tiers:
             _check_tier_columns(con, self.project, name)
             con.execute(
@@ -224,14 +218,14 @@ class _Runner:
             )
         return time.perf_counter() - started
 
-    def _run_sql(self, cur: duckdb.DuckDBPyConnection, model: RenderedModel) -> None:
+    def _run_sql(self, model: RenderedModel) -> None:
         try:
-            cur.execute(f"CREATE TABLE {relation_name(model.spec.name)} AS {model.sql}")
+            self.con.execute(f"CREATE TABLE {relation_name(model.spec.name)} AS {model.sql}")
         except duckdb.Error as exc:
             raise BuildError(f"{model.spec.path}: {_first_line(exc)}") from exc
 
-    def _run_python(self, cur: duckdb.DuckDBPyConnection, model: RenderedModel) -> None:
-        name = model.spec.name
+    def _run_python(self, model: RenderedModel) -> None:
+        name, cur = model.spec.name, self.con
         fn = _load_python_model(model)
         ctx = ModelContext(cur, name, self.tiers, self.project.vars, self.sources)
         try:
