@@ -2,10 +2,11 @@
 
 One function per kind; a study's trials are compared with the Optuna journal (`hpo_trials`);
 other kinds (report, ...) get the generic check of every `outputs[*]` entry that carries a
-`sha256`. A report superseded by a later report of its name
-is not re-hashed: that report overwrote its files (see `inventory._mark_superseded`). Each returns a `Verification`: the issues found and,
-for every hash the manifest declares, the hash recomputed now (None when it cannot be: file
-missing or unreadable). The chain check compares what consumers pinned against those.
+`sha256`. A report superseded by a later report of its name is not re-hashed: that report
+overwrote its files (see `inventory._mark_superseded`). Each returns a `Verification`: the
+issues found and, for every hash the manifest declares, the hash recomputed now (None when it
+cannot be: file missing or unreadable). The chain check compares what consumers pinned against
+those.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Order: read the manifests and one warehouse snapshot (`inventory`), re-hash every artefact
 (`checks`), check every input link (`links`), check the tier definitions and pointers
-(`definitions`) and the experiment cells against their studies (`studies`), then let doubt flow downstream (`links.propagate`).
+(`definitions`) and the experiment cells against their studies (`studies`), then let doubt
+flow downstream (`links.propagate`).
 """
 
 from __future__ import annotations

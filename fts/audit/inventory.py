@@ -43,7 +43,7 @@ class Entry:
     registry_manifest: Manifest | None = None
     in_registry: bool = False
     problems: list[Issue] = field(default_factory=list)
-    superseded_by: str | None = None  # a report whose files a later report of its name replaced
+    superseded_by: str | None = None  # a later report/study manifest of the same name
 
     @property
     def manifest(self) -> Manifest | None:

@@ -93,7 +93,15 @@ def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
     start = common_sample_start(paths, built, ctx_len=exp.ctx_len) if built else None
     samples: dict[tuple[str, int, float], int | None] = {}
     timed: dict[tuple[str, int], float] = {}
+    archs: dict[tuple[str, str], PatchTSTConfig] = {}
+    references: dict[str, PatchTSTConfig] = {}
     features = {tier: n_features_of(paths, tier) for tier in exp.tiers}
+
+    def arch(tier: str, budget: str) -> PatchTSTConfig:
+        # Selecting from the grid costs ~40 ms; each (tier, budget) recurs across cells.
+        if (tier, budget) not in archs:
+            archs[tier, budget] = select_architecture(budget, features[tier], exp.ctx_len)
+        return archs[tier, budget]
 
     def count(tier: str, cell: Any) -> int | None:
         key = (tier, cell.horizon, cell.threshold_pct)
@@ -116,17 +124,18 @@ def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
 
     def reference(tier: str) -> PatchTSTConfig:
         """The largest model of the matrix that is measured anyway, else REFERENCE_BUDGET's."""
-        cfgs = [select_architecture(b, features[tier], exp.ctx_len) for b in exp.budgets]
-        measured = [c for c in cfgs if count_parameters(c) <= PROBE_MAX_PARAMS
-                    and max_batch_size(c, available) >= 1]
-        if measured:
-            return max(measured, key=count_parameters)
-        return select_architecture(REFERENCE_BUDGET, features[tier], exp.ctx_len)
+        if tier not in references:
+            measured = [c for c in (arch(tier, b) for b in exp.budgets)
+                        if count_parameters(c) <= PROBE_MAX_PARAMS
+                        and max_batch_size(c, available) >= 1]
+            references[tier] = (max(measured, key=count_parameters) if measured
+                                else arch(tier, REFERENCE_BUDGET))
+        return references[tier]
 
     plans = []
     for cell in exp.cells():
         n_features = features[cell.tier]
-        cfg = select_architecture(cell.budget, n_features, exp.ctx_len)
+        cfg = arch(cell.tier, cell.budget)
         n_params = count_parameters(cfg)
         fits_batch = max_batch_size(cfg, available)
         micro = micro_batch(cfg)

@@ -48,14 +48,15 @@ def write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,
             [run_ids]).fetchall()) if run_ids else {}
         current = current_studies(con, spec.name)
     trials_sha = sha256_json(trials)
+    identity = _jsonable(spec, dataset.id)
     for m in current:
-        if m.get("trials_sha256") == trials_sha and m.get("spec") == _jsonable(spec, dataset.id):
+        if m.get("trials_sha256") == trials_sha and m.get("spec") == identity:
             return m  # nothing new since the last manifest
     inputs = [Input(dataset.id, "dataset", dataset.manifest["arrays_content_sha256"])]
     inputs += [Input(rid, "run", checkpoints[rid]) for rid in run_ids if rid in checkpoints]
     manifest = Manifest.create(
         kind="study", name=spec.name, version=STUDY_FORMAT, inputs=inputs,
-        spec=_jsonable(spec, dataset.id), storage="postgresql" if external else "warehouse",
+        spec=identity, storage="postgresql" if external else "warehouse",
         n_trials=len(trials), trials=trials, trials_sha256=trials_sha,
         best_trial=best_finished_trial(trials),
         supersedes=sorted(m.id for m in current),

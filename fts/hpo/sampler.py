@@ -10,7 +10,6 @@ same history -> same proposals).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,13 +18,14 @@ from optuna.distributions import BaseDistribution
 from optuna.samplers import BaseSampler, TPESampler
 from optuna.trial import FrozenTrial, TrialState
 
+from fts.core.hashing import sha256_bytes
+
 N_STARTUP_TRIALS = 8
 
 
 def trial_seed(seed: int, number: int) -> int:
     """The 32-bit seed of trial `number` of a study seeded with `seed` (stable across runs)."""
-    digest = hashlib.sha256(f"fts-hpo:{seed}:{number}".encode()).digest()
-    return int.from_bytes(digest[:4], "big")
+    return int(sha256_bytes(f"fts-hpo:{seed}:{number}".encode())[:8], 16)  # first 4 bytes
 
 
 class TrialSeededSampler(BaseSampler):

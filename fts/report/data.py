@@ -75,7 +75,8 @@ def _baseline_manifests(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[
         """SELECT id, body FROM meta.manifests
            WHERE kind = 'baseline' AND list_contains(?, body->>'baseline_id')
            ORDER BY created_at, id""", [ids]).fetchall()
-    newest = {json.loads(body)["baseline_id"]: (mid, json.loads(body)) for mid, body in rows}
+    bodies = [(mid, json.loads(body)) for mid, body in rows]
+    newest = {b["baseline_id"]: (mid, b) for mid, b in bodies}
     return dict(newest.values())
 
 
