@@ -20,7 +20,7 @@ from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.hpo.study import StudySpec
-from fts.warehouse import connect, register_manifest, transaction
+from fts.warehouse import connect, current_manifests, register_manifest, transaction
 from fts.warehouse.hpo_views import best_finished_trial, finished_trial_records
 
 STUDY_FORMAT = 1
@@ -28,11 +28,7 @@ STUDY_FORMAT = 1
 
 def current_studies(con: Any, name: str) -> list[Manifest]:
     """The study manifests of `name` that no later one supersedes."""
-    rows = con.execute("SELECT id, body FROM meta.manifests WHERE kind = 'study' AND name = ?",
-                       [name]).fetchall()
-    bodies = {mid: json.loads(body) for mid, body in rows}
-    superseded = {s for body in bodies.values() for s in body.get("supersedes") or []}
-    return [Manifest(body=b, id=mid) for mid, b in sorted(bodies.items()) if mid not in superseded]
+    return current_manifests(con, "study", name)
 
 
 def write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,

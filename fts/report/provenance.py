@@ -7,12 +7,11 @@ of them (datasets, tier builds, raw loads) as walked through their inputs by
 
 from __future__ import annotations
 
-import json
-
 import duckdb
 
 from fts.core.manifest import Input
 from fts.report.data import ReportData
+from fts.warehouse import current_manifests
 
 
 def provenance_lines(data: ReportData) -> list[str]:
@@ -56,7 +55,4 @@ def report_inputs(data: ReportData) -> list[Input]:
 def current_reports(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
     """Ids of the report manifests of `name` that no later report supersedes: the ones whose
     files a new report of the same name overwrites (and must therefore supersede)."""
-    rows = con.execute("SELECT id, body FROM meta.manifests WHERE kind = 'report' AND name = ?",
-                       [name]).fetchall()
-    superseded = {s for _, body in rows for s in json.loads(body).get("supersedes") or []}
-    return sorted(mid for mid, _ in rows if mid not in superseded)
+    return [m.id for m in current_manifests(con, "report", name)]

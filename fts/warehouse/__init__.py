@@ -2,6 +2,7 @@
 
 from fts.warehouse.connection import connect, transaction
 from fts.warehouse.registry import (
+    current_manifests,
     current_tiers,
     list_manifests,
     register_artifact,
@@ -12,6 +13,7 @@ from fts.warehouse.schema import ensure_schema
 
 __all__ = [
     "connect",
+    "current_manifests",
     "current_tiers",
     "ensure_schema",
     "list_manifests",

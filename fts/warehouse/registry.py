@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from fts.core.hashing import canonical_json
@@ -36,6 +38,16 @@ def list_manifests(con: duckdb.DuckDBPyConnection, kind: str | None = None) -> l
 
     rows = con.execute(sql + " ORDER BY created_at, id", params).fetchall()
     return [Manifest(body=json.loads(body), id=mid) for mid, body in rows]
+
+
+def current_manifests(con: duckdb.DuckDBPyConnection, kind: str, name: str) -> list[Manifest]:
+    """The manifests of `kind` and `name` that no other one lists in its `supersedes`, by id:
+    the current ones of a name that is rewritten in place (a study, a report)."""
+    rows = con.execute("SELECT id, body FROM meta.manifests WHERE kind = ? AND name = ?",
+                       [kind, name]).fetchall()
+    bodies = {mid: json.loads(body) for mid, body in rows}
+    superseded = {s for body in bodies.values() for s in body.get("supersedes") or []}
+    return [Manifest(body=b, id=mid) for mid, b in sorted(bodies.items()) if mid not in superseded]
 
 
 def set_current_tier(
