@@ -70,9 +70,11 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout
                 raise WarehouseBusy(
                     f"{path}: another process is writing the warehouse; waited {limit:.0f}s "
                     f"(set {LOCK_TIMEOUT_ENV} to wait longer)") from exc
-        # Jittered backoff, short at first: journal calls by other processes take milliseconds.
+        # Jittered backoff capped at 50 ms: journal calls by other processes take milliseconds,
+        # and a waiter that backed off further kept missing the short free windows between
+        # another worker's calls (it could get no trial in for seconds).
         time.sleep(delay * (1 + random.random()))
-        delay = min(delay * 2, 0.5)
+        delay = min(delay * 2, 0.05)
 
 
 @contextlib.contextmanager
