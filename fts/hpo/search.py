@@ -30,6 +30,7 @@ from optuna.trial import TrialState
 from fts.core.errors import ConfigError, FtsError
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
+from fts.hpo.guard import check_params_reached
 from fts.hpo.manifest import write_study_manifest
 from fts.hpo.sampler import TrialSeededSampler
 from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
@@ -296,6 +297,14 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         trial.set_user_attr("fail_reason", reason)
         study.tell(trial, state=TrialState.FAIL)
         progress(f"trial {trial.number}: FAIL {reason}")
+        return TrialState.FAIL
+    trial.set_user_attr("run_id", record.run_id)
+    try:
+        check_params_reached(params, record.config, {"arch": parse_arch_key})
+    except FtsError as exc:
+        trial.set_user_attr("fail_reason", str(exc)[:500])
+        study.tell(trial, state=TrialState.FAIL)
+        progress(f"trial {trial.number}: FAIL {exc}")
         return TrialState.FAIL
     for key, value in (("n_params", record.n_params), ("run_id", record.run_id),
                        ("epochs_run", record.epochs_run), ("best_epoch", record.best_epoch),

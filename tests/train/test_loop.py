@@ -112,6 +112,23 @@ def test_best_epoch_weights_are_restored_before_reporting() -> None:
     assert again == pytest.approx(min(losses), abs=1e-9)
 
 
+def test_best_epoch_is_restored_when_validation_loss_rises_after_its_minimum() -> None:
+    """Validation labels are the training labels flipped: the better the model fits the
+    training data, the worse it does on validation, so the minimum comes before the last epoch
+    and only a real restore gives back the minimum's weights (best = last cannot pass here)."""
+    flipped = SimpleNamespace(windows=TRAIN.windows, labels=(1 - TRAIN.labels).astype(np.int8))
+    cfg = dataclasses.replace(BASE, lr=1e-2, max_epochs=6, patience=6)
+    torch.manual_seed(123)
+    model = PatchTST(dataclasses.replace(MODEL, dropout=0.0))
+    result = fit(model, cfg, TRAIN, flipped, CPU, 32)
+    losses = [h["val_loss"] for h in result.history]
+    assert result.epochs_run == 6
+    assert result.best_epoch == int(np.argmin(losses)) < len(losses) - 1
+    assert losses[-1] > min(losses) + 1e-3  # it really rose after the minimum
+    again = log_loss_safe(flipped.labels, predict(model, flipped, CPU))
+    assert again == pytest.approx(min(losses), abs=1e-9)
+
+
 def test_gradient_accumulation_equals_a_full_batch_step() -> None:
     # LayerNorm and no dropout: micro-batches then see exactly the full batch's computation.
     cfg_model = dataclasses.replace(MODEL, norm="layer", dropout=0.0)
