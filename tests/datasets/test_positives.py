@@ -74,3 +74,38 @@ def test_the_override_is_part_of_the_dataset_identity(project) -> None:
     b = build_dataset(paths, DatasetSpec("t20", 1, 1.0, split=FOLDS, min_val_positives=1))
     assert a.id != b.id
     assert (a.manifest["spec"]["min_val_positives"], b.manifest["spec"]["min_val_positives"]) == (0, 1)
+
+
+def test_fts_train_refuses_too_few_positives_in_one_line_and_records_an_override(
+        built_project_dir) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from fts.cli import cli
+    from fts.core.hashing import sha256_file
+
+    def tree() -> dict[str, str]:
+        root = built_project_dir
+        return {str(f.relative_to(root)): sha256_file(f) for f in sorted(root.rglob("*"))
+                if f.is_file() and f.parts[len(root.parts)] in ("data", "manifests")}
+
+    args = ["--project-dir", str(built_project_dir), "train", "--tier", "a20", "--budget", "20K",
+            "--horizon", "1", "--threshold", "1", "--ctx", "16", "--epochs", "1",
+            "--max-batches", "1"]
+    before = tree()
+    refused = CliRunner().invoke(cli, [*args, "--min-val-positives", "76"])
+    assert refused.exit_code == 1
+    errors = [line for line in refused.output.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and "Traceback" not in refused.output
+    # The default split on the sample: 3 folds holding 75 positives together (docs/datasets.md).
+    assert "fold0.val, fold1.val, fold2.val) has 75 positive labels" in errors[0]
+    assert tree() == before
+    done = CliRunner().invoke(cli, [*args, "--min-val-positives", "0", "--json"])
+    assert done.exit_code == 0, done.output
+    run_id = json.loads(done.output[done.output.index("{"):])["run_id"]
+    from fts.project import Project
+
+    config = json.loads(Project(built_project_dir).sql(
+        f"select config from train.runs where run_id = '{run_id}'").to_pylist()[0]["config"])
+    assert config["dataset"]["min_val_positives"] == 0 and config["dataset"]["inputs"] == "scale_free"

@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
-from fts.datasets import SELECTION_SPLIT, DatasetSpec, SplitPolicy, build_dataset, common_sample_start
+from fts.datasets import (
+    SELECTION_SPLIT,
+    DatasetSpec,
+    SplitPolicy,
+    build_dataset,
+    common_sample_start,
+)
 from fts.experiments import load_experiment
 from fts.hpo.search import run_study
 from fts.hpo.study import StudySpec
