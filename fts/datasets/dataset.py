@@ -207,7 +207,9 @@ def build_dataset(
     `common_start`: the first date a sample may have; pass the same date (see
     `common_sample_start`) for every tier compared in one study so that they are evaluated on
     the same sample dates. Raises ValidationError before writing anything when a split has
-    fewer than 50 samples, the horizon exceeds the data, or a selected window holds NaN.
+    fewer than 50 samples, the selection data (validation over the folds) fewer positives than
+    `spec.min_val_positives`, the horizon exceeds the data, or a selected window holds NaN.
+    Scale-free inputs (`spec.inputs`) read each feature's kind from the tier's declarations.
     """
     tier, table, loads, fingerprint, existing, prices, kinds = _read_inputs(
         paths, spec, common_start, verify_tier)
