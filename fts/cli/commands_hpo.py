@@ -25,10 +25,16 @@ from fts.cli.common import get_project
 @click.option("--max-batches", "max_train_batches", type=int, default=0,
               help="Cap optimizer steps per epoch (0 = all); for quick studies.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--inputs", type=click.Choice(["scale_free", "raw"]), default="scale_free",
+              show_default=True, help="Model inputs: scale-free from the declared kinds, or raw.")
+@click.option("--min-val-positives", type=int, default=50, show_default=True,
+              help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
+              "0 disables the rule.")
 @click.pass_context
 def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
               threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
-              max_epochs: int, patience: int, max_train_batches: int, seed: int) -> None:
+              max_epochs: int, patience: int, max_train_batches: int, seed: int, inputs: str,
+              min_val_positives: int) -> None:
     """Search architectures within BUDGET and training settings with Optuna; the study is
     stored in the warehouse (or PostgreSQL) and resumes where it stopped."""
     if ctx.invoked_subcommand is not None:
@@ -40,7 +46,8 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
 
     spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
                      ctx_len=ctx_len, seed=seed, name=name, max_epochs=max_epochs,
-                     patience=patience, max_train_batches=max_train_batches)
+                     patience=patience, max_train_batches=max_train_batches, inputs=inputs,
+                     min_val_positives=min_val_positives)
     project = get_project(ctx)
     try:
         out = run_study(project.paths, spec, trials, storage_url=storage_url,

@@ -68,13 +68,19 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("--dry-run", is_flag=True, help="Estimate parameters, memory and time; train nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option("--inputs", type=click.Choice(["scale_free", "raw"]), default="scale_free",
+              show_default=True, help="Model inputs: made independent of the price and volume "
+              "scale from each column's declared kind, or the tier's raw values.")
+@click.option("--min-val-positives", type=int, default=50, show_default=True,
+              help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
+              "0 disables the rule (recorded in the dataset).")
 @click.pass_context
 def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshold: float,
               ctx_len: int, arch: tuple[str, ...], seed: int, max_epochs: int, patience: int,
               lr: float, weight_decay: float, batch_size: int, micro_batch: int,
               warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
               max_train_batches: int, dropout: float, bf16: bool, device: str, dry_run: bool,
-              as_json: bool) -> None:
+              as_json: bool, inputs: str, min_val_positives: int) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig
@@ -94,6 +100,7 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
                           batch_size=batch_size, micro_batch=micro_batch, grad_clip=grad_clip,
                           pos_weight=pos_weight, bf16=bf16, seed=seed,
                           max_train_batches=max_train_batches),
+        inputs=inputs, min_val_positives=min_val_positives,
     )
     project = get_project(ctx)
     if dry_run:

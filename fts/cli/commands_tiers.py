@@ -48,10 +48,11 @@ def describe_cmd(ctx: click.Context, tier: str, as_json: bool) -> None:
     else:
         click.echo(f"  not built yet (run `fts build-tier {tier}`)")
     width = max(len(c["name"]) for c in info["columns"]) if info["columns"] else 4
-    click.echo(f"  {'column':<{width}}  tier   warmup  definition")
+    click.echo(f"  {'column':<{width}}  tier   warmup  {'kind':<16}  definition")
     for c in info["columns"]:
         extra = f" [may be null: {c['nullable']}]" if c["nullable"] else ""
-        click.echo(f"  {c['name']:<{width}}  {c['tier']:<5}  {c['warmup']:>6}  {c['description']}{extra}")
+        click.echo(f"  {c['name']:<{width}}  {c['tier']:<5}  {c['warmup']:>6}  {c['kind']:<16}  "
+                   f"{c['description']}{extra}")
 
 
 @click.command("tiers")

@@ -15,14 +15,18 @@ from fts.datasets.dataset import (
     load_dataset,
     split_counts,
 )
+from fts.datasets.inputs import INPUTS
 from fts.datasets.normalize import NORMALIZATIONS
 from fts.datasets.spec import DatasetSpec
-from fts.datasets.splits import MIN_SAMPLES, SplitPolicy
+from fts.datasets.splits import MIN_SAMPLES, MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from fts.datasets.targets import TargetSpec, threshold_labels
 from fts.datasets.windows import WindowSet
 
 __all__ = [
+    "INPUTS",
     "MIN_SAMPLES",
+    "MIN_VAL_POSITIVES",
+    "SELECTION_SPLIT",
     "NORMALIZATIONS",
     "Dataset",
     "DatasetSpec",

@@ -21,12 +21,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from fts.core.errors import NotFoundError, ValidationError
+from fts.datasets.inputs import manifest_entry, scale_free
 from fts.datasets.normalize import apply_zscore, zscore_stats
 from fts.datasets.spec import DatasetSpec
 from fts.datasets.splits import (
     NEVER,
     SplitPlan,
     assign_regions,
+    check_min_positives,
     check_min_samples,
     plan_splits,
     to_date,
@@ -56,6 +58,8 @@ class Assembled:
     counts: dict[str, dict[str, Any]]
     dropped: dict[str, Any]
     normalization: dict[str, Any]
+    inputs: dict[str, Any]
+    selection: dict[str, Any]
 
 
 @dataclass
@@ -71,6 +75,7 @@ class _Rows:
     nulls_by_feature: dict[str, int]
     labels: np.ndarray  # float64, NaN where missing
     guard: np.ndarray  # int days of the ticker's row t+h+embargo, NEVER past the data
+    close: np.ndarray  # the raw close at each row's date (scale-free inputs divide by it)
 
 
 def select_rows(table: pa.Table, feature_names: list[str], spec: DatasetSpec, source: str) -> pa.Table:
@@ -127,6 +132,7 @@ def _rows(
             nulls_by_feature[name] = int(null.sum())
 
     labels = np.full(n, np.nan)
+    close = np.full(n, np.nan)
     guard = np.full(n, NEVER, dtype=np.int64)
     h, step = spec.horizon, spec.horizon + spec.split.embargo
     for k, ticker in enumerate(tickers):
@@ -157,10 +163,12 @@ def _rows(
                 row=f"{ticker} {to_date(dates[lo + bad])}",
             )
         labels[lo:hi] = raw_labels[idx]
+        close[lo:hi] = series.close[idx]
         g = idx + step
         inside = g < n_raw
         guard[lo:hi][inside] = series.dates[g[inside]]
-    return _Rows(tickers, offsets, codes, dates, features, row_null, nulls_by_feature, labels, guard)
+    return _Rows(tickers, offsets, codes, dates, features, row_null, nulls_by_feature, labels, guard,
+                 close)
 
 
 def _check_finite(rows: _Rows, values: np.ndarray, covered: np.ndarray, names: list[str], what: str) -> None:
@@ -184,13 +192,17 @@ def assemble(
     *,
     common_start: dt.date | None = None,
     source: str = "tier",
+    kinds: list[str] | None = None,
 ) -> Assembled:
     """Build the dataset arrays from a tier table (ticker, date, features...) and raw prices.
 
+    `kinds` (each feature's declared kind) are required when `spec.inputs` is "scale_free".
     Raises ValidationError (nothing is returned, so nothing gets written) when a split has
-    fewer than 50 samples, the horizon exceeds the data, or a selected window holds NaN/inf.
+    fewer than 50 samples, the selection data has fewer than `spec.min_val_positives`
+    positives, the horizon exceeds the data, or a selected window holds NaN/inf.
     """
     rows = _rows(table, feature_names, prices, spec, source)
+    undefined = _make_inputs(rows, spec, feature_names, kinds)
     ctx, n = spec.ctx_len, rows.dates.size
     ends_ok = full_window_ends(~rows.row_null, rows.offsets, ctx)
     has_label = ~np.isnan(rows.labels)
@@ -210,6 +222,8 @@ def assemble(
     members, purged = assign_regions(rows.dates[cand_idx], rows.guard[cand_idx], plan)
     ends = {name: cand_idx[m] for name, m in members.items()}
     check_min_samples({name: e.size for name, e in ends.items()})
+    selection = check_min_positives({name: int((rows.labels[e] == 1).sum()) for name, e in ends.items()},
+                                    plan, spec.min_val_positives)
 
     covered = covered_rows(np.concatenate(list(ends.values())), ctx, n)
     _check_finite(rows, rows.features, covered, feature_names, "")
@@ -253,6 +267,26 @@ def assemble(
         "windows_with_null_features": int((in_span & ~warmup & ~ends_ok).sum()),
         "rows_without_label": int((in_span & ends_ok & ~has_label).sum()),
         "null_rows_by_feature": rows.nulls_by_feature,
+        "undefined_input_rows_by_feature": undefined,
         "purged": {name: c for name, c in purged.items() if c},
     }
-    return Assembled(arrays, rows.tickers, plan, counts, dropped, norm)
+    inputs = manifest_entry(spec.inputs, feature_names, kinds)
+    return Assembled(arrays, rows.tickers, plan, counts, dropped, norm, inputs, selection)
+
+
+def _make_inputs(rows: _Rows, spec: DatasetSpec, feature_names: list[str],
+                 kinds: list[str] | None) -> dict[str, int]:
+    """Turn `rows.features` into the model inputs `spec.inputs` asks for, in place.
+
+    Rows where an input is not defined (a rolling z-score before its window is full) become
+    gaps like a null: every window containing one is dropped. Returns their count per feature.
+    """
+    if spec.inputs == "raw":
+        return {}
+    if kinds is None or len(kinds) != len(feature_names):
+        raise ValidationError("scale-free inputs need the declared kind of every feature", source="dataset")
+    was_nan = np.isnan(rows.features)
+    rows.features = scale_free(rows.features, rows.close, rows.offsets, kinds)
+    new = np.isnan(rows.features) & ~was_nan
+    rows.row_null |= new.any(axis=1)
+    return {name: int(new[:, j].sum()) for j, name in enumerate(feature_names) if new[:, j].any()}

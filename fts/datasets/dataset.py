@@ -21,6 +21,7 @@ from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets import sources
 from fts.datasets.assemble import assemble, select_rows
+from fts.datasets.inputs import declared_kinds
 from fts.datasets.spec import DatasetSpec
 from fts.datasets.storage import arrays_content_sha256, read_npz, write_npz
 from fts.datasets.windows import WindowSet, full_window_ends, window_view
@@ -151,11 +152,14 @@ def _open_verified(paths: ProjectPaths, manifest: Manifest) -> Dataset:
     return Dataset(manifest, arrays, path)
 
 
-def _fingerprint(spec: DatasetSpec, tier_id: str, loads: list[str], common_start: dt.date | None) -> str:
+def _fingerprint(spec: DatasetSpec, tier_id: str, loads: list[str], common_start: dt.date | None,
+                 kinds: list[str] | None) -> str:
     return sha256_json(
         {
             "format": FORMAT_VERSION,
             "spec": spec.to_dict(),
+            # A corrected kind changes the inputs, so it must give a different dataset.
+            "kinds": kinds,
             "tier_manifest": tier_id,
             "raw_loads": sorted(loads),
             "common_start": common_start.isoformat() if common_start else None,
@@ -163,18 +167,32 @@ def _fingerprint(spec: DatasetSpec, tier_id: str, loads: list[str], common_start
     )
 
 
+class _Inputs(NamedTuple):
+    tier: sources.TierBuild
+    table: Any
+    loads: dict[str, Any]
+    fingerprint: str
+    existing: list[Manifest]
+    prices: Any
+    kinds: list[str] | None
+
+
 def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date | None,
-                 verify_tier: bool) -> tuple[Any, Any, dict[str, Any], str, list[Any], Any]:
+                 verify_tier: bool) -> _Inputs:
     """The tier build and its rows, the raw loads, the dataset fingerprint, the datasets already
-    registered under it, and the price series (None when one is registered: not needed)."""
+    registered under it, the price series (None when one is registered: not needed) and, for
+    scale-free inputs, each feature's declared kind."""
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         tier = sources.tier_build(con, paths, spec.tier)
+        kinds = (declared_kinds(paths.features_sql, spec.tier, tier.feature_names)
+                 if spec.inputs == "scale_free" else None)
         table = tier.read(verify=verify_tier)
         loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
-        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
+        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()],
+                                   common_start, kinds)
         existing = sources.find_datasets(con, fingerprint)
         prices = sources.price_series(con, loads) if not existing else None
-    return tier, table, loads, fingerprint, existing, prices
+    return _Inputs(tier, table, loads, fingerprint, existing, prices, kinds)
 
 
 def build_dataset(
@@ -189,9 +207,11 @@ def build_dataset(
     `common_start`: the first date a sample may have; pass the same date (see
     `common_sample_start`) for every tier compared in one study so that they are evaluated on
     the same sample dates. Raises ValidationError before writing anything when a split has
-    fewer than 50 samples, the horizon exceeds the data, or a selected window holds NaN.
+    fewer than 50 samples, the selection data (validation over the folds) fewer positives than
+    `spec.min_val_positives`, the horizon exceeds the data, or a selected window holds NaN.
+    Scale-free inputs (`spec.inputs`) read each feature's kind from the tier's declarations.
     """
-    tier, table, loads, fingerprint, existing, prices = _read_inputs(
+    tier, table, loads, fingerprint, existing, prices, kinds = _read_inputs(
         paths, spec, common_start, verify_tier)
     for manifest in existing:
         try:
@@ -202,7 +222,8 @@ def build_dataset(
         with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
             prices = sources.price_series(con, loads)
 
-    built = assemble(table, tier.feature_names, prices, spec, common_start=common_start, source=f"tier {spec.tier}")
+    built = assemble(table, tier.feature_names, prices, spec, common_start=common_start,
+                     source=f"tier {spec.tier}", kinds=kinds)
     content = arrays_content_sha256(built.arrays)
     path = _arrays_path(paths, content)
     if not _same_arrays(path, content):
@@ -230,7 +251,9 @@ def build_dataset(
         rows=int(built.arrays["features"].shape[0]),
         split=built.plan.to_manifest(spec.split, spec.horizon),
         normalization=built.normalization,
+        model_inputs=built.inputs,
         counts=built.counts,
+        selection=built.selection,
         dropped=built.dropped,
         arrays_sha256=file_sha,
         arrays_content_sha256=content,
@@ -247,10 +270,10 @@ def split_counts(
 ) -> dict[str, int]:
     """Samples per split that `build_dataset(paths, spec, common_start=...)` gives, writing
     nothing: the registered dataset's counts when there is one, else assembled in memory."""
-    tier, table, _, _, existing, prices = _read_inputs(paths, spec, common_start, False)
-    counts = existing[0]["counts"] if existing else assemble(
-        table, tier.feature_names, prices, spec, common_start=common_start,
-        source=f"tier {spec.tier}").counts
+    got = _read_inputs(paths, spec, common_start, False)
+    counts = got.existing[0]["counts"] if got.existing else assemble(
+        got.table, got.tier.feature_names, got.prices, spec, common_start=common_start,
+        source=f"tier {spec.tier}", kinds=got.kinds).counts
     return {k: int(v["samples"]) for k, v in counts.items()}
 
 

@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fts.core.errors import ConfigError
+from fts.datasets.inputs import check_inputs
 from fts.datasets.normalize import NORMALIZATIONS
-from fts.datasets.splits import SplitPolicy
+from fts.datasets.splits import MIN_VAL_POSITIVES, SplitPolicy
 from fts.datasets.targets import TargetSpec
 
 
@@ -21,6 +22,12 @@ class DatasetSpec:
     split: how train/val/test dates are chosen (see SplitPolicy).
     normalization: "revin" (in the model; features stay raw), "train_zscore" or "none".
     tickers: a subset of the tier's tickers (stored sorted), or None for all of them.
+    inputs: "raw" (the tier's values) or "scale_free" (each feature made independent of the
+      price and volume scale from its declared kind; see fts.datasets.inputs). The default is
+      "raw" so that a manifest written before the option existed reads back as what it was;
+      `fts train`, `fts hpo` and the studies ask for "scale_free".
+    min_val_positives: the selection data (validation, summed over walk-forward folds) must
+      hold at least this many positive labels, else the build is refused; 0 disables the rule.
     """
 
     tier: str
@@ -30,6 +37,8 @@ class DatasetSpec:
     split: SplitPolicy = field(default_factory=SplitPolicy)
     normalization: str = "revin"
     tickers: tuple[str, ...] | None = None
+    inputs: str = "raw"
+    min_val_positives: int = MIN_VAL_POSITIVES
 
     def __post_init__(self) -> None:
         if not self.tier or not isinstance(self.tier, str):
@@ -46,6 +55,11 @@ class DatasetSpec:
             raise ConfigError(
                 f"normalization {self.normalization!r} is not one of {', '.join(NORMALIZATIONS)}"
             )
+        check_inputs(self.inputs)
+        if (isinstance(self.min_val_positives, bool) or int(self.min_val_positives) != self.min_val_positives
+                or self.min_val_positives < 0):
+            raise ConfigError(f"min_val_positives must be an integer >= 0, got {self.min_val_positives!r}")
+        object.__setattr__(self, "min_val_positives", int(self.min_val_positives))
         if self.tickers is not None:
             if isinstance(self.tickers, str):
                 raise ConfigError("tickers must be a sequence of ticker names, not one string")
@@ -73,6 +87,8 @@ class DatasetSpec:
             "split": self.split.to_dict(),
             "normalization": self.normalization,
             "tickers": list(self.tickers) if self.tickers is not None else None,
+            "inputs": self.inputs,
+            "min_val_positives": self.min_val_positives,
         }
 
     @classmethod

@@ -26,6 +26,9 @@ MODES = ("tail_days", "fraction", "dates")
 DEFAULT_VAL_DAYS = 270
 DEFAULT_TEST_DAYS = 270
 MIN_SAMPLES = 50
+# The selection data (validation, summed over walk-forward folds) must hold this many positives:
+# search, early stopping and the decision threshold are chosen on them (see docs/datasets.md).
+MIN_VAL_POSITIVES = 50
 # Sentinel for "the guard row lies beyond the data": purged from any region that has a successor.
 NEVER = np.iinfo(np.int64).max
 
@@ -284,6 +287,29 @@ def assign_regions(
     return members, purged
 
 
+def selection_splits(plan: SplitPlan) -> list[str]:
+    """The splits models are selected on: every fold's validation block, else "val"."""
+    return [va for _, va in plan.folds] if plan.folds else ["val"]
+
+
+def check_min_positives(positives: dict[str, int], plan: SplitPlan, minimum: int) -> dict[str, Any]:
+    """The selection data's positives; ValidationError when fewer than `minimum` (0: no rule)."""
+    names = selection_splits(plan)
+    total = sum(positives[n] for n in names)
+    where = (f"validation summed over {len(names)} walk-forward folds ({', '.join(names)})"
+             if plan.folds else "validation split 'val'")
+    if total < minimum:
+        raise ValidationError(
+            f"{where} has {total} positive labels, fewer than min_val_positives {minimum}: "
+            "lengthen the validation (val_days, fold_val_days), add folds or tickers, lower the "
+            "threshold or lengthen the horizon, or set min_val_positives = 0 to accept it",
+            source="dataset",
+        )
+    return {"splits": names, "positives": total, "min_val_positives": minimum,
+            "rule": "the selection data must hold at least min_val_positives positive labels "
+            "(0: rule disabled)"}
+
+
 def check_min_samples(counts: dict[str, int], minimum: int = MIN_SAMPLES) -> None:
     """Raise ValidationError naming the first split with fewer than `minimum` samples."""
     for name, n in counts.items():
@@ -293,3 +319,10 @@ def check_min_samples(counts: dict[str, int], minimum: int = MIN_SAMPLES) -> Non
                 f"dates, shorten ctx_len/horizon or use a longer common span",
                 source="dataset",
             )
+
+
+# The split of `fts train`, `fts hpo` and the shipped studies: test = the last 270 trading days
+# (evaluated once); models are selected on 3 walk-forward validation blocks of 200 trading days
+# before it (the last block is "val", on which final runs stop early). On the embedded sample at
+# h = 1, +1 % the blocks hold >= 50 positives together for a20, a50 and a100 (docs/datasets.md).
+SELECTION_SPLIT = SplitPolicy(val_days=200, test_days=DEFAULT_TEST_DAYS, folds=3, fold_val_days=200)

@@ -1,15 +1,16 @@
 """Declared experiment matrices: `studies/NAME.toml` -> `Experiment` (tiers x budgets x horizons
-x thresholds, HPO trials per cell, final-training seeds, split policy, context length)."""
+x thresholds, HPO trials per cell, final-training seeds, split policy, context length, and the
+`[dataset]` options: model inputs and the validation-positives rule)."""
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fts.core.errors import ConfigError, NotFoundError
-from fts.datasets import SplitPolicy
+from fts.datasets import INPUTS, MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from models_torch import parse_budget
 
 
@@ -45,7 +46,9 @@ class Experiment:
     trials: int = 20
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
     ctx_len: int = 64
-    split: SplitPolicy = field(default_factory=SplitPolicy)
+    split: SplitPolicy = SELECTION_SPLIT
+    inputs: str = "scale_free"
+    min_val_positives: int = MIN_VAL_POSITIVES
     max_epochs: int = 30
     patience: int = 5
     max_train_batches: int = 0
@@ -79,7 +82,7 @@ def load_experiment(path: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     known = {"name", "description", "tiers", "budgets", "horizons", "thresholds", "trials",
-             "seeds", "ctx_len", "split", "training"}
+             "seeds", "ctx_len", "split", "training", "dataset"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -87,6 +90,16 @@ def load_experiment(path: str | Path) -> Experiment:
     unknown = sorted(set(training) - {"max_epochs", "patience", "max_train_batches"})
     if unknown:
         raise ConfigError(f"{path}: unknown [training] key(s) {', '.join(unknown)}")
+    dataset = data.get("dataset", {})
+    unknown = sorted(set(dataset) - {"inputs", "min_val_positives"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown [dataset] key(s) {', '.join(unknown)}")
+    inputs = str(dataset.get("inputs", "scale_free"))
+    if inputs not in INPUTS:
+        raise ConfigError(f"{path}: [dataset] inputs {inputs!r} is not one of {', '.join(INPUTS)}")
+    min_pos = dataset.get("min_val_positives", MIN_VAL_POSITIVES)
+    if isinstance(min_pos, bool) or not isinstance(min_pos, int) or min_pos < 0:
+        raise ConfigError(f"{path}: [dataset] min_val_positives must be an integer >= 0")
     budgets = _tuple(data, "budgets", str, path)
     for b in budgets:
         try:
@@ -94,7 +107,7 @@ def load_experiment(path: str | Path) -> Experiment:
         except ValueError as exc:
             raise ConfigError(f"{path}: {exc}") from exc
     try:
-        split = SplitPolicy.from_dict(data.get("split", {})) if data.get("split") else SplitPolicy()
+        split = SplitPolicy.from_dict(data["split"]) if data.get("split") else SELECTION_SPLIT
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: [split]: {exc}") from exc
     exp = Experiment(
@@ -102,7 +115,8 @@ def load_experiment(path: str | Path) -> Experiment:
         tiers=_tuple(data, "tiers", str, path), budgets=budgets,
         horizons=_tuple(data, "horizons", int, path), thresholds=_tuple(data, "thresholds", float, path),
         trials=int(data.get("trials", 20)), seeds=_tuple(data, "seeds", int, path, [0, 1, 2, 3, 4]),
-        ctx_len=int(data.get("ctx_len", 64)), split=split,
+        ctx_len=int(data.get("ctx_len", 64)), split=split, inputs=inputs,
+        min_val_positives=min_pos,
         max_epochs=int(training.get("max_epochs", 30)), patience=int(training.get("patience", 5)),
         max_train_batches=int(training.get("max_train_batches", 0)), source=str(path),
     )

@@ -45,7 +45,8 @@ def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
                      threshold_pct=cell.threshold_pct, ctx_len=exp.ctx_len, name=cell.study,
                      max_epochs=exp.max_epochs, patience=exp.patience,
                      max_train_batches=exp.max_train_batches, split=exp.split,
-                     common_start=common_start)
+                     common_start=common_start, inputs=exp.inputs,
+                     min_val_positives=exp.min_val_positives)
 
 
 class CellSettingsChanged(ConfigError):
@@ -57,7 +58,8 @@ def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, A
     return json.loads(canonical_json({
         "tier": cell.tier, "budget": cell.budget, "horizon": cell.horizon,
         "threshold_pct": cell.threshold_pct, "ctx_len": exp.ctx_len, "trials": exp.trials,
-        "seeds": list(exp.seeds), "split": exp.split.to_dict(),
+        "seeds": list(exp.seeds), "split": exp.split.to_dict(), "inputs": exp.inputs,
+        "min_val_positives": exp.min_val_positives,
         "common_start": str(common_start), "max_epochs": exp.max_epochs,
         "patience": exp.patience, "max_train_batches": exp.max_train_batches}))
 
@@ -160,7 +162,8 @@ def spec_dataset(exp: Experiment, cell: Cell) -> Any:
     from fts.datasets import DatasetSpec
 
     return DatasetSpec(tier=cell.tier, horizon=cell.horizon, threshold_pct=cell.threshold_pct,
-                       ctx_len=exp.ctx_len, split=exp.split)
+                       ctx_len=exp.ctx_len, split=exp.split, inputs=exp.inputs,
+                       min_val_positives=exp.min_val_positives)
 
 
 def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[str, Any],
@@ -172,7 +175,8 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       threshold_pct=cell.threshold_pct, ctx_len=exp.ctx_len,
                       arch=parse_arch_key(params["arch"]), dropout=params["dropout"],
                       train=dataclasses.replace(train, seed=seed), split=exp.split,
-                      common_start=spec.common_start, evaluate_test=True, purpose="final",
+                      common_start=spec.common_start, inputs=exp.inputs,
+                      min_val_positives=exp.min_val_positives, evaluate_test=True, purpose="final",
                       study=cell.study, study_manifest=study_manifest)
 
 

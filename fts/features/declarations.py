@@ -22,6 +22,15 @@ NULL_REASONS = {
     "stale_vix": "no VIX close within the allowed staleness before this date",
 }
 RESERVED_DIRS = {"macros"}
+# How a column depends on the ticker's price and volume scale (see docs/features.md). A dataset
+# turns the scale-dependent kinds into scale-free model inputs; the tier keeps the values as
+# defined. Metadata: a kind does not change the built values, so it is not in the fingerprint.
+KINDS = {
+    "price_level": "a price (same unit as close): scales with the price",
+    "price_difference": "a difference of prices (e.g. ATR, MACD line): scales with the price",
+    "volume_scaled": "scales with the volume (e.g. OBV, A/D oscillator, Klinger signal)",
+    "scale_free": "independent of the price and volume scale (ratio, percent, oscillator, count, VIX)",
+}
 
 
 @dataclass(frozen=True)
@@ -35,9 +44,10 @@ class ColumnSpec:
     min: float | None = None
     max: float | None = None
     nullable: str | None = None
+    kind: str = ""  # one of KINDS; the parser requires it
 
     def definition(self) -> dict[str, Any]:
-        """The parts that change the data (the description does not)."""
+        """The parts that change the data (the description and the kind do not)."""
         return {"name": self.name, "min": self.min, "max": self.max, "nullable": self.nullable}
 
 
@@ -121,6 +131,10 @@ def _parse_column(raw: Any, tier: str, path: Path, index: int) -> ColumnSpec:
         raise ConfigError(
             f"{path}: column {name}: nullable must be one of {sorted(NULL_REASONS)}, got {nullable!r}"
         )
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        got = "no `kind`" if kind is None else f"kind {kind!r}"
+        raise ConfigError(f"{path}: column {name}: {got}; declare `kind:` as one of {', '.join(KINDS)}")
     try:
         warmup = int(raw.get("warmup", 0))
     except (TypeError, ValueError) as exc:
@@ -133,6 +147,7 @@ def _parse_column(raw: Any, tier: str, path: Path, index: int) -> ColumnSpec:
         min=None if raw.get("min") is None else float(raw["min"]),
         max=None if raw.get("max") is None else float(raw["max"]),
         nullable=nullable,
+        kind=kind,
     )
 
 

@@ -39,6 +39,7 @@ def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
                 "tier": c.tier,
                 "description": c.description,
                 "warmup": c.warmup,
+                "kind": c.kind,
                 "min": c.min,
                 "max": c.max,
                 "nullable": NULL_REASONS.get(c.nullable or "", None),

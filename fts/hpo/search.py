@@ -37,6 +37,7 @@ from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
 from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
+from fts.train.folds import train_on_folds
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
@@ -67,7 +68,8 @@ def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
 def _request(spec: StudySpec) -> RunRequest:
     return RunRequest(tier=spec.tier, budget=spec.budget, horizon=spec.horizon,
                       threshold_pct=spec.threshold_pct, ctx_len=spec.ctx_len, split=spec.split,
-                      common_start=spec.common_start, tickers=spec.tickers)
+                      common_start=spec.common_start, tickers=spec.tickers, inputs=spec.inputs,
+                      min_val_positives=spec.min_val_positives)
 
 
 def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
@@ -106,7 +108,8 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
         for key, value in identity.items():
             study.set_user_attr(key, value)
         study.set_user_attr("search_space", space.to_dict())
-        study.set_user_attr("objective", "best-epoch validation log-loss")
+        study.set_user_attr("objective", "best-epoch validation log-loss, mean over the "
+                            "dataset's walk-forward folds (one model per fold)")
     enqueue_missing_extremes(study, space, n_trials)
     return study, space
 
@@ -277,7 +280,8 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                                      f"{metrics['val_loss']:.4f} above the median")
 
     try:
-        record = run_training(paths, request, dataset=dataset, on_epoch=report)
+        selection = train_on_folds(paths, request, dataset, on_epoch=report, run=run_training)
+        record = selection.last
     except optuna.TrialPruned as exc:
         trial.set_user_attr("prune_reason", str(exc))
         study.tell(trial, state=TrialState.PRUNED)
@@ -312,7 +316,9 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                        ("val_pr_auc", record.val_metrics["pr_auc"]),
                        ("val_brier", record.val_metrics["brier"])):
         trial.set_user_attr(key, value)
-    value = float(record.val_metrics["log_loss"])
+    trial.set_user_attr("fold_val_log_loss", list(selection.fold_values))
+    trial.set_user_attr("fold_run_ids", [r.run_id for r in selection.records])
+    value = selection.value
     if not math.isfinite(value):  # pragma: no cover - the trainer raises first
         raise FtsError(f"trial {trial.number}: non-finite objective {value}")
     study.tell(trial, value)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fts.core.errors import ConfigError
-from fts.datasets import SplitPolicy
+from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from fts.train.config import TrainConfig
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
@@ -30,9 +30,11 @@ class StudySpec:
     max_epochs: int = 30
     patience: int = 5
     max_train_batches: int = 0
-    split: SplitPolicy = field(default_factory=SplitPolicy)
+    split: SplitPolicy = SELECTION_SPLIT  # trials train one model per walk-forward fold
     common_start: dt.date | None = None
     tickers: tuple[str, ...] | None = None
+    inputs: str = "scale_free"
+    min_val_positives: int = MIN_VAL_POSITIVES
 
     def __post_init__(self) -> None:
         if not self.name:

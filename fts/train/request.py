@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from fts.datasets import DatasetSpec, SplitPolicy
+from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, DatasetSpec, SplitPolicy
 from fts.train.config import TrainConfig
 
 PURPOSES = ("train", "trial", "final")
@@ -26,9 +26,15 @@ class RunRequest:
     dropout: float = 0.2  # model dropout (attention output and feed-forward)
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
-    split: SplitPolicy = field(default_factory=SplitPolicy)
+    # Test = the last 270 trading days; selection on 3 walk-forward validation blocks.
+    split: SplitPolicy = SELECTION_SPLIT
     normalization: str = "revin"
     tickers: tuple[str, ...] | None = None
+    inputs: str = "scale_free"  # model inputs made independent of price/volume scale (or "raw")
+    min_val_positives: int = MIN_VAL_POSITIVES  # refuse selection data with fewer positives
+    # Train on walk-forward fold `fold` (its train and val blocks) instead of train/val; None:
+    # the plain split (the last fold). fts.train.folds sets it for a trial's per-fold models.
+    fold: int | None = None
     common_start: dt.date | None = None
     evaluate_test: bool = True  # the test split is evaluated once, when the run is made
     purpose: str = "train"
@@ -40,7 +46,8 @@ class RunRequest:
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,
                            ctx_len=self.ctx_len, split=self.split,
-                           normalization=self.normalization, tickers=self.tickers)
+                           normalization=self.normalization, tickers=self.tickers,
+                           inputs=self.inputs, min_val_positives=self.min_val_positives)
 
     def with_train(self, **changes: Any) -> RunRequest:
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **changes))

@@ -101,7 +101,8 @@ def run_training(
     progress(f"training {format_count(real)} params (d_model {res.model.d_model}, "
              f"{res.model.n_layers} layers, {res.model.n_heads} heads) on {res.device.type}, "
              f"micro-batch {res.micro_batch}")
-    train, val = dataset.split("train"), dataset.split("val")
+    train_name, val_name = fold_splits(dataset, request.fold)
+    train, val = dataset.split(train_name), dataset.split(val_name)
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
         progress(f"  epoch {epoch:3d}  train {metrics['train_loss']:.4f}  val {metrics['val_loss']:.4f}")
@@ -115,7 +116,7 @@ def run_training(
     p_val = predict(model, val, res.device, bf16=bf16)
     threshold = choose_threshold(val.labels, p_val)
     val_metrics = classification_metrics(val.labels, p_val, threshold)
-    predictions = {"val": _prediction_frame(dataset, "val", p_val)}
+    predictions = {val_name: _prediction_frame(dataset, val_name, p_val)}
     test_metrics: dict[str, Any] | None = None
     if request.evaluate_test:
         test = dataset.split("test")
@@ -132,11 +133,24 @@ def run_training(
         "micro_batch": res.micro_batch,
         "memory_estimate_bytes": res.memory_estimate,
     }
+    if request.fold is not None:  # a selection model of one walk-forward fold
+        resolved_config["fold"] = {"index": request.fold, "train": train_name, "val": val_name}
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
     progress(f"best epoch {result.best_epoch} of {result.epochs_run}: val log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
+
+
+def fold_splits(dataset: Dataset, fold: int | None) -> tuple[str, str]:
+    """The (train, val) split names a run trains and stops on: fold `fold`'s, or train/val."""
+    if fold is None:
+        return "train", "val"
+    folds = dataset.folds
+    if not 0 <= fold < len(folds):
+        raise FtsError(f"dataset {dataset.id[:12]} has {len(folds)} walk-forward folds; "
+                       f"fold {fold} does not exist")
+    return folds[fold]
 
 
 def _prediction_frame(dataset: Dataset, split: str, probs: Any) -> Any:

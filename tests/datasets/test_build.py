@@ -127,7 +127,7 @@ def test_rebuild_is_idempotent(project) -> None:
 
 def test_flipped_byte_is_detected_on_load_and_repaired_by_rebuild(project) -> None:
     paths, _ = project
-    spec = DatasetSpec("t20", 2, 3.0)
+    spec = DatasetSpec("t20", 2, 3.0, min_val_positives=0)  # a rare target: not about positives
     ds = build_dataset(paths, spec)
     data = bytearray(ds.path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -148,9 +148,13 @@ def test_ticker_subset(project) -> None:
 
 def test_spec_round_trip() -> None:
     spec = DatasetSpec("a50", 5, 0.5, ctx_len=32, split=SplitPolicy(folds=2),
-                       normalization="train_zscore", tickers=("B", "A"))
+                       normalization="train_zscore", tickers=("B", "A"), inputs="scale_free",
+                       min_val_positives=7)
     assert spec.tickers == ("A", "B")
     assert DatasetSpec.from_dict(spec.to_dict()) == spec
+    # A manifest written before the options existed reads back as what it was: raw inputs.
+    old = {k: v for k, v in spec.to_dict().items() if k not in ("inputs", "min_val_positives")}
+    assert DatasetSpec.from_dict(old).inputs == "raw"
     assert spec.label == "a50-threshold_0.5pct-h5-ctx32"
 
 

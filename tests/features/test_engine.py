@@ -143,7 +143,7 @@ def test_schema_violation_writes_nothing(tmp_path: Path) -> None:
 def test_declared_columns_must_match_the_model(tmp_path: Path) -> None:
     project = make_toy_project(tmp_path)
     meta = tmp_path / "features_sql" / "toy" / "toy.yml"
-    meta.write_text(meta.read_text() + "  - name: undeclared_in_sql\n    warmup: 0\n")
+    meta.write_text(meta.read_text() + "  - name: undeclared_in_sql\n    kind: scale_free\n    warmup: 0\n")
     with pytest.raises(BuildError, match="missing undeclared_in_sql"):
         project.build_tier("toy")
 
