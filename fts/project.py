@@ -49,11 +49,21 @@ class Project:
             yield con
 
     def sql(self, query: str, *, write: bool = False) -> pa.Table:
-        """Run one SQL statement and return its result as an Arrow table.
+        """Run SQL and return the last statement's result as an Arrow table.
 
-        Read-only unless `write=True`: a statement that would modify the warehouse fails.
+        Read-only and sandboxed unless `write=True`: only statements that read are run
+        (`QueryRefused` otherwise), on a connection that cannot read files outside the project,
+        load extensions or change settings. `write=True` is a plain read-write connection:
+        anything DuckDB can do, including writing files anywhere.
         """
-        with self.connect(read_only=not write) as con:
+        from fts.warehouse.sandbox import connect_sandboxed, refuse_non_reads
+
+        if write:
+            opened = self.connect(read_only=False)
+        else:
+            refuse_non_reads(query)
+            opened = connect_sandboxed(self.paths.warehouse, self.root)
+        with opened as con:
             try:
                 rel = con.sql(query)
                 if rel is None:  # a statement without a result set

@@ -11,8 +11,9 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -21,6 +22,8 @@ from fts.warehouse.schema import create_session_views, ensure_schema
 
 LOCK_TIMEOUT_ENV = "FTS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -35,11 +38,18 @@ def _lock_timeout(timeout: float | None) -> float:
 
 
 def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPyConnection:
+    return retry_locked(path, lambda: duckdb.connect(str(path), read_only=read_only), timeout)
+
+
+def retry_locked(path: Path, attempt: Callable[[], T], timeout: float | None) -> T:
+    """Run `attempt` (an open or ATTACH of the warehouse at `path`), retrying with backoff while
+    another process holds the file's lock; `WarehouseBusy` after the timeout, `WarehouseError`
+    for a file DuckDB cannot use."""
     deadline = time.monotonic() + _lock_timeout(timeout)
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return attempt()
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
                 raise _unusable(path, exc) from exc
