@@ -84,3 +84,16 @@ def test_a_worker_that_beats_keeps_its_trial_running(paths: ProjectPaths, monkey
     assert rows[0]["heartbeat_age_s"] < 60
     shown = run_fts(paths.root, "hpo", "show", "s")
     assert shown.exit_code == 0 and "stale" not in shown.stdout
+
+
+def test_the_audit_warns_about_a_stale_trial_and_still_exits_0(paths: ProjectPaths):
+    study = optuna.create_study(study_name="s", storage=journal_storage(paths))
+    study.ask()
+    study.ask()
+    _age_trial(paths, 1, HEARTBEAT_GRACE_S + 100)
+    result = run_fts(paths.root, "audit")
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.output.splitlines() if "RUNNING but" in line]
+    assert len(warned) == 1, result.output
+    assert "study s: trial 1 is RUNNING but its worker has been silent for 4" in warned[0]
+    assert f"(grace period {HEARTBEAT_GRACE_S}s)" in warned[0]
