@@ -169,7 +169,10 @@ def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date |
     registered under it, and the price series (None when one is registered: not needed)."""
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         tier = sources.tier_build(con, paths, spec.tier)
-        table = tier.read(verify=verify_tier)
+    # Reading (and re-hashing) the tier's Parquet is file work: the warehouse is not held
+    # meanwhile, so a writer elsewhere does not wait for it.
+    table = tier.read(verify=verify_tier)
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
         fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()], common_start)
         existing = sources.find_datasets(con, fingerprint)
