@@ -112,6 +112,8 @@ def connect_sandboxed(
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,
+        # where DuckDB spills a large query, as for `duckdb.connect(warehouse)` (not the cwd)
+        "temp_directory": f"{path}.tmp",
     })
     try:
         target = path.as_posix().replace("'", "''")
