@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from fts.core.errors import FtsError
+from fts.core.errors import FtsError, NotFoundError
 from fts.core.paths import ProjectPaths, resolve_project_dir
 from fts.warehouse import connect as _connect_warehouse
 
@@ -49,11 +49,21 @@ class Project:
             yield con
 
     def sql(self, query: str, *, write: bool = False) -> pa.Table:
-        """Run one SQL statement and return its result as an Arrow table.
+        """Run SQL and return the last statement's result as an Arrow table.
 
-        Read-only unless `write=True`: a statement that would modify the warehouse fails.
+        Read-only and sandboxed unless `write=True`: only statements that read are run
+        (`QueryRefused` otherwise), on a connection that cannot read files outside the project,
+        load extensions or change settings. `write=True` is a plain read-write connection:
+        anything DuckDB can do, including writing files anywhere.
         """
-        with self.connect(read_only=not write) as con:
+        from fts.warehouse.sandbox import connect_sandboxed, refuse_non_reads
+
+        if write:
+            opened = self.connect(read_only=False)
+        else:
+            refuse_non_reads(query)
+            opened = connect_sandboxed(self.paths.warehouse, self.root)
+        with opened as con:
             try:
                 rel = con.sql(query)
                 if rel is None:  # a statement without a result set
@@ -63,22 +73,35 @@ class Project:
                 raise FtsError(_one_line(f"SQL error: {exc}")) from exc
 
     def table(self, name: str) -> ir.Table:
-        """An Ibis table over the warehouse (`raw.ohlcv`, a tier name, `hpo_trials`, ...).
+        """A snapshot of `name` as an Ibis table (`raw.ohlcv`, a tier name, `hpo_trials`, ...).
 
-        The Ibis connection is read-only and stays open as long as the returned expression is
-        used; prefer `sql` in long-running processes.
+        The warehouse is open only while the snapshot is taken, so an expression kept in a
+        notebook blocks no fts writer: a tier is read from the Parquet file of its current build
+        (a build never changes in place; a rebuild writes a new file), any other table or view
+        is copied into memory. The expression runs on a private in-memory DuckDB; call `table`
+        again to see newer data.
         """
         import ibis
 
-        con = ibis.duckdb.connect(str(self.paths.warehouse), read_only=True)
-        raw = con.con  # the underlying DuckDB connection: define the session views on it
-        from fts.warehouse.schema import create_session_views
-
-        create_session_views(raw, self.root)
-        if "." in name:
-            schema, table = name.split(".", 1)
-            return con.table(table, database=schema)
-        return con.table(name)
+        parts = name.split(".")
+        quoted = ".".join('"' + p.replace('"', '""') + '"' for p in parts)
+        with self.connect(read_only=True) as con:
+            parquet = None
+            if len(parts) == 1:
+                with contextlib.suppress(duckdb.CatalogException):
+                    row = con.execute("SELECT parquet_path FROM meta.tier_current WHERE tier = ?",
+                                      [name]).fetchone()
+                    parquet = self.root / row[0] if row else None
+            if parquet is None:
+                try:
+                    snapshot = con.sql(f"SELECT * FROM {quoted}").to_arrow_table()
+                except duckdb.CatalogException as exc:
+                    raise NotFoundError(f"no table or view {name!r} in the warehouse") from exc
+        memory = ibis.duckdb.connect()
+        if parquet is not None:
+            return memory.read_parquet(parquet, table_name=name)
+        memory.con.register(parts[-1], snapshot)  # a view over the Arrow table, in memory
+        return memory.table(parts[-1])
 
     # -- ingestion -----------------------------------------------------------------------------
     def ingest_sample(self, progress: Progress = _silent) -> list[Any]:

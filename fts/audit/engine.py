@@ -17,6 +17,7 @@ from fts.audit.describe import summarize
 from fts.audit.findings import ERROR, WARNING, AuditReport, Issue, NodeState
 from fts.audit.inventory import Entry, Inventory, load_inventory
 from fts.audit.links import check_links, propagate
+from fts.audit.stale_trials import stale_trial_warnings
 from fts.audit.studies import cells_without_study_manifest, check_study_cells
 from fts.core.paths import ProjectPaths
 
@@ -45,6 +46,7 @@ def audit_project(paths: ProjectPaths, *, only: Collection[str] | None = None) -
     issues += check_study_cells(inv, selected)
     if only is None:
         issues += _orphan_rows(inv) + cells_without_study_manifest(inv)
+        issues += stale_trial_warnings(paths)
     _explain_found_hashes(issues, inv)
     propagate(nodes, links, issues)
     checked = dict(Counter(n.kind for n in nodes.values()))

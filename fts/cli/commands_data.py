@@ -6,11 +6,14 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 from fts.cli.common import get_project
+from fts.core.atomic import atomic_path, atomic_write_text
 from fts.core.errors import FtsError
 
 
@@ -62,46 +65,52 @@ def ingest_yfinance(ctx: click.Context, tickers: tuple[str, ...], start: str | N
 
 # -- sql ---------------------------------------------------------------------------------------
 
-#: Statement kinds that modify the database: refused without --write, before DuckDB's own
-#: read-only mode would refuse them with a less helpful message.
-_WRITE_STATEMENTS = {
-    "INSERT", "UPDATE", "DELETE", "CREATE", "DROP", "ALTER", "COPY", "EXPORT", "VACUUM",
-    "ATTACH", "DETACH", "COPY_DATABASE", "MERGE_INTO", "CREATE_FUNC",
-}
-
-
-def _refuse_writes(query: str) -> None:
-    import duckdb
-
-    try:
-        kinds = [s.type.name for s in duckdb.extract_statements(query)]
-    except duckdb.Error:
-        return  # a syntax error: let the query itself report it
-    writes = sorted({k for k in kinds if k in _WRITE_STATEMENTS})
-    if writes:
-        raise FtsError(
-            f"sql: {'/'.join(writes)} statements modify the warehouse, which `fts sql` opens "
-            "read-only; pass --write to run them"
-        )
-
-
 @click.command("sql")
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
               show_default=True, help="Output format.")
-@click.option("--write", is_flag=True, help="Open the warehouse read-write (needed for INSERT, "
-              "CREATE, ...).")
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default=None,
+              help="Write the result to FILE instead of printing it: CSV, JSON or Parquet by "
+                   "its extension (.csv, .json, .parquet), replaced atomically.")
+@click.option("--write", is_flag=True, help="Open the warehouse read-write, unsandboxed: any "
+              "statement DuckDB runs (INSERT, CREATE, COPY, SET, INSTALL, ...).")
 @click.pass_context
-def sql(ctx: click.Context, query: str, fmt: str, write: bool) -> None:
-    """Run one SQL QUERY over the warehouse (read-only unless --write) and print the result.
+def sql(ctx: click.Context, query: str, fmt: str, output: str | None, write: bool) -> None:
+    """Run SQL QUERY over the warehouse and print the result of its last statement.
 
+    Without --write only statements that read run (SELECT, WITH, EXPLAIN, DESCRIBE, SHOW,
+    SUMMARIZE, PIVOT), sandboxed: no file outside the project, no extension, no setting.
     Tables: raw.ohlcv (each ticker's latest load), raw.loads, raw.ohlcv_history,
-    meta.manifests, and one view per built tier.
+    meta.manifests, hpo_trials, hpo_studies, and one view per built tier.
     """
-    if not write:
-        _refuse_writes(query)
+    writer = _output_writer(output) if output else None  # a bad extension fails before the query
     table = get_project(ctx).sql(query, write=write)
-    click.echo(FORMATTERS[fmt](table), nl=False)
+    if writer is None:
+        click.echo(FORMATTERS[fmt](table), nl=False)
+        return
+    writer(table, Path(output))  # type: ignore[arg-type]
+    click.echo(f"wrote {table.num_rows} row{'' if table.num_rows == 1 else 's'} to {output}")
+
+
+def _output_writer(output: str) -> Callable[[Any, Path], None]:
+    suffix = Path(output).suffix.lower()
+    if suffix not in WRITERS:
+        raise FtsError(f"--output {output}: unknown extension {suffix or '(none)'}; use "
+                       ".csv, .json or .parquet")
+    return WRITERS[suffix]
+
+
+def _write_text(formatter: Callable[[Any], str]) -> Callable[[Any, Path], None]:
+    def write(table: Any, path: Path) -> None:
+        atomic_write_text(path, formatter(table))
+    return write
+
+
+def _write_parquet(table: Any, path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
 
 
 def _cell(value: Any) -> str:
@@ -152,5 +161,7 @@ def format_json(table: Any) -> str:
 
 
 FORMATTERS = {"table": format_table, "csv": format_csv, "json": format_json}
+WRITERS = {".csv": _write_text(format_csv), ".json": _write_text(format_json),
+           ".parquet": _write_parquet}
 
 COMMANDS: list[click.Command] = [ingest, sql]

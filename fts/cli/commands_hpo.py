@@ -77,6 +77,8 @@ def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: b
                f"{a.get('horizon')}, threshold {a.get('threshold_pct')} %, dataset "
                f"{str(a.get('dataset_manifest_id'))[:12]}")
     click.echo("trials: " + ", ".join(f"{k.lower()} {v}" for k, v in info["counts"].items()))
+    for number, why in info["stale_failed"].items():
+        click.echo(f"trial {number} was RUNNING but stale ({why}): marked FAIL")
     best = info["best"]
     if best:
         click.echo(f"best: trial {best['number']} val log-loss {best['value']:.4f}, "

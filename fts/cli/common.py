@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import errno
 import os
+import sys
 from typing import Any
 
 import click
@@ -10,16 +13,54 @@ import click
 from fts.core.errors import FtsError
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def user_error_line(exc: BaseException) -> str | None:
+    """The one line to print for an error a user can act on, or None for a bug (re-raised).
+
+    FtsError is fts's own; OSError a missing or unreadable file, a full disk; csv.Error a CSV the
+    csv module cannot read (a field over its 131,072-character limit); duckdb.Error anything
+    DuckDB refused (out of memory, "No space left on device", an I/O or catalog error). Every
+    write runs in a transaction and publishes its files last, so such a failure leaves the
+    state as it was.
+    """
+    duckdb = sys.modules.get("duckdb")  # not imported yet: the error cannot be DuckDB's
+    if isinstance(exc, FtsError):
+        return _one_line(str(exc))
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return f"no space left on device{_where(exc)}; free some space and run it again"
+        return _one_line(str(exc))
+    if isinstance(exc, csv.Error):
+        return _one_line(f"CSV: {exc}")
+    if duckdb is not None and isinstance(exc, duckdb.Error):
+        text = _one_line(str(exc))
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return (f"DuckDB ran out of memory ({text}); close other programs, or lower the "
+                    "work (fewer tickers, smaller batches) and run it again")
+        if "no space left on device" in text.lower():
+            return f"no space left on device (DuckDB: {text}); free some space and run it again"
+        return f"DuckDB: {text}"
+    return None
+
+
+def _where(exc: OSError) -> str:
+    return f" writing {exc.filename}" if exc.filename else ""
+
+
 class FtsGroup(click.Group):
-    """A Click group that turns library errors into one line on stderr and exit status 1."""
+    """A Click group that turns user errors into one line on stderr and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (FtsError, OSError) as exc:  # OSError: missing/unreadable files, a full disk, ...
-            if os.environ.get("FTS_DEBUG") == "1":
+        except Exception as exc:  # noqa: BLE001 - bugs are re-raised below
+            line = user_error_line(exc)
+            if line is None or os.environ.get("FTS_DEBUG") == "1":
                 raise
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {line}", err=True)
             ctx.exit(1)
 
 

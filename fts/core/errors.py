@@ -49,3 +49,7 @@ class WarehouseError(FtsError):
 
 class WarehouseBusy(FtsError):
     """Another process holds the warehouse's write lock for longer than we are willing to wait."""
+
+
+class QueryRefused(FtsError):
+    """A statement that read-only `fts sql` does not run (it writes, or changes the session)."""

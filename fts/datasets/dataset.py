@@ -184,9 +184,12 @@ def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date |
     scale-free inputs, each feature's declared kind."""
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         tier = sources.tier_build(con, paths, spec.tier)
-        kinds = (declared_kinds(paths.features_sql, spec.tier, tier.feature_names)
-                 if spec.inputs == "scale_free" else None)
-        table = tier.read(verify=verify_tier)
+    # Reading (and re-hashing) the tier's Parquet is file work: the warehouse is not held
+    # meanwhile, so a writer elsewhere does not wait for it.
+    kinds = (declared_kinds(paths.features_sql, spec.tier, tier.feature_names)
+             if spec.inputs == "scale_free" else None)
+    table = tier.read(verify=verify_tier)
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
         fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()],
                                    common_start, kinds)

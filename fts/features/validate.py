@@ -36,10 +36,25 @@ FINITE_CHECK = "finite"
 MIN_CHECK = "greater_than_or_equal_to(declared min)"
 MAX_CHECK = "less_than_or_equal_to(declared max)"
 CELL_CHECKS = (FINITE_CHECK, MIN_CHECK, MAX_CHECK)
+#: Rounding a bound check forgives, relative to the declared range (max - min, or the one bound's
+#: magnitude, at least 1): 1e-9 of it. Floating-point arithmetic drifts by about 1e-16 of the
+#: values it adds up (TA-Lib's running-sum SMA leaves slow %K at -1e-13 on [0, 100]), so a
+#: billionth leaves a wide margin for rounding while any real error, 1e-9 of the range or more,
+#: is refused. Values within the tolerance are written as computed (not clamped).
+BOUND_RTOL = 1e-9
 CELL_CHECK_VALUES = 20_000_000  # values (160 MB of float64) per block of a cell check
 
 # ok(block, which) -> bool array: `block` holds the checked columns (all, or those at `which`).
 CellTest = Callable[[np.ndarray, Any], np.ndarray]
+
+
+def bound_tolerance(lo: float | None, hi: float | None) -> float:
+    """How far outside [lo, hi] a value may fall through rounding: `BOUND_RTOL` of the range."""
+    if lo is not None and hi is not None:
+        scale = hi - lo
+    else:
+        scale = abs(lo if lo is not None else hi or 0.0)
+    return BOUND_RTOL * max(scale, 1.0)
 
 
 def tier_schema(tier: str, columns: list[ColumnSpec], volume_tickers: set[str]) -> pa.DataFrameSchema:
@@ -84,19 +99,22 @@ def _tier_schema(
     names = tuple(c.name for c in columns)
     with_min = [c for c in columns if c.min is not None]
     with_max = [c for c in columns if c.max is not None]
-    mins = np.array([c.min for c in with_min], dtype=np.float64)
-    maxs = np.array([c.max for c in with_max], dtype=np.float64)
+    # Each bound widened by the rounding its range allows (see BOUND_RTOL).
+    mins = np.array([c.min - bound_tolerance(c.min, c.max) for c in with_min], dtype=np.float64)
+    maxs = np.array([c.max + bound_tolerance(c.min, c.max) for c in with_max], dtype=np.float64)
     checks = [pa.Check(_cell_check(names, names, lambda b, _: ~np.isinf(b)), name=FINITE_CHECK,
                        description="no feature is +/-inf (nulls are the nullable check's)")]
     if with_min:
         checks.append(pa.Check(
             _cell_check(names, tuple(c.name for c in with_min), lambda b, w: b >= mins[w]),
-            name=MIN_CHECK, description="every feature with a declared min is >= it",
+            name=MIN_CHECK,
+            description="every feature with a declared min is >= it (less rounding)",
         ))
     if with_max:
         checks.append(pa.Check(
             _cell_check(names, tuple(c.name for c in with_max), lambda b, w: b <= maxs[w]),
-            name=MAX_CHECK, description="every feature with a declared max is <= it",
+            name=MAX_CHECK,
+            description="every feature with a declared max is <= it (plus rounding)",
         ))
     volume_cols = [c.name for c in columns if c.nullable == "missing_volume"]
     if volume_cols:

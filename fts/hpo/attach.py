@@ -23,8 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from fts.core.errors import WarehouseBusy
-from fts.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, LOCK_TIMEOUT_ENV
+from fts.warehouse.connection import DEFAULT_LOCK_TIMEOUT_S, LOCK_TIMEOUT_ENV, busy_error
 
 ALIAS = "fts_hpo_wh"
 WAL_CHECKPOINT_BYTES = 8 * 1024
@@ -67,9 +66,7 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path, read_only: bool, timeout
             if not _is_busy(exc):
                 raise
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"{path}: another process is writing the warehouse; waited {limit:.0f}s "
-                    f"(set {LOCK_TIMEOUT_ENV} to wait longer)") from exc
+                raise busy_error(path, limit, exc) from exc
         # Jittered backoff capped at 50 ms: journal calls by other processes take milliseconds,
         # and a waiter that backed off further kept missing the short free windows between
         # another worker's calls (it could get no trial in for seconds).

@@ -163,6 +163,15 @@ class DuckDBJournalBackend(BaseJournalBackend):
         return result
 
 
+    def record_heartbeat(self, trial_id: int, timeout: float | None = None) -> None:
+        """Record that `trial_id`'s worker is alive now (`hpo.heartbeats`, one short write)."""
+        host, pid, _ = self._writer or writer_identity()
+        with attached(self.path, read_only=False, timeout=timeout) as con:
+            con.execute(
+                f"INSERT OR REPLACE INTO {ALIAS}.hpo.heartbeats VALUES "
+                "(?, now() AT TIME ZONE 'UTC', ?, ?)", [trial_id, host, pid])
+
+
 def journal_storage(paths: ProjectPaths) -> optuna.storages.JournalStorage:
     """Optuna storage whose journal is `hpo.journal` in the project's warehouse."""
     return optuna.storages.JournalStorage(DuckDBJournalBackend(paths.warehouse))

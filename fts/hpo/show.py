@@ -9,7 +9,10 @@ from optuna.trial import TrialState
 
 from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
+from fts.hpo.stale import fail_stale_running_trials, stale_running_trials
 from fts.hpo.storage import study_storage
+
+_STALE_REASON = "its worker died or went silent while the trial was running (found stale)"
 
 
 def _trial_row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -24,13 +27,20 @@ def _trial_row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
 
 
 def show_study(paths: ProjectPaths, name: str, storage_url: str | None = None) -> dict[str, Any]:
-    """Summary of a study: attributes, counts by state, best trial, and the extremes' trials."""
+    """Summary of a study: attributes, counts by state, best trial, and the extremes' trials.
+
+    Opening the study fails the RUNNING trials whose worker is dead or silent past the grace
+    period (fts.hpo.stale), so no phantom RUNNING trial is shown; `stale_failed` lists them
+    ({number: why}).
+    """
     storage = study_storage(paths, storage_url)
     try:
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError as exc:
         names = sorted(s.study_name for s in optuna.get_all_study_summaries(storage))
         raise NotFoundError(f"no study {name!r} (studies: {', '.join(names) or 'none'})") from exc
+    dead = stale_running_trials(storage, name)
+    failed = fail_stale_running_trials(storage, name, _STALE_REASON) if dead else []
     trials = study.get_trials(deepcopy=False)
     counts = {s.name: sum(t.state == s for t in trials) for s in TrialState}
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
@@ -43,4 +53,5 @@ def show_study(paths: ProjectPaths, name: str, storage_url: str | None = None) -
         "best": _trial_row(best) if best else None,
         "extremes": [_trial_row(t) for t in trials if t.user_attrs.get("extreme")],
         "trials": [_trial_row(t) for t in trials],
+        "stale_failed": {n: dead[n] for n in failed},
     }

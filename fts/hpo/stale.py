@@ -11,13 +11,19 @@ trial is known to be dead, in order:
    another time (pid reuse). Optuna 5.0's JournalStorage has no heartbeat mechanism.
 2. Any storage: a trial user attr `worker` = "HOST:PID:START" (what `fts hpo` sets first thing
    in the objective; see `worker_tag`) is judged the same way.
-3. RDBStorage created with `heartbeat_interval` (`study_storage(paths, url,
+3. Warehouse journal, any host: a trial's worker records a heartbeat every
+   HEARTBEAT_INTERVAL_S (`heartbeat`, into `hpo.heartbeats`); a RUNNING trial not heard from
+   (no heartbeat, no journal op) for HEARTBEAT_GRACE_S is dead, unless its worker is on this
+   host and alive (the process check wins: a beat can wait behind a long reader). `hpo_trials`
+   shows the same judgement in SQL (`stale`, `heartbeat_age_s`).
+4. RDBStorage created with `heartbeat_interval` (`study_storage(paths, url,
    heartbeat_interval=60)`): Optuna's heartbeat, across hosts: a trial whose heartbeat is older
    than the grace period is dead. `study.optimize` beats by itself; an ask/tell loop wraps the
    objective in `heartbeat(storage, trial)`.
 
 A trial whose worker runs on another host and has no heartbeat is left alone: nothing here
-can tell whether it is alive.
+can tell whether it is alive. `fail_stale_running_trials` runs wherever a study is opened
+(`fts hpo` before each trial, `fts hpo show`), so a dead worker's trial does not stay RUNNING.
 """
 
 from __future__ import annotations
@@ -28,15 +34,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import duckdb
 import optuna
 import psutil
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.storages import BaseStorage
 from optuna.trial import TrialState
 
-from fts.core.errors import NotFoundError
+from fts.core.errors import FtsError, NotFoundError
 from fts.hpo.journal import DuckDBJournalBackend, writer_identity
 from fts.warehouse import connect
+from fts.warehouse.hpo_views import HEARTBEAT_GRACE_S, HEARTBEAT_INTERVAL_S
 
 # Start times are compared with this slack (seconds): psutil derives them from boot time and
 # clock ticks, and they are stored rounded to milliseconds.
@@ -97,10 +105,24 @@ def is_alive(worker: Worker) -> bool | None:
 def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
     """Keep `trial`'s Optuna heartbeat fresh while the block runs.
 
-    For ask/tell loops on an RDBStorage with `heartbeat_interval`: Optuna itself only beats
-    inside `study.optimize`. Does nothing on storages without a heartbeat (the journal).
+    The warehouse journal: a beat into `hpo.heartbeats` every HEARTBEAT_INTERVAL_S (a beat
+    that cannot get the warehouse in time is skipped: the grace period spans ten of them).
+    An RDBStorage with `heartbeat_interval`: Optuna's own beat (Optuna only beats inside
+    `study.optimize`, not in ask/tell loops). Other storages: nothing.
     """
-    interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+    backend = getattr(storage, "_backend", None)
+    interval: float | None
+    if isinstance(backend, DuckDBJournalBackend):
+        interval = HEARTBEAT_INTERVAL_S
+
+        def record() -> None:
+            with contextlib.suppress(FtsError, duckdb.Error):
+                backend.record_heartbeat(trial._trial_id, timeout=interval)  # type: ignore[attr-defined]
+    else:
+        interval = getattr(storage, "get_heartbeat_interval", lambda: None)()
+
+        def record() -> None:
+            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
     if interval is None:
         yield
         return
@@ -108,7 +130,7 @@ def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
 
     def beat() -> None:
         while True:
-            storage.record_heartbeat(trial._trial_id)  # type: ignore[attr-defined]
+            record()
             if stop.wait(interval):
                 return
 
@@ -121,15 +143,31 @@ def heartbeat(storage: BaseStorage, trial: optuna.Trial) -> Iterator[None]:
         thread.join()
 
 
-def _journal_owners(backend: DuckDBJournalBackend, study_name: str) -> dict[int, Worker]:
-    # The hpo_trials view replays the journal and names the writer of each trial's RUNNING op.
+def _journal_running(
+    backend: DuckDBJournalBackend, study_name: str,
+) -> tuple[dict[int, Worker], dict[int, float]]:
+    """The RUNNING trials' workers and, for the stale ones, how long since their last sign of
+    life (seconds), as the hpo_trials view replays them from the journal and heartbeats."""
     with connect(backend.path, read_only=True) as con:
         rows = con.execute(
-            """SELECT number, worker_host, worker_pid, worker_started FROM hpo_trials
-               WHERE study = ? AND state = 'RUNNING' AND worker_pid IS NOT NULL""",
+            """SELECT number, worker_host, worker_pid, worker_started, stale, heartbeat_age_s
+               FROM hpo_trials WHERE study = ? AND state = 'RUNNING'""",
             [study_name],
         ).fetchall()
-    return {number: Worker(host, pid, started) for number, host, pid, started in rows}
+    owners = {n: Worker(host, pid, started)
+              for n, host, pid, started, _, _ in rows if pid is not None}
+    silent = {n: float(age) for n, _, _, _, stale, age in rows if stale}
+    return owners, silent
+
+
+def format_age(seconds: float) -> str:
+    """A duration as people say it: 45s, 12m 5s, 3h 2m."""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    return f"{s // 3600}h {s % 3600 // 60}m"
 
 
 def _heartbeat_stale_ids(storage: BaseStorage, study_id: int) -> set[int]:
@@ -150,14 +188,18 @@ def stale_running_trials(storage: BaseStorage, study_name: str) -> dict[int, str
     if not running:
         return {}
     backend = getattr(storage, "_backend", None)
-    owners = (_journal_owners(backend, study_name)
-              if isinstance(backend, DuckDBJournalBackend) else {})
+    owners, silent = (_journal_running(backend, study_name)
+                      if isinstance(backend, DuckDBJournalBackend) else ({}, {}))
     heartbeat_stale = _heartbeat_stale_ids(storage, study_id)
     dead: dict[int, str] = {}
     for trial in running:
         worker = owners.get(trial.number) or parse_worker_tag(trial.user_attrs.get("worker"))
-        if worker is not None and is_alive(worker) is False:
+        alive = is_alive(worker) if worker is not None else None
+        if alive is False:
             dead[trial.number] = f"worker process {worker} is gone"
+        elif alive is None and trial.number in silent:
+            dead[trial.number] = (f"no heartbeat for {format_age(silent[trial.number])} "
+                                  f"(grace period {HEARTBEAT_GRACE_S}s)")
         elif trial._trial_id in heartbeat_stale:
             dead[trial.number] = "no heartbeat within the grace period"
     return dead

@@ -74,7 +74,7 @@ def _text_lines(data: bytes, label: str) -> list[str]:
     lines = text.splitlines()
     # Count fields per line with the csv module (it honours quotes); a line with fewer fields
     # than the header is what a download or copy cut short leaves behind.
-    counts = np.array([len(fields) for fields in csv.reader(lines)])
+    counts = np.array(_field_counts(lines, label))
     width = counts[0]
     bad = np.flatnonzero((counts != width) & (counts != 0))
     if len(bad):
@@ -87,6 +87,20 @@ def _text_lines(data: bytes, label: str) -> list[str]:
             source=label, row=number,
         )
     return lines
+
+
+def _field_counts(lines: list[str], label: str) -> list[int]:
+    """Fields per line; a line the csv module cannot read is a one-line ValidationError."""
+    counts: list[int] = []
+    try:
+        for fields in csv.reader(lines):
+            counts.append(len(fields))
+    except csv.Error as exc:
+        # Typically one stray '"': the quoted field runs on over the following lines until it
+        # passes the csv module's 131,072-character field limit. Name the line it started on.
+        raise ValidationError(f"unreadable CSV from this row on ({exc}): an unbalanced '\"'?",
+                              source=label, row=len(counts)) from None
+    return counts
 
 
 def _read_text_frame(lines: list[str]) -> tuple[pd.DataFrame, np.ndarray]:

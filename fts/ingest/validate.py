@@ -3,7 +3,8 @@
 Two schemas:
 - `file_schema` checks a CSV as text: the right columns, and every cell parseable.
 - `series_schema` checks typed rows: unique, strictly increasing, not-future dates; finite
-  positive prices; high >= max(open, close) and low <= min(open, close); volume >= 0, and in
+  prices within PRICE_MIN..PRICE_MAX; high >= max(open, close) and low <= min(open, close);
+  Adj Close / Close within ADJ_RATIO_MIN..ADJ_RATIO_MAX; volume finite in 0..VOLUME_MAX, and in
   an OHLC series empty on every row or on none.
 
 `check` runs a schema lazily and turns pandera's table of failures into ONE `ValidationError`
@@ -25,7 +26,22 @@ from pandera.errors import SchemaErrors
 
 from fts.core.errors import ValidationError
 
-TICKER_PATTERN = re.compile(r"^[A-Z0-9^.\-=]{1,15}$")
+# 1-15 of the characters Yahoo symbols use, at least one of them a letter or digit ("..", "^"
+# and "=" alone name nothing).
+TICKER_PATTERN = re.compile(r"^(?=.*[A-Z0-9])[A-Z0-9^.\-=]{1,15}$")
+#: Plausible prices: a real quote is neither below a millionth (1e-308 is an overflow waiting to
+#: happen, not a price) nor above a billion per share; outside, the file is broken or scaled.
+PRICE_MIN, PRICE_MAX = 1e-6, 1e9
+#: Adj Close / Close: dividends and splits move it by orders of magnitude at most over a
+#: century of history; a ratio of 1e300 is a broken column, not an adjustment.
+ADJ_RATIO_MIN, ADJ_RATIO_MAX = 1e-3, 1e3
+#: Shares traded in one day: below 1e15 (the busiest symbols trade ~1e10).
+VOLUME_MAX = 1e15
+# A date cell: the whole cell is the date, optionally followed by a midnight time and a zone
+# ("2024-01-02 00:00:00-05:00", as yfinance writes daily bars). Nothing else may follow.
+_MIDNIGHT = r"(?:[ T]00:00(?::00(?:\.0+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_ISO_DATE = rf"\d{{4}}-\d{{2}}-\d{{2}}{_MIDNIGHT}"
+_US_DATE = r"\d{1,2}/\d{1,2}/\d{4}"
 #: Consecutive trading dates further apart than this are reported as a calendar gap (a normal
 #: weekend plus a holiday is at most 4 days: Friday -> Tuesday).
 MAX_NORMAL_GAP_DAYS = 5
@@ -39,7 +55,8 @@ def normalize_ticker(symbol: str, source: str | None = None) -> str:
     ticker = (symbol or "").strip().upper()
     if not TICKER_PATTERN.match(ticker):
         raise ValidationError(
-            f"wrong ticker symbol {symbol!r}: use 1-15 letters, digits or ^ . - = (e.g. AAPL, ^GSPC)",
+            f"wrong ticker symbol {symbol!r}: use 1-15 letters, digits or ^ . - =, at least one "
+            "letter or digit (e.g. AAPL, ^GSPC)",
             source=source,
         )
     return ticker
@@ -54,19 +71,23 @@ def latest_possible_date() -> dt.date:
 
 
 def parse_dates(cells: pd.Series) -> pd.Series:
-    """Parse date cells: YYYY-MM-DD (any time part after it is ignored) or M/D/YYYY (US, Yahoo).
+    """Parse date cells: exactly YYYY-MM-DD, optionally with a midnight time (and zone), or
+    M/D/YYYY (US, Yahoo). Anything else in the cell (another time of day, text, a newline)
+    makes it unparseable.
 
-    A time part is dropped rather than converted, so "2024-01-02 00:00:00-05:00" stays the
+    The midnight time is dropped rather than converted, so "2024-01-02 00:00:00-05:00" stays the
     trading date 2024-01-02 (converting to UTC first would move Asian bars to the day before).
     Unparseable cells become NaT, and so do dates outside what datetime64[ns] can hold
     (1677-09-22..2262-04-11, e.g. "0001-01-02"): no trading date lies there, and casting them
     would raise instead of naming the row.
     """
-    text = cells.astype("string").str.strip()
-    iso = text.str.match(r"^\d{4}-\d{2}-\d{2}(?:[ T].*)?$").fillna(False).astype(bool)
+    # Only spaces are trimmed: a newline or any other character in the cell is not a date.
+    text = cells.astype("string").str.strip(" ")
+    iso = text.str.fullmatch(_ISO_DATE).fillna(False).astype(bool)
+    us = text.str.fullmatch(_US_DATE).fillna(False).astype(bool)
     iso_dates = pd.to_datetime(text.where(iso).str.slice(0, 10), format="%Y-%m-%d",
                                errors="coerce")
-    us_dates = pd.to_datetime(text.where(~iso), format="%m/%d/%Y", errors="coerce")
+    us_dates = pd.to_datetime(text.where(us), format="%m/%d/%Y", errors="coerce")
     dates = iso_dates.fillna(us_dates)
     return dates.where(dates.between(pd.Timestamp.min, pd.Timestamp.max)).astype("datetime64[ns]")
 
@@ -104,7 +125,14 @@ def file_schema(columns: dict[str, str], optional: Sequence[str] = ()) -> pa.Dat
 
 
 def _price_ok(s: pd.Series) -> pd.Series:
-    return pd.Series(np.isfinite(s.to_numpy(dtype="float64")), index=s.index) & (s > 0)
+    return (pd.Series(np.isfinite(s.to_numpy(dtype="float64")), index=s.index)
+            & (s >= PRICE_MIN) & (s <= PRICE_MAX))
+
+
+def _adj_ratio_ok(df: pd.DataFrame) -> pd.Series:
+    ratio = df["adj_close"] / df["close"]
+    return _no_nan_comparison(df, ["adj_close", "close"],
+                              (ratio >= ADJ_RATIO_MIN) & (ratio <= ADJ_RATIO_MAX))
 
 
 def _no_nan_comparison(df: pd.DataFrame, cols: list[str], ok: pd.Series) -> pd.Series:
@@ -146,12 +174,14 @@ def series_schema(*, close_only: bool, with_adj_close: bool = False) -> pa.DataF
         "close": pa.Column("float64", checks=[
             pa.Check(_price_ok, name="price_positive", ignore_na=False)], nullable=True),
         "volume": pa.Column("float64", checks=[
-            pa.Check(lambda s: np.isfinite(s) & (s >= 0), name="volume_ok")], nullable=True),
+            pa.Check(lambda s: np.isfinite(s) & (s >= 0) & (s < VOLUME_MAX), name="volume_ok")],
+            nullable=True),
     }
     if with_adj_close:
         columns["adj_close"] = pa.Column("float64", checks=[
             pa.Check(_price_ok, name="price_positive", ignore_na=False)], nullable=True)
-    frame_checks = [] if close_only else [
+    frame_checks = [pa.Check(_adj_ratio_ok, name="adj_ratio")] if with_adj_close else []
+    frame_checks += [] if close_only else [
         pa.Check(_volume_all_or_none, name="volume_partial"),
         pa.Check(lambda df: _no_nan_comparison(df, ["high", "low"], df.high >= df.low),
                  name="high_below_low"),
@@ -181,7 +211,8 @@ Reason = Callable[[pd.DataFrame, int, str, dict[str, str]], str]
 
 _REASONS: dict[str, Reason] = {
     "date_parses": lambda f, i, c, names: (
-        f"{names.get(c, c)} {f[c].iloc[i]!r} is not a date (expected YYYY-MM-DD or M/D/YYYY)"),
+        f"{names.get(c, c)} {f[c].iloc[i]!r} is not a date (expected exactly YYYY-MM-DD, "
+        "optionally with a midnight time, or M/D/YYYY)"),
     "number_parses": lambda f, i, c, names: (
         f"{names.get(c, c)} {f[c].iloc[i]!r} is not a number"),
     "duplicate_date": lambda f, i, c, _: (
@@ -191,15 +222,20 @@ _REASONS: dict[str, Reason] = {
         f"{_show(f.date.iloc[i - 1])} (rows must be sorted by date, oldest first)"),
     "future_date": lambda f, i, c, _: f"date {_show(f.date.iloc[i])} is in the future",
     "price_positive": lambda f, i, c, names: (
-        f"{names.get(c, c)} is {_show(f[c].iloc[i])} (prices must be finite numbers > 0)"),
+        f"{names.get(c, c)} is {_show(f[c].iloc[i])} (prices must be finite numbers from "
+        f"{PRICE_MIN:g} to {PRICE_MAX:g})"),
     "close_only_has_ohl": lambda f, i, c, names: (
         f"{names.get(c, c)} is {_show(f[c].iloc[i])} in a close-only series"),
     "volume_ok": lambda f, i, c, names: (
         f"{names.get(c, 'volume')} is {_show(f[c].iloc[i])} (volume must be a finite number "
-        ">= 0, or empty)"),
+        f">= 0 and below {VOLUME_MAX:g}, or empty)"),
     "volume_partial": lambda f, i, c, names: (
         f"{names.get('volume', 'volume')} is empty but other rows have a volume (a series needs "
         "a volume on every row or on none)"),
+    "adj_ratio": lambda f, i, c, names: (
+        f"{names.get('adj_close', 'adj_close')} {_show(f.adj_close.iloc[i])} is "
+        f"{f.adj_close.iloc[i] / f.close.iloc[i]:.3g} times {names.get('close', 'close')} "
+        f"{_show(f.close.iloc[i])} (the ratio must be within {ADJ_RATIO_MIN:g}..{ADJ_RATIO_MAX:g})"),
     "high_below_low": lambda f, i, c, _: (
         f"high {_show(f.high.iloc[i])} is below low {_show(f.low.iloc[i])}"),
     "high_bound": lambda f, i, c, _: (

@@ -4,11 +4,13 @@ recorded, so a reported test number is never the best of several looks."""
 from __future__ import annotations
 
 import json
+import pickle
+from pathlib import Path
 from typing import Any
 
 import torch
 
-from fts.core.errors import FtsError, ManifestMismatch, NotFoundError
+from fts.core.errors import FtsError, ManifestMismatch, NotFoundError, ValidationError
 from fts.core.hashing import canonical_json, sha256_file
 from fts.core.paths import ProjectPaths
 from fts.datasets import load_dataset
@@ -34,6 +36,22 @@ def find_run(paths: ProjectPaths, run_id: str) -> dict[str, Any]:
     return found[0]
 
 
+def load_checkpoint(path: Path, label: str) -> dict[str, Any]:
+    """Load a checkpoint with `weights_only=True`: tensors and plain values only.
+
+    fts writes nothing else into a checkpoint; anything else (a pickled object, whose
+    unpickling can run arbitrary code) is refused with a one-line `ValidationError`.
+    """
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        # torch's message is several paragraphs; its first line names the offending global.
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValidationError(
+            f"refused to load the checkpoint: it holds more than tensors and plain values, and "
+            f"unpickling that could run code ({first})", source=label) from None
+
+
 def evaluate_test(paths: ProjectPaths, run_id: str, *, force: bool = False) -> dict[str, Any]:
     """Evaluate a stored run's checkpoint on its dataset's test split."""
     run = find_run(paths, run_id)
@@ -47,7 +65,7 @@ def evaluate_test(paths: ProjectPaths, run_id: str, *, force: bool = False) -> d
     path = paths.absolute(run["checkpoint_path"])
     if sha256_file(path) != run["checkpoint_sha256"]:
         raise ManifestMismatch(f"{run['checkpoint_path']}: checkpoint does not match its hash")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt = load_checkpoint(path, run["checkpoint_path"])
     config = json.loads(run["config"])
     model = PatchTST(PatchTSTConfig.from_dict(config["model"]))
     model.load_state_dict(ckpt["state_dict"])

@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -21,6 +23,8 @@ from fts.warehouse.schema import create_session_views, ensure_schema
 
 LOCK_TIMEOUT_ENV = "FTS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 30.0
+
+T = TypeVar("T")
 
 
 def _is_lock_error(exc: Exception) -> bool:
@@ -35,21 +39,61 @@ def _lock_timeout(timeout: float | None) -> float:
 
 
 def _open(path: Path, read_only: bool, timeout: float | None) -> duckdb.DuckDBPyConnection:
+    return retry_locked(path, lambda: duckdb.connect(str(path), read_only=read_only), timeout)
+
+
+def retry_locked(path: Path, attempt: Callable[[], T], timeout: float | None) -> T:
+    """Run `attempt` (an open or ATTACH of the warehouse at `path`), retrying with backoff while
+    another process holds the file's lock; `WarehouseBusy` after the timeout, `WarehouseError`
+    for a file DuckDB cannot use."""
     deadline = time.monotonic() + _lock_timeout(timeout)
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return attempt()
         except duckdb.Error as exc:
             if not _is_lock_error(exc):
                 raise _unusable(path, exc) from exc
             if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"{path}: another process is writing the warehouse; waited "
-                    f"{_lock_timeout(timeout):.0f}s (set {LOCK_TIMEOUT_ENV} to wait longer)"
-                ) from exc
+                raise busy_error(path, _lock_timeout(timeout), exc) from exc
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
+
+
+_HOLDER = re.compile(r"lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)", re.IGNORECASE)
+
+
+def lock_holder(exc: BaseException) -> str | None:
+    """"PID 123: its command line" of the process DuckDB says holds the lock, if it says."""
+    found = _HOLDER.search(str(exc))
+    if not found:
+        return None
+    pid = int(found["pid"])
+    try:
+        import psutil
+
+        command = " ".join(psutil.Process(pid).cmdline()) or found["exe"]
+    except Exception:  # noqa: BLE001 - gone, or not ours to inspect: DuckDB's name will do
+        command = found["exe"]
+    if len(command) > 80:
+        command = command[:77] + "..."
+    return f"PID {pid}: {command}"
+
+
+def busy_error(path: Path, waited: float, exc: BaseException) -> WarehouseBusy:
+    """The one-line error for a warehouse another process kept locked for `waited` seconds.
+
+    DuckDB lets one process open a file for writing, and no other process open it at all
+    meanwhile; a process holding it open read-only (a notebook's connection) blocks every
+    writer just the same. The message says who and what to do.
+    """
+    holder = lock_holder(exc)
+    who = f"another process ({holder})" if holder else "another process"
+    return WarehouseBusy(
+        f"{path}: {who} has the warehouse open, read-only or writing, and DuckDB lets no one "
+        f"write while it does; waited {waited:.0f}s. Close that connection (a notebook or "
+        f"script holding duckdb.connect / fts.connect), or set {LOCK_TIMEOUT_ENV} to wait longer"
+    )
 
 
 def _unusable(path: Path, exc: duckdb.Error) -> WarehouseError:

@@ -8,7 +8,11 @@ hpo_trials: study, number, state (COMPLETE/FAIL/PRUNED/RUNNING/WAITING), params 
   values: categorical indexes decoded), value (first objective), user_attrs (JSON), n_params,
   dataset_manifest_id, duration_s, epochs_run, best_epoch, fail_reason (from user attrs),
   values (JSON list), started_at / completed_at (UTC), trial_id, and worker_host / worker_pid /
-  worker_started: the process that made the trial RUNNING (NULL for synced copies).
+  worker_started: the process that made the trial RUNNING (NULL for synced copies);
+  heartbeat_at (UTC): the last sign of life of the trial (its latest journal op or worker
+  heartbeat, `hpo.heartbeats`); heartbeat_age_s: seconds since then, for RUNNING trials;
+  stale: TRUE for a RUNNING trial not heard from for HEARTBEAT_GRACE_S (its worker is most
+  likely dead: any process that opens the study marks it FAIL, see fts.hpo.stale).
 hpo_studies: study, direction, tier, budget, horizon, threshold (user attr `threshold_pct`),
   dataset_manifest_id (from the study's user attrs), user_attrs (JSON), n_trials, n_complete,
   n_pruned, n_fail, n_running, n_waiting, best_value (best COMPLETE value, single objective),
@@ -21,6 +25,12 @@ import json
 from typing import Any
 
 import duckdb
+
+#: A running trial's worker records a heartbeat this often (seconds; fts.hpo.stale.heartbeat).
+HEARTBEAT_INTERVAL_S = 30
+#: A RUNNING trial not heard from for this long is stale: ten missed beats, so a worker whose
+#: beats wait for a reader holding the warehouse for a few minutes is not declared dead.
+HEARTBEAT_GRACE_S = 300
 
 # `hpo_trials` and `hpo_studies` replay Optuna's journal (optuna/storages/journal/_storage.py,
 # JournalStorageReplayResult) in SQL, so they can never disagree with it:
@@ -75,17 +85,20 @@ created AS (
            row_number() OVER (PARTITION BY s.study_id ORDER BY j.seq) - 1 AS number,
            s.study, s.deleted_seq, j.seq AS create_seq, j.log,
            coalesce(TRY_CAST(j.log->>'state' AS INTEGER), 0) AS created_state,
-           j.writer_host, j.writer_pid, j.writer_started
+           j.writer_host, j.writer_pid, j.writer_started, j.written_at
     FROM {src} j JOIN spans s ON s.study_id = TRY_CAST(j.log->>'study_id' AS BIGINT)
          AND j.seq > s.created_seq AND (s.deleted_seq IS NULL OR j.seq < s.deleted_seq)
     WHERE j.op_code = 4
 ),
 trial_ops AS (
     SELECT t.trial_id, j.seq, j.op_code, j.log, TRY_CAST(j.log->>'state' AS INTEGER) AS state,
-           j.writer_host, j.writer_pid, j.writer_started
+           j.writer_host, j.writer_pid, j.writer_started, j.written_at
     FROM {src} j JOIN created t ON t.trial_id = TRY_CAST(j.log->>'trial_id' AS BIGINT)
          AND j.seq > t.create_seq
-    WHERE j.op_code IN (5, 6, 8)
+    WHERE j.op_code IN (5, 6, 7, 8, 9)
+),
+seen AS (
+    SELECT trial_id, max(written_at) AS at FROM trial_ops GROUP BY trial_id
 ),
 finish AS (
     SELECT trial_id, seq, state, log FROM trial_ops WHERE op_code = 6 AND state IN (1, 2, 3)
@@ -166,9 +179,11 @@ shaped AS (
         CASE WHEN t.created_state = 4 THEN p.writer_host ELSE t.writer_host END AS worker_host,
         CASE WHEN t.created_state = 4 THEN p.writer_pid ELSE t.writer_pid END AS worker_pid,
         CASE WHEN t.created_state = 4 THEN p.writer_started ELSE t.writer_started END
-            AS worker_started
+            AS worker_started,
+        greatest(t.written_at, s.at, b.beat_at) AS heartbeat_at
     FROM trials t LEFT JOIN popped p USING (trial_id) LEFT JOIN params pa USING (trial_id)
-         LEFT JOIN attrs a USING (trial_id)
+         LEFT JOIN attrs a USING (trial_id) LEFT JOIN seen s USING (trial_id)
+         LEFT JOIN {beats} b USING (trial_id)
     WHERE t.deleted_seq IS NULL
 )
 SELECT study, number, state, params, TRY_CAST("values"->>0 AS DOUBLE) AS value,
@@ -179,8 +194,12 @@ SELECT study, number, state, params, TRY_CAST("values"->>0 AS DOUBLE) AS value,
        TRY_CAST(user_attrs->>'epochs_run' AS INTEGER) AS epochs_run,
        TRY_CAST(user_attrs->>'best_epoch' AS INTEGER) AS best_epoch,
        user_attrs->>'fail_reason' AS fail_reason,
-       "values", started_at, completed_at, trial_id, worker_host, worker_pid, worker_started
-FROM shaped"""
+       "values", started_at, completed_at, trial_id, worker_host, worker_pid, worker_started,
+       heartbeat_at, age_s AS heartbeat_age_s,
+       coalesce(age_s > {grace}, false) AS stale
+FROM (SELECT *, CASE WHEN state = 'RUNNING' THEN (epoch_us(now() AT TIME ZONE 'UTC')
+                                                  - epoch_us(heartbeat_at)) / 1e6 END AS age_s
+      FROM shaped)"""
 
 _HPO_STUDIES = """CREATE OR REPLACE TEMP VIEW hpo_studies AS
 WITH RECURSIVE {ctes},
@@ -242,6 +261,7 @@ TRIALS_COLUMNS = [
     ("best_epoch", "INTEGER"), ("fail_reason", "VARCHAR"), ("values", "JSON"),
     ("started_at", "TIMESTAMP"), ("completed_at", "TIMESTAMP"), ("trial_id", "BIGINT"),
     ("worker_host", "VARCHAR"), ("worker_pid", "INTEGER"), ("worker_started", "DOUBLE"),
+    ("heartbeat_at", "TIMESTAMP"), ("heartbeat_age_s", "DOUBLE"), ("stale", "BOOLEAN"),
 ]
 STUDIES_COLUMNS = [
     ("study", "VARCHAR"), ("direction", "VARCHAR"), ("tier", "VARCHAR"), ("budget", "VARCHAR"),
@@ -252,10 +272,16 @@ STUDIES_COLUMNS = [
 ]
 
 
-def hpo_view_statements(source: str = "hpo.journal") -> list[str]:
-    """The CREATE TEMP VIEW statements of `hpo_trials` and `hpo_studies` over `source`."""
+_NO_BEATS = "(SELECT NULL::BIGINT AS trial_id, NULL::TIMESTAMP AS beat_at WHERE false)"
+
+
+def hpo_view_statements(source: str = "hpo.journal",
+                        beats: str = "hpo.heartbeats") -> list[str]:
+    """The CREATE TEMP VIEW statements of `hpo_trials` and `hpo_studies` over `source` (the
+    journal) and `beats` (the heartbeats table, or a query with its trial_id, beat_at)."""
     ctes = _HPO_CTES.format(src=source)
-    return [view.format(ctes=ctes, src=source) for view in (_HPO_TRIALS, _HPO_STUDIES)]
+    return [view.format(ctes=ctes, src=source, beats=beats, grace=HEARTBEAT_GRACE_S)
+            for view in (_HPO_TRIALS, _HPO_STUDIES)]
 
 
 def empty_view_statements() -> list[str]:
@@ -273,7 +299,12 @@ def create_hpo_views(con: duckdb.DuckDBPyConnection) -> None:
         has_rows = con.execute("SELECT EXISTS (SELECT 1 FROM hpo.journal)").fetchall()[0][0]
     except duckdb.CatalogException:  # a warehouse made before hpo.journal, opened read-only
         has_rows = False
-    statements = hpo_view_statements() if has_rows else empty_view_statements()
+    try:  # a warehouse made before hpo.heartbeats, opened read-only: the journal alone
+        con.execute("SELECT 1 FROM hpo.heartbeats LIMIT 0")
+        beats = "hpo.heartbeats"
+    except duckdb.CatalogException:
+        beats = _NO_BEATS
+    statements = hpo_view_statements(beats=beats) if has_rows else empty_view_statements()
     for stmt in statements:
         con.execute(stmt)
 

@@ -138,6 +138,14 @@ DDL = [
         writer_pid INTEGER,
         writer_started DOUBLE
     )""",
+    # The last sign of life of each RUNNING trial's worker (fts.hpo.stale.heartbeat), keyed by
+    # Optuna's trial id: a trial not heard from for HEARTBEAT_GRACE_S is shown stale.
+    """CREATE TABLE IF NOT EXISTS hpo.heartbeats (
+        trial_id BIGINT PRIMARY KEY,
+        beat_at TIMESTAMP NOT NULL,
+        writer_host VARCHAR,
+        writer_pid INTEGER
+    )""",
     "CREATE SCHEMA IF NOT EXISTS experiments",
     # A cell of a declared matrix is done once its study, final runs and baselines are stored.
     # `settings` is the cell's full resolved spec and `fingerprint` its hash, so that a resumed

@@ -54,7 +54,7 @@ def test_warehouse_held_by_another_writer_is_reported_busy_and_changes_nothing(
         holder.wait()
     assert result.exit_code == 1
     line = one_line(result)
-    assert "another process is writing the warehouse" in line and "FTS_LOCK_TIMEOUT" in line
+    assert f"another process (PID {holder.pid}: " in line and "FTS_LOCK_TIMEOUT" in line
     assert snapshot(sample_project_dir) == before
 
 

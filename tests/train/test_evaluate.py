@@ -47,3 +47,42 @@ def test_a_second_test_evaluation_is_refused_unless_forced_and_a_forced_one_is_r
 
     code, out = evaluate()  # still refused after a forced look, which now counts too
     assert code == 1 and "already evaluated 2 time(s)" in out
+
+
+class _Payload:
+    """Unpickling this runs code: it would create the file named by `marker`."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_checkpoint_carrying_a_pickled_object_is_refused_in_one_line(
+        built_project_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from fts.core.hashing import sha256_file
+    from fts.warehouse import connect
+
+    project = Project(built_project_dir)
+    record = project.train(TINY)
+    checkpoint = built_project_dir / record.checkpoint_path
+    honest = torch.load(checkpoint, weights_only=True)  # what fts writes loads safely
+    # An attacker swaps in a checkpoint with a payload and fixes the recorded hash too.
+    marker = tmp_path / "pwned"
+    torch.save({**honest, "extra": _Payload(str(marker))}, checkpoint)
+    with connect(project.paths.warehouse) as con:
+        con.execute("UPDATE train.runs SET checkpoint_sha256 = ? WHERE run_id = ?",
+                    [sha256_file(checkpoint), record.run_id])
+
+    result = CliRunner().invoke(cli, ["--project-dir", str(built_project_dir), "evaluate",
+                                      record.run_id[:12], "--force"])
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {record.checkpoint_path}: refused to load the checkpoint: "
+                               "it holds more than tensors and plain values")
+    assert not marker.exists()  # the payload never ran
+    assert len(evaluations(project, record.run_id)) == 1  # and nothing was recorded

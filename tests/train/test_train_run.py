@@ -41,7 +41,7 @@ def test_train_cli_stores_the_run_with_its_dataset_and_real_parameter_count(buil
     assert (target["horizon"], target["threshold_pct"]) == (3, 2.0)
     assert (row["horizon"], row["threshold_pct"]) == (3, 2.0)
     # The stored parameter count is the checkpoint's real numel, and it is in the budget.
-    ckpt = torch.load(built_project_dir / row["checkpoint_path"], weights_only=False)
+    ckpt = torch.load(built_project_dir / row["checkpoint_path"], weights_only=True)
     numel = sum(t.numel() for k, t in ckpt["state_dict"].items() if "running_" not in k
                 and "num_batches" not in k)
     assert row["n_params"] == config["n_params"] == numel
