@@ -42,10 +42,14 @@ def arrays_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     """Write `arrays` as an uncompressed .npz, atomically and reproducibly."""
-    with (
-        atomic_path(path) as tmp,
-        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf,
-    ):
+    with atomic_path(path) as tmp:
+        write_npz_file(tmp, arrays)
+
+
+def write_npz_file(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write `arrays` to `path` as an uncompressed, reproducible .npz (not atomic: write to a
+    staged temporary name, see `fts.warehouse.publish`)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_STORED
