@@ -155,8 +155,8 @@ def superseded_builds(paths: ProjectPaths, refs: References) -> list[Superseded]
             if i.get("id") in bodies and i["id"] not in live:
                 live.add(i["id"])
                 stack.append(i["id"])
-    live_files = {str(o["path"]) for mid in live for o in bodies[mid].get("outputs") or []
-                  if o.get("path")}
+    live_files = {str(o["path"]) for mid in live if mid in bodies
+                  for o in bodies[mid].get("outputs") or [] if o.get("path")}
     dead = sorted((mid for mid in bodies if mid not in live),
                   key=lambda m: (bodies[m].get("kind"), bodies[m].get("name"), m))
     return [Superseded(mid, str(bodies[mid]["kind"]), str(bodies[mid].get("name")),

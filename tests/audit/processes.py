@@ -39,10 +39,11 @@ def _main(root: str, args: list[str], kill_at: str | None) -> None:
     from fts.cli import cli
 
     try:
-        cli.main(["--project-dir", root, *args], prog_name="fts", standalone_mode=False)
-    except Exception:
+        # Not standalone: an error's exit status is returned (SystemExit would be caught).
+        code = cli.main(["--project-dir", root, *args], prog_name="fts", standalone_mode=False)
+    except BaseException:
         os._exit(1)
-    os._exit(0)
+    os._exit(code if isinstance(code, int) else 0)
 
 
 def start(root: Path, *args: str, kill_at: str | None = None) -> multiprocessing.Process:

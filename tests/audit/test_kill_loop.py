@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import shutil
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from fts.audit import audit_project
+from fts.audit.gc import collect_garbage
 from fts.core.paths import ProjectPaths
+from fts.warehouse.publish import project_lock
 from tests.audit.conftest import REPO, query, run_fts
 from tests.audit.processes import run, start
 
@@ -81,14 +84,39 @@ def test_two_concurrent_builds_of_a100_leave_the_audit_clean(tmp_path: Path,
                                                              starts: dict[str, Path]):
     root = tmp_path / "race"
     shutil.copytree(starts["build-tier"], root)
-    procs = [start(root, "build-tier", "a100") for _ in range(2)]
+    paths = ProjectPaths(root)
+    # Holding the publish lock while both run makes the race certain: each builds every tier
+    # and stages its files before either can publish (neither finds the other's build). The
+    # second starts once the first has staged, so their manifests (created_at) differ: two
+    # started in the same second make the same manifest, and so the same bytes and name.
+    staging = root / "data" / "tiers" / "a100"
+    with project_lock(paths):
+        procs = [start(root, "build-tier", "a100")]
+        _wait_for_staged_files(staging, 1, procs)
+        time.sleep(1.0)
+        procs.append(start(root, "build-tier", "a100"))
+        _wait_for_staged_files(staging, 2, procs)
     for p in procs:
         p.join(300)
     assert [p.exitcode for p in procs] == [0, 0]
-    report = audit_project(ProjectPaths(root))
+    report = audit_project(paths)
     assert report.ok and not report.warnings, [i.message for i in report.issues + report.warnings]
     assert run_fts(root, "audit").exit_code == 0
-    # Both builds are registered, each with its own files (none renamed over the other's).
+    # Both builds are registered, each with its own file (neither renamed over the other's).
     builds = query(root, "SELECT m.id, a.path FROM meta.manifests m JOIN meta.artifacts a "
                          "ON a.manifest_id = m.id WHERE m.kind = 'tier' AND m.name = 'a100'")
-    assert len(builds) >= 1 and len({p for _, p in builds}) == len(builds)
+    assert len(builds) == 2 and len({p for _, p in builds}) == 2
+    # The one not current, with its own a20 and a50, is a superseded build for `fts gc`.
+    [(current,)] = query(root, "SELECT manifest_id FROM meta.tier_current WHERE tier = 'a100'")
+    plan = collect_garbage(paths)
+    assert not plan.garbage
+    assert sorted(s.name for s in plan.superseded) == ["a100", "a20", "a50"]
+    assert current not in {s.id for s in plan.superseded}
+
+
+def _wait_for_staged_files(folder: Path, n: int, procs: list, timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while len(list(folder.glob(".*.tmp")) if folder.is_dir() else []) < n:
+        assert all(p.exitcode is None for p in procs), [p.exitcode for p in procs]
+        assert time.monotonic() < deadline, "the builds never staged their files"
+        time.sleep(0.05)
