@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fts.core.atomic import atomic_path
 from fts.core.errors import ManifestMismatch, NotFoundError
 from fts.core.hashing import sha256_file
 
@@ -38,12 +37,6 @@ def arrays_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
         h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
         h.update(a.tobytes())
     return h.hexdigest()
-
-
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write `arrays` as an uncompressed .npz, atomically and reproducibly."""
-    with atomic_path(path) as tmp:
-        write_npz_file(tmp, arrays)
 
 
 def write_npz_file(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

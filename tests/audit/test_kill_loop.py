@@ -23,67 +23,80 @@ from fts.core.paths import ProjectPaths
 from fts.warehouse.publish import project_lock
 from tests.audit.conftest import REPO, query, run_fts
 from tests.audit.processes import run, start
+from tests.ingest.helpers import AAPL_CSV, AAPL_NEXT_CSV
 
 HPO = ["hpo", "--tier", "a20", "--budget", "10K", "--trials", "1", "--ctx", "16",
        "--epochs", "1", "--max-batches", "2", "--study", "k"]
 
-# (command, the moments it is killed at). Ingest sample publishes ^GSPC then ^VIX (one manifest
-# each); build-tier a50 publishes a20 and a50 together (2 Parquet files, 2 manifests); the
-# trial publishes its dataset (npz + manifest), its run (checkpoint + manifest), then the study.
+# (where it starts, the command, the moments it is killed at). An ingest publishes one manifest
+# with the load's rows (a first load, then a second one chained to it); build-tier a50 publishes
+# a20 and a50 together (2 Parquet files, 2 manifests); the trial publishes its dataset (npz +
+# manifest), its run (checkpoint + manifest), then the study manifest.
 MOMENTS = [
-    (["ingest", "sample"], ["renamed:1", "registered:1", "committed:1", "renamed:2",
-                            "committed:2"]),
-    (["build-tier", "a50"], ["staged:1", "staged:2", "renamed:1", "renamed:2", "renamed:3",
-                             "renamed:4", "registered:1", "committed:1"]),
-    (HPO, ["staged:1", "renamed:2", "registered:1", "renamed:3", "registered:2",
-           "committed:2", "registered:3"]),
+    ("empty", ["ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL"],
+     ["renamed:1", "registered:1", "committed:1"]),
+    ("aapl", ["ingest", "csv", str(AAPL_NEXT_CSV), "--ticker", "AAPL"],
+     ["renamed:1", "registered:1"]),
+    ("sample", ["build-tier", "a50"], ["staged:1", "staged:2", "renamed:1", "renamed:2",
+                                       "renamed:3", "renamed:4", "registered:1", "committed:1"]),
+    ("built", HPO, ["staged:1", "renamed:2", "registered:1", "renamed:3", "registered:2",
+                    "committed:2", "registered:3"]),
 ]
-CASES = [(args, at) for args, moments in MOMENTS for at in moments]
+# What the command leaves once it has run to the end (whatever was killed before).
+DONE = {"empty": ("SELECT count(*) FROM raw.loads", 1),
+        "aapl": ("SELECT count(*) FROM raw.ohlcv WHERE ticker = 'AAPL'", 15),
+        "sample": ("SELECT count(*) FROM meta.tier_current", 2),
+        "built": ("SELECT count(*) FROM meta.manifests WHERE kind = 'study'", 1)}
+CASES = [(start, at) for start, _, moments in MOMENTS for at in moments]
 
 
 def test_the_kill_loop_has_twenty_distinct_moments():
-    assert len(CASES) == 20 and len({(a[0], m) for a, m in CASES}) == 20
+    assert len(CASES) == 20 and len(set(CASES)) == 20
 
 
-def _audit_holds(root: Path, when: str) -> None:
+def _audit_holds(root: Path, when: str) -> str:
     result = run_fts(root, "audit")
     assert result.exit_code == 0, (when, result.output)
+    return result.output
 
 
 @pytest.fixture
 def starts(tmp_path: Path, _sample_project_template: Path,
            _built_project_template: Path) -> dict[str, Path]:
-    """Where each command starts: nothing, the sample ingested, a20 and a50 built."""
-    empty = tmp_path / "empty"
+    """Where the commands start: nothing; one AAPL load; the sample ingested; a20, a50 built."""
+    empty = tmp_path / "start-empty"
     empty.mkdir()
-    sample = tmp_path / "sample"
+    aapl = tmp_path / "start-aapl"
+    assert run_fts(aapl, "ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL").exit_code == 0
+    sample = tmp_path / "start-sample"
     shutil.copytree(_sample_project_template, sample)
     shutil.copytree(REPO / "features_sql", sample / "features_sql")
-    return {"ingest": empty, "build-tier": sample, "hpo": _built_project_template}
+    return {"empty": empty, "aapl": aapl, "sample": sample, "built": _built_project_template}
 
 
+@pytest.mark.parametrize(("start", "args", "moments"), MOMENTS,
+                         ids=[f"{a[0]}-{start}" for start, a, _ in MOMENTS])
 def test_a_kill_at_any_publish_step_leaves_an_audit_that_holds_and_the_rerun_completes(
-        tmp_path: Path, starts: dict[str, Path]):
-    for i, (args, at) in enumerate(CASES):
-        root = tmp_path / f"case{i}"
-        shutil.copytree(starts[args[0]], root)
-        assert run(root, *args, kill_at=at) == -signal.SIGKILL, (args, at)
-        _audit_holds(root, f"after {args[0]} killed at {at}")
-        assert run(root, *args) == 0, (args, at)
+        tmp_path: Path, starts: dict[str, Path], start: str, args: list[str],
+        moments: list[str]):
+    for at in moments:
+        root = tmp_path / at.replace(":", "-")
+        shutil.copytree(starts[start], root)
+        assert run(root, *args, kill_at=at) == -signal.SIGKILL, at
+        audit = _audit_holds(root, f"after {args[0]} killed at {at}")
+        if at.startswith("renamed"):  # a file in place, never registered: garbage, a warning
+            assert "WARN [garbage]" in audit, (at, audit)
+        assert run(root, *args) == 0, at
         _audit_holds(root, f"after {args[0]} killed at {at}, then run again")
-        if args[0] == "ingest":
-            assert query(root, "SELECT count(DISTINCT ticker) FROM raw.loads") == [(2,)]
-        elif args[0] == "build-tier":
-            assert query(root, "SELECT count(*) FROM meta.tier_current") == [(2,)]
-        else:
-            assert query(root, "SELECT count(*) FROM meta.manifests WHERE kind = 'study'") == [(1,)]
+        sql, expected = DONE[start]
+        assert query(root, sql) == [(expected,)], at
         shutil.rmtree(root)
 
 
 def test_two_concurrent_builds_of_a100_leave_the_audit_clean(tmp_path: Path,
                                                              starts: dict[str, Path]):
     root = tmp_path / "race"
-    shutil.copytree(starts["build-tier"], root)
+    shutil.copytree(starts["sample"], root)
     paths = ProjectPaths(root)
     # Holding the publish lock while both run makes the race certain: each builds every tier
     # and stages its files before either can publish (neither finds the other's build). The
