@@ -4,14 +4,16 @@ Every command that produces something (a raw load, a tier build, a dataset, a ru
 checkpoint, a baseline, a study manifest, a report) publishes it here, in this order:
 1. stage: each file is written under a temporary name beside its final one
    (`.<name>.<pid>.<token>.tmp`) and flushed to disk; nothing else sees it yet;
-2. take the project lock (`data/.publish.lock`, an OS file lock: a killed process releases it);
+2. take the project lock (`manifests/.publish.lock`, an OS file lock that a killed process
+   releases);
 3. rename each staged file onto its final name, then write each manifest file (the same way);
 4. in ONE warehouse transaction: the `meta.manifests` rows, a `meta.artifacts` row per file and
    the caller's own rows (`raw.loads`, `train.runs`, `meta.tier_current`, ...); COMMIT;
 5. release the lock.
 Final names are chosen by content (a hash of the bytes or of the manifest), so two builders never
 rename different bytes onto one name; if a final name already holds other bytes, it is replaced
-only when no committed row names it (the leftover of a killed process), else publishing fails.
+only when no committed row names it (the leftover of a killed process) or only manifests that
+the new one supersedes (a report rewritten under its name), else publishing fails.
 
 Failure guarantees:
 - an exception before COMMIT removes the files this call put in place (and its temporary
@@ -54,7 +56,7 @@ from fts.core.paths import ProjectPaths
 from fts.warehouse.connection import _lock_timeout, connect, transaction
 from fts.warehouse.registry import register_artifact, register_manifest
 
-LOCK_FILE = ".publish.lock"  # under data/
+LOCK_FILE = ".publish.lock"  # under manifests/ (ignored by git, never scanned as a manifest)
 KILL_ENV = "FTS_TEST_KILL_AT"
 #: The moments a publication can be killed at (the test hook's step names).
 STEPS = ("staged", "renamed", "registered", "committed")
@@ -117,7 +119,7 @@ def kill_point(step: str) -> None:
 def project_lock(paths: ProjectPaths, timeout: float | None = None) -> Iterator[None]:
     """Hold the project's publish lock (reentrant in this process); waits up to
     $FTS_LOCK_TIMEOUT seconds (default 30) for another process to release it."""
-    path = paths.data / LOCK_FILE
+    path = paths.manifests / LOCK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locks_guard:
         lock = _locks.setdefault(path, filelock.FileLock(str(path)))
@@ -161,15 +163,17 @@ class Publication:
         final = self.paths.absolute(rel)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = temp_path(final)
-        staged = StagedFile(rel, tmp, "", 0)
+        try:
+            write(tmp)
+            with open(tmp, "rb+") as f:
+                os.fsync(f.fileno())
+            staged = StagedFile(rel, tmp, sha256_file(tmp), tmp.stat().st_size)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
         self._staged.append(staged)
-        write(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        done = StagedFile(rel, tmp, sha256_file(tmp), tmp.stat().st_size)
-        self._staged[-1] = done
         kill_point("staged")
-        return done
+        return staged
 
     def stage_bytes(self, rel: str, data: bytes) -> StagedFile:
         """`stage` for bytes already in memory."""
@@ -201,9 +205,9 @@ class Publication:
                             session_views=False))
             created: list[Path] = []
             try:
-                for _, files in items:
+                for manifest, files in items:
                     for f in files:
-                        self._place(con, f, created)
+                        self._place(con, manifest, f, created)
                 for manifest, _ in items:
                     self._write_manifest(manifest, created)
                 with transaction(con):
@@ -220,7 +224,8 @@ class Publication:
                 raise
             kill_point("committed")
 
-    def _place(self, con: duckdb.DuckDBPyConnection, f: StagedFile, created: list[Path]) -> None:
+    def _place(self, con: duckdb.DuckDBPyConnection, manifest: Manifest, f: StagedFile,
+               created: list[Path]) -> None:
         final = self.paths.absolute(f.rel)
         if f.tmp is None:
             if not final.exists() or sha256_file(final) != f.sha256:
@@ -231,12 +236,14 @@ class Publication:
                 f.tmp.unlink()
                 self._staged.remove(f)
                 return
-            owners = con.execute("SELECT manifest_id FROM meta.artifacts WHERE path = ? "
-                                 "AND sha256 <> ?", [f.rel, f.sha256]).fetchall()
-            if owners:
+            owners = {r[0] for r in con.execute(
+                "SELECT manifest_id FROM meta.artifacts WHERE path = ? AND sha256 <> ?",
+                [f.rel, f.sha256]).fetchall()}
+            # A manifest may replace the files of those it supersedes (a report of a name).
+            if owners - set(manifest.get("supersedes") or []):
                 raise PublishError(
                     f"{f.rel}: already holds other bytes, registered to manifest "
-                    f"{owners[0][0][:12]}; not overwritten")
+                    f"{min(owners)[:12]}; not overwritten")
         else:
             created.append(final)
         os.replace(f.tmp, final)

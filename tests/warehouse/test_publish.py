@@ -89,7 +89,7 @@ def test_an_unregistered_leftover_at_the_final_name_is_replaced(paths: ProjectPa
 def test_the_lock_held_by_another_process_makes_a_publication_wait_then_fail(
         paths: ProjectPaths, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("FTS_LOCK_TIMEOUT", "1")
-    lock = paths.data / LOCK_FILE
+    lock = paths.manifests / LOCK_FILE
     holder = subprocess.Popen([sys.executable, "-c",
                                "import filelock, sys, time\n"
                                "l = filelock.FileLock(sys.argv[1]); l.acquire()\n"
