@@ -125,6 +125,16 @@ def test_two_concurrent_builds_of_a100_leave_the_audit_clean(tmp_path: Path,
     assert not plan.garbage
     assert sorted(s.name for s in plan.superseded) == ["a100", "a20", "a50"]
     assert current not in {s.id for s in plan.superseded}
+    superseded_files = [f for s in plan.superseded for f in s.files]
+    assert len(superseded_files) == 3
+    current_files = [p for (p,) in query(root, "SELECT parquet_path FROM meta.tier_current")]
+    deleted = collect_garbage(paths, delete=True)
+    assert deleted.deleted and len(deleted.superseded) == 3
+    assert not any((root / f).exists() for f in superseded_files)
+    assert all((root / f).exists() for f in current_files)
+    report = audit_project(paths)
+    assert report.ok and not report.warnings, [i.message for i in report.issues + report.warnings]
+    assert collect_garbage(paths).empty
 
 
 def _wait_for_staged_files(folder: Path, n: int, procs: list, timeout: float = 300) -> None:
