@@ -186,6 +186,15 @@ class Project:
             progress(f"(no sample count for the per-epoch estimate: {exc})")
         return dry_run(self.paths, request, train_samples=samples)
 
+    # -- housekeeping ----------------------------------------------------------------------------
+    def gc(self, *, delete: bool = False) -> Any:
+        """Garbage (files no committed registration references: what a killed command left)
+        and superseded builds (tier builds and datasets nothing current was made from): listed,
+        or removed with `delete=True`. Returns an `fts.audit.garbage.GcPlan`."""
+        from fts.audit.gc import collect_garbage
+
+        return collect_garbage(self.paths, delete=delete)
+
 
 def connect(
     project_dir: str | os.PathLike[str] | None = None, read_only: bool = True

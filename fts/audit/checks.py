@@ -293,7 +293,9 @@ def _check_registered_file(v: Verification, m: Manifest, snapshot: Snapshot, rel
     row = snapshot.artifacts.get((rel, m.id))
     if row is None:
         owners = sorted(mid for path, mid in snapshot.artifacts if path == rel)
-        if owners:
+        # Dataset files are named by their arrays' content: two dataset manifests may share
+        # one (and those written before the publish path existed have no row of their own).
+        if owners and m.kind != "dataset":
             v.add("artefact_owner_changed", f"{rel}: meta.artifacts says the file belongs to "
                   f"manifest {owners[0][:12]}", m, expected=m.id, found=owners[0], path=rel)
         elif m.kind in ("tier", "run"):

@@ -45,7 +45,7 @@ def audit_project(paths: ProjectPaths, *, only: Collection[str] | None = None) -
     issues += definition_issues + pointer_issues
     issues += check_study_cells(inv, selected)
     if only is None:
-        issues += _orphan_rows(inv) + cells_without_study_manifest(inv)
+        issues += _orphan_rows(inv) + cells_without_study_manifest(inv) + _garbage(inv)
         issues += stale_trial_warnings(paths)
     _explain_found_hashes(issues, inv)
     propagate(nodes, links, issues)
@@ -121,6 +121,13 @@ def _orphan_rows(inv: Inventory) -> list[Issue]:
                                 f"manifest {row['manifest_id'][:12]}, which does not exist",
                                 expected=row["manifest_id"], path=path, severity=WARNING))
     return issues
+
+
+def _garbage(inv: Inventory) -> list[Issue]:
+    """Files no committed row references: an interrupted command's leftovers, not tampering."""
+    return [Issue("garbage", f"{rel}: no committed registration references it (left by an "
+                  "interrupted command); `fts gc --delete` removes it", path=rel,
+                  severity=WARNING) for rel in inv.garbage]
 
 
 def _explain_found_hashes(issues: list[Issue], inv: Inventory) -> None:

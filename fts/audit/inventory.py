@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from fts.audit.findings import Issue
+from fts.audit.garbage import committed_references, garbage_files, garbage_manifests
 from fts.core.errors import ManifestMismatch, NotFoundError
 from fts.core.hashing import sha256_json, table_content_sha256
 from fts.core.manifest import Manifest, parse_manifest
@@ -78,6 +79,8 @@ class Inventory:
     entries: dict[str, Entry]
     snapshot: Snapshot
     selected: list[str]
+    # manifest and data files that no committed row references (see `fts.audit.garbage`)
+    garbage: list[str] = field(default_factory=list)
 
     def find(self, prefix: str, kind: str | None = None) -> Entry:
         return find_entry(self.entries, prefix, kind)
@@ -107,12 +110,17 @@ def load_inventory(paths: ProjectPaths, only: Collection[str] | None = None) -> 
     entries: dict[str, Entry] = {}
     _read_files(paths, entries)
     with open_read_only(paths) as con:
+        refs = committed_references(con)
+        garbage = garbage_manifests(paths, refs) + garbage_files(paths, refs)
+        for rel in garbage:  # left by a killed publication: a warning, not a node to verify
+            if rel.startswith("manifests/") and rel.endswith(".json"):
+                entries.pop(Path(rel).stem, None)
         _read_registry(con, entries)
         _mark_superseded(entries)
         selected = sorted(entries) if only is None else upstream_closure(
             entries, [find_entry(entries, p).id for p in only])
         snapshot = _read_snapshot(con, entries, None if only is None else selected)
-    return Inventory(entries, snapshot, selected)
+    return Inventory(entries, snapshot, selected, garbage)
 
 
 @contextlib.contextmanager

@@ -21,6 +21,8 @@ def audit_cmd(ctx: click.Context, as_json: bool, run_id: str | None, trial: str 
 
     Exit status 1 when anything no longer matches what its manifest pins (the report names each
     broken link, the expected and found hash, and what is now unproven); 0 when all holds.
+    Files that no committed registration references (an interrupted command's leftovers) are
+    warnings: `fts gc` lists and removes them.
     """
     from fts.audit import audit_project, parse_trial, trace, trace_trial
     from fts.audit.format import format_chain, format_report
@@ -39,6 +41,21 @@ def audit_cmd(ctx: click.Context, as_json: bool, run_id: str | None, trial: str 
         ok = report.ok
     if not ok:
         ctx.exit(1)
+
+
+@click.command("gc")
+@click.option("--delete", is_flag=True,
+              help="Remove what is listed (default: a dry run that only lists, like git clean -n).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def gc_cmd(ctx: click.Context, delete: bool, as_json: bool) -> None:
+    """List (and with --delete remove) files no committed registration references (left by an
+    interrupted command), and superseded builds: tier builds and datasets that nothing current
+    was made from. A registered artefact that something current needs is never removed."""
+    from fts.audit.gc import format_gc
+
+    plan = get_project(ctx).gc(delete=delete)
+    _emit(plan.to_dict() if as_json else format_gc(plan), as_json)
 
 
 @click.command("lineage")
@@ -63,4 +80,4 @@ def _emit(payload: object, as_json: bool) -> None:
             click.echo(line)
 
 
-COMMANDS: list[click.Command] = [audit_cmd, lineage_cmd]
+COMMANDS: list[click.Command] = [audit_cmd, gc_cmd, lineage_cmd]

@@ -16,16 +16,17 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from fts.core.errors import ManifestMismatch, NotFoundError
-from fts.core.hashing import sha256_file, sha256_json
+from fts.core.hashing import sha256_json
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets import sources
 from fts.datasets.assemble import assemble, select_rows
 from fts.datasets.inputs import declared_kinds
 from fts.datasets.spec import DatasetSpec
-from fts.datasets.storage import arrays_content_sha256, read_npz, write_npz
+from fts.datasets.storage import arrays_content_sha256, read_npz, write_npz_file
 from fts.datasets.windows import WindowSet, full_window_ends, window_view
-from fts.warehouse import connect, register_manifest, transaction
+from fts.warehouse import connect
+from fts.warehouse.publish import Publication
 
 FORMAT_VERSION = 1
 _ALIASES = {"validation": "val", "valid": "val"}
@@ -229,12 +230,14 @@ def build_dataset(
                      source=f"tier {spec.tier}", kinds=kinds)
     content = arrays_content_sha256(built.arrays)
     path = _arrays_path(paths, content)
-    if not _same_arrays(path, content):
-        write_npz(path, built.arrays)
-    file_sha = sha256_file(path)
+    pub = Publication(paths)  # the file is named by its content (see fts.warehouse.publish)
+    staged = (pub.adopt(paths.relative(path)) if _same_arrays(path, content) else
+              pub.stage(paths.relative(path), lambda tmp: write_npz_file(tmp, built.arrays)))
+    file_sha = staged.sha256
     for old in existing:  # a repaired file is byte-identical: keep the registered manifest
         out = old["outputs"][0]
         if (out["sha256"], out["content_sha256"]) == (file_sha, content):
+            pub.commit([(old, [staged])])
             return Dataset(old, built.arrays, path)
     manifest = Manifest.create(
         kind="dataset",
@@ -262,9 +265,7 @@ def build_dataset(
         arrays_content_sha256=content,
         outputs=[{"path": paths.relative(path), "sha256": file_sha, "content_sha256": content}],
     )
-    manifest.write(paths.manifests)
-    with connect(paths.warehouse, read_only=False, project_root=paths.root) as con, transaction(con):
-        register_manifest(con, manifest)
+    pub.commit([(manifest, [staged])])
     return Dataset(manifest, built.arrays, path)
 
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from fts.core.atomic import atomic_path
 from fts.core.errors import ManifestMismatch, NotFoundError
 from fts.core.hashing import sha256_file
 
@@ -40,12 +39,10 @@ def arrays_content_sha256(arrays: Mapping[str, np.ndarray]) -> str:
     return h.hexdigest()
 
 
-def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
-    """Write `arrays` as an uncompressed .npz, atomically and reproducibly."""
-    with (
-        atomic_path(path) as tmp,
-        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf,
-    ):
+def write_npz_file(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write `arrays` to `path` as an uncompressed, reproducible .npz (not atomic: write to a
+    staged temporary name, see `fts.warehouse.publish`)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for name in sorted(arrays):
             info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_STORED

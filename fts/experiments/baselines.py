@@ -23,7 +23,7 @@ from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset
 from fts.train.metrics import choose_threshold, classification_metrics
-from fts.warehouse import connect, register_manifest, transaction
+from fts.warehouse.publish import publish
 
 BASELINES = ("class_prior", "logistic_regression", "hist_gradient_boosting")
 BASELINE_FORMAT = 1
@@ -121,11 +121,10 @@ def store_baselines(paths: ProjectPaths, experiment: str, tier: str, horizon: in
             predictions_sha256={
                 split: table_content_sha256(pa.Table.from_pandas(frame, preserve_index=False))
                 for split, frame in r["predictions"].items()})
-        manifest.write(paths.manifests)
         stored.append((r, bid, manifest))
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        for r, bid, manifest in stored:
-            register_manifest(con, manifest)
+
+    def rows(con: Any) -> None:
+        for r, bid, _ in stored:
             con.execute(
                 "INSERT INTO experiments.baselines VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())",
                 [bid, experiment, tier, horizon, threshold_pct, dataset.id, r["model"],
@@ -136,4 +135,6 @@ def store_baselines(paths: ProjectPaths, experiment: str, tier: str, horizon: in
                 con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
                             "label, prob FROM __preds")
                 con.unregister("__preds")
+
+    publish(paths, [m for *_, m in stored], rows)
     return [m for *_, m in stored]

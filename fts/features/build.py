@@ -6,11 +6,13 @@ Order of events, so that a killed build leaves the previous state intact:
    stop: it is up to date;
 3. run every model in an in-memory DuckDB, trim and validate EVERY tier with pandera, so that
    a later tier failing its checks leaves no file of an earlier one behind;
-4. write each new Parquet file under a temporary name and rename it into place (a file nobody
-   points at yet), then its manifest file;
-5. in one warehouse transaction, register the manifests and point the tier views at the new files.
-Until step 5 commits, every reader still sees the previous build; if step 4 or 5 fails, the files
-this build created are removed again.
+4. publish (`fts.warehouse.publish`): write each new Parquet file under a temporary name; under
+   the project lock rename it into place (a file nobody points at yet; its name carries the hash
+   of its manifest, so a concurrent build of the same tier writes another file), write its
+   manifest file, and in one warehouse transaction register the manifests and files and point
+   the tier views at the new files.
+Until step 4 commits, every reader still sees the previous build; if it fails, the files this
+build created are removed again (a kill leaves only garbage that `fts gc` removes).
 """
 
 from __future__ import annotations
@@ -19,17 +21,15 @@ import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from fts.core.atomic import atomic_path
 from fts.core.errors import BuildError, NotFoundError
-from fts.core.hashing import sha256_file, sha256_json, table_content_sha256
-from fts.core.manifest import Input, Manifest
+from fts.core.hashing import sha256_json, table_content_sha256
+from fts.core.manifest import Input, Manifest, utc_now
 from fts.core.paths import ProjectPaths
 from fts.features.declarations import FeatureProject, load_feature_project
 from fts.features.graph import plan, tiers_in
@@ -40,11 +40,9 @@ from fts.features.versions import check_versions, tier_fingerprints
 from fts.warehouse import (
     connect,
     current_tiers,
-    register_artifact,
-    register_manifest,
     set_current_tier,
-    transaction,
 )
+from fts.warehouse.publish import Publication
 from fts.warehouse.registry import get_manifest
 
 BUILD_FORMAT = 1
@@ -248,32 +246,19 @@ def build_tier(
 
 
 def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
-    """Write every prepared tier's Parquet and manifest, then register them in one transaction.
+    """Publish every prepared tier's Parquet and manifest, and point the tier views at them,
+    in one publication (see `fts.warehouse.publish` for the order and guarantees)."""
+    with Publication(paths) as pub:
+        # Dictionary pages help the repeated tickers only; on float features they double the
+        # write time and grow the file.
+        staged = [(p, pub.stage(p.rel_path, lambda tmp, p=p: pq.write_table(
+            p.table, tmp, compression="zstd", use_dictionary=["ticker"]))) for p in prepared]
 
-    Any failure removes the files this call created, so the project is as it was before.
-    """
-    created: list[Path] = []
-    try:
-        registrations = []
-        for p in prepared:
-            final = paths.absolute(p.rel_path)
-            manifest_file = p.manifest.path_in(paths.manifests)
-            created += [f for f in (final, manifest_file) if not f.exists()]
-            with atomic_path(final) as tmp:
-                # Dictionary pages help the repeated tickers only; on float features they double
-                # the write time and grow the file.
-                pq.write_table(p.table, tmp, compression="zstd", use_dictionary=["ticker"])
-            p.manifest.write(paths.manifests)
-            registrations.append((p, sha256_file(final), final.stat().st_size))
-        with connect(paths.warehouse, session_views=False) as con, transaction(con):
-            for p, file_sha, size in registrations:
-                register_manifest(con, p.manifest)
-                register_artifact(con, p.rel_path, p.manifest.id, file_sha, size)
+        def point_views(con: duckdb.DuckDBPyConnection) -> None:
+            for p in prepared:
                 set_current_tier(con, p.tier, p.manifest.id, p.rel_path)
-    except BaseException:
-        for f in created:
-            f.unlink(missing_ok=True)
-        raise
+
+        pub.commit([(p.manifest, [f]) for p, f in staged], point_views)
 
 
 def _prepare(
@@ -312,23 +297,31 @@ def _prepare(
     validate_tier(tier, frame, columns, volume_tickers)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
     content_sha = table_content_sha256(table)
-    rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{key[:16]}.parquet"
     upstream = [r for r in result.tiers if r.tier in parents]
     raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
                   if uses_vix or t != inputs.vix_ticker]
     tier_inputs = [Input(r.manifest_id, "tier",
                          str(manifests[r.tier]["outputs"][0]["content_sha256"]))
                    for r in upstream]
-    manifest = Manifest.create(
+    fields = dict(
         kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
+        created_at=utc_now(),
         tier=tier, build_key=key, fingerprint=full_fp, definition_fingerprint=own_fp,
         columns=[c.name for c in columns],
         schema={f.name: str(f.type) for f in table.schema},
         row_count=table.num_rows,
         tickers=inputs.tickers,
         date_range={t: {"first": a, "last": b, "rows": n} for t, a, b, n in ranges},
-        outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
         environment=_environment(),
+    )
+    # Named by the hash of the manifest without its outputs: the file's footer names the
+    # manifest, so the same name means the same bytes, and a concurrent build of the same tier
+    # (another created_at) writes another file instead of renaming over this one.
+    stem = Manifest.create(**fields).id[:16]  # type: ignore[arg-type]
+    rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{stem}.parquet"
+    manifest = Manifest.create(
+        **fields,  # type: ignore[arg-type]
+        outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
     )
     meta = {b"fts.manifest_id": manifest.id.encode(), b"fts.tier": tier.encode(),
             b"fts.version": str(spec.version).encode(), b"fts.content_sha256": content_sha.encode()}

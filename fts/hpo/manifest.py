@@ -20,8 +20,9 @@ from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.hpo.study import StudySpec
-from fts.warehouse import connect, current_manifests, register_manifest, transaction
+from fts.warehouse import connect, current_manifests
 from fts.warehouse.hpo_views import best_finished_trial, finished_trial_records
+from fts.warehouse.publish import project_lock, publish
 
 STUDY_FORMAT = 1
 
@@ -33,7 +34,17 @@ def current_studies(con: Any, name: str) -> list[Manifest]:
 
 def write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,
                          study: optuna.Study, external: bool) -> Manifest:
-    """Write (or find) the manifest of the study's finished trials; returns it."""
+    """Write (or find) the manifest of the study's finished trials; returns it.
+
+    Under the project lock from reading the current manifests to publishing the new one, so
+    that two workers of one study finishing together supersede in a chain, never both the same.
+    """
+    with project_lock(paths):
+        return _write_study_manifest(paths, spec, dataset, study, external)
+
+
+def _write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,
+                          study: optuna.Study, external: bool) -> Manifest:
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         # PostgreSQL: the trials are not in the warehouse; record what Optuna says of them.
         trials = (_records_from_optuna(study) if external
@@ -57,9 +68,7 @@ def write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,
         best_trial=best_finished_trial(trials),
         supersedes=sorted(m.id for m in current),
     )
-    manifest.write(paths.manifests)
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        register_manifest(con, manifest)
+    publish(paths, [manifest])
     return manifest
 
 

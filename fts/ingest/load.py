@@ -5,9 +5,11 @@ rows laid over them (new rows win on shared dates), so a download of recent days
 history instead of replacing it. Identical content is not stored again ("unchanged").
 
 Order of work, chosen so that a failure or a kill at any point leaves the warehouse as it was:
-1. merge and re-validate in memory; 2. write the manifest file (atomically); 3. in ONE DuckDB
-transaction insert the raw.loads row, the raw.ohlcv_history rows and the meta.manifests row.
-A manifest file without a meta.manifests row is the harmless trace of an aborted load.
+the whole load holds the project's publish lock (so two loads of a ticker chain, never fork);
+1. merge and re-validate in memory; 2. publish (`fts.warehouse.publish`): the manifest file, then
+in ONE DuckDB transaction the raw.loads row, the raw.ohlcv_history rows and the meta.manifests
+row. A manifest file without a meta.manifests row is the harmless trace of a killed load
+(`fts gc` removes it).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from fts.ingest.series import (
     canonical_table,
 )
 from fts.ingest.validate import calendar_gaps, check, series_schema
-from fts.warehouse import connect, register_manifest, transaction
+from fts.warehouse import connect
+from fts.warehouse.publish import project_lock, publish
 
 #: Test hook for crash safety: when set to a file path, a load creates that file from inside
 #: its transaction and then sleeps before COMMIT, so a test can SIGKILL it at that moment.
@@ -127,7 +130,7 @@ def load_series(paths: ProjectPaths, series: SourceSeries) -> LoadResult:
     """Merge `series` into the ticker's history and append it as a new load (or do nothing)."""
     ticker = series.ticker
     paths.root.mkdir(parents=True, exist_ok=True)
-    with connect(paths.warehouse) as con:
+    with project_lock(paths), connect(paths.warehouse) as con:
         previous = _latest_load(con, ticker)
         if previous and previous["close_only"] != series.close_only:
             stored = "a close-only series" if previous["close_only"] else "an OHLC series"
@@ -187,41 +190,35 @@ def _manifest(
 
 def _store(paths: ProjectPaths, con: duckdb.DuckDBPyConnection, manifest: Manifest,
            series: SourceSeries, table: pa.Table) -> None:
-    """Write the manifest file, then insert everything in one transaction (undone on failure)."""
-    path = manifest.path_in(paths.manifests)
-    existed = path.exists()
-    manifest.write(paths.manifests)
+    """Publish the manifest with the load's rows, in one transaction (undone on failure)."""
     view = f"_fts_load_{manifest.id[:16]}"
-    try:
-        with transaction(con):
+
+    def rows(con: duckdb.DuckDBPyConnection) -> None:
+        con.execute(
+            """INSERT INTO raw.loads (load_id, seq, ticker, source_kind, loaded_at, row_count,
+                   first_date, last_date, content_sha256, rows_added, rows_changed,
+                   close_only)
+               SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,
+                      CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?, ?, ?, ?, ?, ?, ?
+               FROM raw.loads""",
+            [manifest.id, series.ticker, series.source_kind, manifest["created_at"],
+             manifest["row_count"], manifest["first_date"], manifest["last_date"],
+             manifest["content_sha256"], manifest["rows_added"], manifest["rows_changed"],
+             series.close_only],
+        )
+        con.register(view, table)
+        try:
             con.execute(
-                """INSERT INTO raw.loads (load_id, seq, ticker, source_kind, loaded_at, row_count,
-                       first_date, last_date, content_sha256, rows_added, rows_changed,
-                       close_only)
-                   SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,
-                          CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?, ?, ?, ?, ?, ?, ?
-                   FROM raw.loads""",
-                [manifest.id, series.ticker, series.source_kind, manifest["created_at"],
-                 manifest["row_count"], manifest["first_date"], manifest["last_date"],
-                 manifest["content_sha256"], manifest["rows_added"], manifest["rows_changed"],
-                 series.close_only],
+                f"""INSERT INTO raw.ohlcv_history
+                    (load_id, ticker, date, open, high, low, close, volume)
+                    SELECT ?, ticker, date, open, high, low, close, volume FROM {view}""",
+                [manifest.id],
             )
-            con.register(view, table)
-            try:
-                con.execute(
-                    f"""INSERT INTO raw.ohlcv_history
-                        (load_id, ticker, date, open, high, low, close, volume)
-                        SELECT ?, ticker, date, open, high, low, close, volume FROM {view}""",
-                    [manifest.id],
-                )
-            finally:
-                con.unregister(view)
-            register_manifest(con, manifest)
-            _pause_before_commit()
-    except BaseException:
-        if not existed:
-            path.unlink(missing_ok=True)
-        raise
+        finally:
+            con.unregister(view)
+        _pause_before_commit()
+
+    publish(paths, [manifest], rows, con=con)
 
 
 def _pause_before_commit() -> None:

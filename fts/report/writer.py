@@ -8,8 +8,8 @@ probabilities (the seed ensemble); the scaling figure and fit use every seed's o
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +24,8 @@ from fts.report.figures import calibration_figure, scaling_figure
 from fts.report.provenance import current_reports, provenance_lines, report_inputs
 from fts.report.scaling import fit_power_law
 from fts.report.stats import calibration_table, holm_labels, paired_bootstrap_test
-from fts.warehouse import connect, register_artifact, register_manifest, transaction
+from fts.warehouse import connect
+from fts.warehouse.publish import Publication, project_lock, temp_path
 
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss")
 N_BOOT = 500
@@ -149,7 +150,8 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
     data = load_report_data(paths, name)
     final = paths.reports_data / name
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
+    tmp = temp_path(final)  # named by this process, so `fts gc` leaves it alone while it runs
+    tmp.mkdir()
     try:
         progress(f"report {name}: {len(data.cells)} cells, {len(data.runs)} final runs")
         ens = _ensemble(data, "test")
@@ -176,24 +178,17 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
         (tmp / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
         outputs = [{"path": f"data/reports/{name}/{p.name}", "sha256": sha256_file(p)}
                    for p in sorted(tmp.iterdir())]
-        with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-            # The files of the reports it replaces are overwritten: they are superseded.
-            supersedes = current_reports(con, name)
-        manifest = Manifest.create(kind="report", name=name, version=1,
-                                   inputs=report_inputs(data), experiment=name, outputs=outputs,
-                                   supersedes=supersedes)
-        old = final.with_name(f".{name}.old")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
+        # Under the lock, so that a report written at the same time cannot slip in between.
+        with project_lock(paths), Publication(paths) as pub:
+            with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+                # The files of the reports it replaces are overwritten: they are superseded.
+                supersedes = current_reports(con, name)
+            manifest = Manifest.create(kind="report", name=name, version=1,
+                                       inputs=report_inputs(data), experiment=name,
+                                       outputs=outputs, supersedes=supersedes)
+            staged = [pub.stage(o["path"], lambda t, f=tmp / Path(o["path"]).name: os.replace(f, t))
+                      for o in outputs]
+            pub.commit([(manifest, staged)])
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    manifest.write(paths.manifests)
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        register_manifest(con, manifest)
-        for o in outputs:
-            register_artifact(con, o["path"], manifest.id, o["sha256"],
-                              paths.absolute(o["path"]).stat().st_size)
     return final / "report.md"

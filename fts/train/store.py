@@ -11,14 +11,13 @@ import pyarrow as pa
 import torch
 from torch import nn
 
-from fts.core.atomic import atomic_path
 from fts.core.hashing import canonical_json, sha256_bytes, table_content_sha256
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset
 from fts.train.loop import FitResult
 from fts.train.request import RunRequest
-from fts.warehouse import connect, register_artifact, register_manifest, transaction
+from fts.warehouse.publish import Publication
 
 RUN_FORMAT = 1
 
@@ -43,7 +42,7 @@ def store_run(
     resolved: dict[str, Any], result: FitResult, val_metrics: dict[str, Any],
     test_metrics: dict[str, Any] | None, predictions: dict[str, Any] | None = None,
 ) -> RunRecord:
-    """Write the checkpoint (atomically, named by its hash), the manifest, then one transaction."""
+    """Publish the checkpoint (named by its hash), the manifest and the run's rows together."""
     buffer = io.BytesIO()
     torch.save({"format": RUN_FORMAT, "config": resolved, "dataset_manifest_id": dataset.id,
                 "best_epoch": result.best_epoch,
@@ -51,10 +50,6 @@ def store_run(
     data = buffer.getvalue()
     ckpt_sha = sha256_bytes(data)
     rel = f"data/runs/{ckpt_sha[:24]}.pt"
-    final = paths.absolute(rel)
-    if not final.exists():
-        with atomic_path(final) as tmp:
-            tmp.write_bytes(data)
     prediction_hashes = {
         split: table_content_sha256(pa.Table.from_pandas(frame, preserve_index=False))
         for split, frame in (predictions or {}).items()
@@ -74,10 +69,8 @@ def store_run(
         environment={"python": platform.python_version(), "torch": torch.__version__,
                      "device": resolved["device"]},
     )
-    manifest.write(paths.manifests)
-    with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
-        register_manifest(con, manifest)
-        register_artifact(con, rel, manifest.id, ckpt_sha, len(data))
+
+    def rows(con: Any) -> None:
         con.execute(
             """INSERT INTO train.runs VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
                ?, ?, ?, ?, ?)""",
@@ -100,5 +93,8 @@ def store_run(
             con.execute("INSERT INTO train.predictions SELECT run_id, split, date, ticker, "
                         "label, prob FROM __preds")
             con.unregister("__preds")
+
+    with Publication(paths) as pub:  # the checkpoint is named by its hash
+        pub.commit([(manifest, [pub.stage_bytes(rel, data)])], rows)
     return RunRecord(manifest.id, resolved["n_params"], val_metrics, test_metrics,
                      result.best_epoch, result.epochs_run, rel, resolved, result.history)

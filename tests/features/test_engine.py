@@ -150,7 +150,7 @@ def test_declared_columns_must_match_the_model(tmp_path: Path) -> None:
 
 KILL_SCRIPT = """
 import sys, time
-import fts.features.build as b
+import fts.warehouse.publish as b  # every artefact is registered there
 real = b.register_manifest
 def slow(con, m):
     real(con, m)

@@ -144,12 +144,12 @@ def test_calendar_gap_is_a_warning_line_not_an_error(tmp_path: Path):
 def test_failure_inside_the_transaction_rolls_back_and_removes_the_manifest(
     sample_project_dir: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    import fts.ingest.load as load
+    import fts.warehouse.publish as publish  # every artefact is registered there
 
     def broken_registry(con, manifest):
         raise FtsError("registry exploded")
 
-    monkeypatch.setattr(load, "register_manifest", broken_registry)
+    monkeypatch.setattr(publish, "register_manifest", broken_registry)
     before = snapshot(sample_project_dir)
     result = run_fts(sample_project_dir, "ingest", "csv", str(AAPL_CSV), "--ticker", "AAPL")
     assert result.exit_code == 1 and "registry exploded" in result.stderr
