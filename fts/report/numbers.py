@@ -209,17 +209,15 @@ def report_numbers(data: ReportData, *, n_boot: int = 500, seed: int = 0,
         block["baseline_tests"] = []
     for i, t in zip(owner, tests, strict=True):
         blocks[i]["baseline_tests"].append(t.to_dict())
+    for i, block in enumerate(blocks):  # in words, per target (Holm still over the family)
+        block["summary"] = summary([t for j, t in zip(owner, tests, strict=True) if j == i],
+                                   family=len(tests))
     modes = sorted(cells["channels"].unique())
     return jsonable({
         "experiment": data.experiment, "metric": METRIC, "channel_modes": modes,
         "n_boot": n_boot, "block_len": block_len, "targets": blocks,
         "baseline_family": {"n_tests": len(tests), "correction": "holm", "alpha": 0.05},
         "summary": summary(tests)})
-
-
-def no_fit_reason(block: dict[str, Any]) -> str | None:
-    """Why a target has no fit (None when it has one)."""
-    return None if block.get("fit") else str(block.get("reason") or "no fit")
 
 
 def fmt_interval(ci: Any, digits: int = 4) -> str:

@@ -158,11 +158,14 @@ def _baseline_lines(block: dict[str, Any]) -> list[str]:
     for t in block["baseline_tests"]:
         diff = "-" if t["difference"] is None else f"{t['difference']:+.4f}"
         ci = fmt_interval(t["interval"])
-        p = "-" if t["p"] is None else f"{t['p']:.3f}"
-        ph = "-" if t["p_holm"] is None else f"{t['p_holm']:.3f}"
+        p, ph = _fmt_p(t["p"]), _fmt_p(t["p_holm"])
         lines.append(f"| {t['cell']} | {t['baseline']} | {t['role']} | {diff} {ci} | {p} | "
                      f"{ph} | {t['verdict']} |")
     return lines
+
+
+def _fmt_p(p: float | None) -> str:
+    return "-" if p is None else "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _settings_table(block: dict[str, Any]) -> list[str]:
@@ -184,7 +187,8 @@ def _targets(numbers: dict[str, Any]) -> list[str]:
           + ") is fitted on its own: nothing is pooled across targets. Only the test "
           "log-loss is fitted; the validation log-loss chose the architecture, the settings "
           "and the best epoch, so it is shown as the selection metric and never fitted.",
-          "", f"Intervals on the points and on E, A and α cover {numbers['targets'][0]['interval_covers']}"
+          "", f"Intervals on the points and on E, A and α cover "
+          f"{numbers['targets'][0]['interval_covers']}."
           if numbers["targets"] else "", "", "**Against the baselines.** "
           + " ".join(numbers["summary"]), "", "![scaling](scaling.png)", ""]
     for block in numbers["targets"]:
@@ -194,7 +198,7 @@ def _targets(numbers: dict[str, Any]) -> list[str]:
         md += [_fit_line(block["fit"], block["reason"], "total parameters"),
                _fit_line(block["fit_nonhead"], block["reason_nonhead"],
                          "non-head parameters (total − head)")]
-        md += [""] + _baseline_lines(block)
+        md += [""] + _baseline_lines(block) + [" ".join(block.get("summary", [])), ""]
         md += ["", "Chosen architecture and settings (the search's best trial, retrained per "
                "seed):", ""] + _settings_table(block) + [""]
     return md

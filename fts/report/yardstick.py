@@ -102,24 +102,29 @@ def adjust(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA) -> list[Basel
     return out
 
 
-def summary(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA) -> list[str]:
-    """In words: which cells beat the class prior and the best baseline, after Holm."""
+def summary(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA,
+            family: int | None = None) -> list[str]:
+    """In words: which cells beat the class prior and the best baseline, after Holm over a
+    family of `family` tests (default: `tests` themselves)."""
+    family = len(tests) if family is None else family
     lines = []
     for role in ("class prior", "best baseline"):
         group = [t for t in tests if t.role == role]
         if not group:
             lines.append(f"No cell could be tested against the {role} (none stored).")
             continue
+        metric = group[0].metric.replace("_", "-")
+        holm_note = f"Holm-adjusted p < {alpha:g} over {family} baseline tests"
         wins = sorted({t.cell for t in group if t.verdict == "cell better"})
         cells = sorted({t.cell for t in group})
         if not wins:
-            lines.append(f"No PatchTST cell beats the {role} on test {group[0].metric} "
-                         f"(Holm-adjusted p < {alpha:g} over {len(tests)} baseline tests); "
+            lines.append(f"No PatchTST cell beats the {role} on test {metric} ({holm_note}); "
                          f"{len(cells)} cell(s) tested.")
         else:
             lines.append(f"{len(wins)} of {len(cells)} cell(s) beat the {role} on test "
-                         f"{group[0].metric} (Holm-adjusted p < {alpha:g}): {', '.join(wins)}.")
+                         f"{metric} ({holm_note}): {', '.join(wins)}.")
         losses = sorted({t.cell for t in group if t.verdict == "baseline better"})
         if losses:
-            lines.append(f"The {role} is significantly better than: {', '.join(losses)}.")
+            lines.append(f"The {role} is significantly better than {len(losses)} of "
+                         f"{len(cells)} cell(s): {', '.join(losses)}.")
     return lines

@@ -100,6 +100,10 @@ def test_every_cell_meets_the_prior_and_the_best_baseline_with_holm_over_the_fam
     # Every cell (log-loss >= 0.4) is far worse than `good` (0.3): the baseline wins each test.
     assert {t["verdict"] for t in tests if t["role"] == "best baseline"} == {"baseline better"}
     assert any("No PatchTST cell beats the best baseline" in s for s in numbers["summary"])
+    for block in numbers["targets"]:  # and per target, with Holm still over all 30 tests
+        assert any(s.startswith("No PatchTST cell beats the best baseline on test log-loss "
+                                "(Holm-adjusted p < 0.05 over 30 baseline tests)")
+                   for s in block["summary"]), block["summary"]
 
 
 def test_a_cell_that_beats_a_weak_prior_is_named():
