@@ -150,8 +150,10 @@ def joint_fit(points: JointPoints, sizes: Any, *, min_sizes: int = 4, seed: int 
     s_arr = np.asarray(sizes, dtype=float).ravel()
     if s_arr.size != points.run_values.size:
         raise ValidationError(f"{s_arr.size} sizes for {points.run_values.size} runs")
+    # n_boot=0: the intervals come from the joint replicates below, not fit_power_law's own
+    # bootstrap ("across" only keeps its notes from describing a residual bootstrap).
     fit = fit_power_law(s_arr, points.run_values, n_boot=0, seed=seed, min_sizes=min_sizes,
-                        level=points.level)
+                        level=points.level, resample="across")
     covers = covers_text(points.block_len)
     if not fit.ok:
         return JointFit(fit, covers=covers)
@@ -167,6 +169,10 @@ def joint_fit(points: JointPoints, sizes: Any, *, min_sizes: int = 4, seed: int 
         return JointFit(fit, nan2, nan2, nan2, n_boot, failed, covers, tuple(notes))
     if failed:
         notes.append(f"{failed} of {n_boot} bootstrap refits failed and were skipped")
+    singles = int(sum(np.count_nonzero(s_arr == s) == 1 for s in np.unique(s_arr)))
+    if singles:
+        notes.append(f"{singles} size(s) have one seed: their seed-to-seed spread is not in "
+                     "the interval")
     if points.n_blocks < 10:
         notes.append(f"only {points.n_blocks} date blocks: the interval is coarse")
     tail = expanded_tail(points.level, points.n_blocks)

@@ -26,6 +26,7 @@ from fts.report.data import ReportData, load_report_data
 from fts.report.figures import calibration_figure, scaling_figure, target_title
 from fts.report.numbers import (
     ARCH_KEYS,
+    JOINT_N_BOOT,
     TRAIN_KEYS,
     baseline_frames,
     cell_ensembles,
@@ -119,7 +120,7 @@ def _points_table(block: dict[str, Any]) -> list[str]:
             f"| {p['cell']} | {p['params']:,} | {_count(p['nonhead_params'])} | "
             f"{_count(p['head_params'])} | {_flops(p['train_flops_per_sample'])} | "
             f"{len(p['seeds'])} | {p['metric']:.4f} {fmt_interval(p['metric_ci95'])} | "
-            f"{p['selection_metric']:.4f} |")
+            f"{'-' if p['selection_metric'] is None else format(p['selection_metric'], '.4f')} |")
     return lines
 
 
@@ -228,7 +229,7 @@ def write_report(paths: ProjectPaths, name: str,
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
         progress(f"report {name}: {len(data.cells)} cells, {len(data.runs)} final runs")
-        numbers = report_numbers(data, n_boot=n_boot)
+        numbers = report_numbers(data, n_boot=n_boot, n_boot_joint=min(n_boot, JOINT_N_BOOT))
         (tmp / "report.json").write_text(json.dumps(numbers, indent=2, allow_nan=False) + "\n",
                                          encoding="utf-8")
         scaling_figure(numbers, tmp / "scaling.png")

@@ -21,7 +21,7 @@ TARGETS = {("a20", 1, "independent"): 0.60, ("a20", 3, "independent"): 0.40,
 @pytest.fixture(scope="module")
 def synthetic():
     data = report_data(TARGETS)
-    return data, report_numbers(data, n_boot=100)
+    return data, report_numbers(data, n_boot=100, n_boot_joint=100)
 
 
 def hand_holm(p: list[float]) -> np.ndarray:
@@ -108,7 +108,7 @@ def test_every_cell_meets_the_prior_and_the_best_baseline_with_holm_over_the_fam
 
 def test_a_cell_that_beats_a_weak_prior_is_named():
     data = report_data({("a20", 1, "independent"): 0.45}, prior_prob=0.02)
-    numbers = report_numbers(data, n_boot=100)
+    numbers = report_numbers(data, n_boot=100, n_boot_joint=100)
     tests = numbers["targets"][0]["baseline_tests"]
     assert {t["verdict"] for t in tests if t["role"] == "class prior"} == {"cell better"}
     line = next(s for s in numbers["summary"] if "class prior" in s)
@@ -117,7 +117,7 @@ def test_a_cell_that_beats_a_weak_prior_is_named():
 
 def test_runs_without_param_counts_are_fitted_on_n_params_only_and_say_so():
     data = report_data({("a20", 1, "independent"): 0.6}, param_counts=False)
-    block = report_numbers(data, n_boot=50)["targets"][0]
+    block = report_numbers(data, n_boot=50, n_boot_joint=50)["targets"][0]
     assert block["fit"] is not None and block["fit_nonhead"] is None
     assert "param_counts" in block["reason_nonhead"] and block["param_counts_stored"] is False
     assert all(p["nonhead_params"] is None and p["train_flops_per_sample"] is None
