@@ -22,6 +22,7 @@ mode), so nothing is pooled across targets. Per target:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,8 @@ def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.
 
 
 def report_numbers(data: ReportData, *, n_boot: int = 500, n_boot_joint: int = JOINT_N_BOOT,
-                   seed: int = 0, block_len: int = BLOCK_LEN) -> dict[str, Any]:
+                   seed: int = 0, block_len: int = BLOCK_LEN,
+                   progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Every target's block, the baseline tests Holm-adjusted over the whole report, and the
     summary in words. Plain JSON (NaN -> null). `n_boot` resamples per baseline test,
     `n_boot_joint` replicates of the joint bootstrap (each refits every fit: the slow part)."""
@@ -212,6 +214,10 @@ def report_numbers(data: ReportData, *, n_boot: int = 500, n_boot_joint: int = J
                                      n_boot_joint=n_boot_joint, seed=seed, block_len=block_len)
         blocks.append(block)
         tests += mine
+        fit = block.get("fit")
+        progress(f"  {block['tier']} h{block['horizon']} p{block['threshold_pct']:g} "
+                 f"{block['channels']}: {len(block.get('points', []))} point(s), "
+                 + (f"alpha {fit['alpha']:.3f}" if fit else f"no fit ({block.get('reason')})"))
         owner += [len(blocks) - 1] * len(mine)
     tests = adjust(tests)
     for block in blocks:

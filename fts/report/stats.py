@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy.stats import beta as beta_dist
 from scipy.stats import t as student_t
-from statsmodels.stats.multitest import multipletests
 
 from fts.core.errors import ValidationError
 from fts.report.bootstrap import (
@@ -186,7 +185,7 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[tuple[float, bo
     controls the family-wise error rate at alpha under any dependence between the tests. Ties
     keep their input order and get equal adjusted values. Output is in the input's order.
     A NaN p-value (a comparison that could not be made) is left out of the family (it does not
-    count in m) and comes back as (NaN, False). Computed by statsmodels' `multipletests`.
+    count in m) and comes back as (NaN, False).
     """
     if not 0 < alpha < 1:
         raise ValidationError(f"alpha must lie in (0, 1), got {alpha}")
@@ -195,8 +194,12 @@ def holm(p_values: Sequence[float], alpha: float = 0.05) -> list[tuple[float, bo
     if np.any(np.isinf(p)) or np.any(p[tested] < 0) or np.any(p[tested] > 1):
         raise ValidationError("p-values must lie in [0, 1] (or be NaN for 'not tested')")
     adjusted = np.full(p.size, math.nan)
-    if tested.any():
-        adjusted[tested] = multipletests(p[tested], alpha=alpha, method="holm")[1]
+    m = int(tested.sum())
+    if m:
+        where = np.flatnonzero(tested)
+        order = where[np.argsort(p[where], kind="mergesort")]  # stable: ties keep input order
+        scaled = np.minimum(1.0, (m - np.arange(m)) * p[order])
+        adjusted[order] = np.maximum.accumulate(scaled)
     return [(float(a), bool(a <= alpha)) for a in adjusted]
 
 

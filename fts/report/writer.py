@@ -229,7 +229,8 @@ def write_report(paths: ProjectPaths, name: str,
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=final.parent))
     try:
         progress(f"report {name}: {len(data.cells)} cells, {len(data.runs)} final runs")
-        numbers = report_numbers(data, n_boot=n_boot, n_boot_joint=min(n_boot, JOINT_N_BOOT))
+        numbers = report_numbers(data, n_boot=n_boot, n_boot_joint=min(n_boot, JOINT_N_BOOT),
+                                 progress=progress)
         (tmp / "report.json").write_text(json.dumps(numbers, indent=2, allow_nan=False) + "\n",
                                          encoding="utf-8")
         scaling_figure(numbers, tmp / "scaling.png")

@@ -16,10 +16,12 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from statsmodels.stats.multitest import multipletests
 
 from fts.report.bootstrap import get_metric, jsonable
-from fts.report.stats import holm, paired_bootstrap_test
+from fts.report.stats import paired_bootstrap_test
 
 PRIOR = "class_prior"
 FAMILY_ALPHA = 0.05
@@ -86,9 +88,22 @@ def target_tests(cells: dict[str, pd.DataFrame], baselines: dict[str, pd.DataFra
             for cell, ens in cells.items() for name, role in yardsticks]
 
 
+def holm_adjusted(p_values: list[float], alpha: float = FAMILY_ALPHA) -> list[tuple[float, bool]]:
+    """(Holm-adjusted p, reject) per p-value, by statsmodels' `multipletests`; a NaN p (a test
+    that could not be made) stays out of the family and comes back as (NaN, False)."""
+    p = np.asarray(p_values, dtype=float)
+    tested = ~np.isnan(p)
+    adjusted, reject = np.full(p.size, math.nan), np.zeros(p.size, dtype=bool)
+    if tested.any():
+        # One call per report: multipletests runs gc.collect() on every Holm call.
+        reject[tested], adjusted[tested] = multipletests(p[tested], alpha=alpha,
+                                                         method="holm")[:2]
+    return [(float(a), bool(r)) for a, r in zip(adjusted, reject, strict=True)]
+
+
 def adjust(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA) -> list[BaselineTest]:
     """Holm-adjust the p-values of the whole family and give each test its verdict."""
-    adjusted = holm([t.p for t in tests], alpha)
+    adjusted = holm_adjusted([t.p for t in tests], alpha)
     out = []
     for t, (p_holm, reject) in zip(tests, adjusted, strict=True):
         higher = get_metric(t.metric).higher_is_better
