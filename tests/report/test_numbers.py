@@ -122,3 +122,32 @@ def test_runs_without_param_counts_are_fitted_on_n_params_only_and_say_so():
     assert "param_counts" in block["reason_nonhead"] and block["param_counts_stored"] is False
     assert all(p["nonhead_params"] is None and p["train_flops_per_sample"] is None
                for p in block["points"])
+
+
+def test_the_scaling_figure_draws_each_target_s_baselines(synthetic, tmp_path,
+                                                                  monkeypatch):
+    import matplotlib.axes
+
+    from fts.report.figures import scaling_figure
+
+    drawn: dict[str, list] = {}
+    real_hline, real_title = matplotlib.axes.Axes.axhline, matplotlib.axes.Axes.set_title
+
+    def hline(ax, y=0, *args, **kwargs):
+        drawn.setdefault(ax.get_title(), []).append((kwargs.get("label"), y))
+        return real_hline(ax, y, *args, **kwargs)
+
+    def title(ax, text, *args, **kwargs):  # axhline runs before set_title: rekey its lines
+        drawn[text] = drawn.pop("", [])
+        return real_title(ax, text, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "axhline", hline)
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", title)
+    _, numbers = synthetic
+    scaling_figure(numbers, tmp_path / "scaling.png")
+    assert (tmp_path / "scaling.png").stat().st_size > 10_000
+    assert set(drawn) == {"a20 · h1 · +1 % · independent", "a20 · h1 · +1 % · mixed",
+                          "a20 · h3 · +1 % · independent"}
+    for block in numbers["targets"]:
+        lines = dict(drawn[f"a20 · h{block['horizon']} · +1 % · {block['channels']}"])
+        assert lines == pytest.approx({b["model"]: b["metric"] for b in block["baselines"]})
