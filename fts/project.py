@@ -195,6 +195,14 @@ class Project:
 
         return collect_garbage(self.paths, delete=delete)
 
+    # -- reports ---------------------------------------------------------------------------------
+    def report(self, name: str, progress: Progress = _silent) -> Path:
+        """Write the report of experiment `name`; returns report.md (its numbers, one object per
+        target, are in report.json beside it)."""
+        from fts.report.writer import write_report
+
+        return write_report(self.paths, name, progress=progress)
+
 
 def connect(
     project_dir: str | os.PathLike[str] | None = None, read_only: bool = True

@@ -40,13 +40,17 @@ def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -
 
 @click.command("report")
 @click.argument("name")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the report's numbers (one object per target) as JSON instead.")
 @click.pass_context
-def report_cmd(ctx: click.Context, name: str) -> None:
+def report_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
     """Write the Markdown report of experiment NAME (data/reports/NAME/) from stored runs."""
-    from fts.report.writer import write_report
-
-    out = write_report(get_project(ctx).paths, name, progress=click.echo)
-    click.echo(f"report written: {out}")
+    project = get_project(ctx)
+    out = project.report(name, progress=(lambda _: None) if as_json else click.echo)
+    if as_json:
+        click.echo(out.with_name("report.json").read_text(encoding="utf-8"), nl=False)
+    else:
+        click.echo(f"report written: {out}")
 
 
 @click.command("evaluate")

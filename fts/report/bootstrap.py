@@ -198,6 +198,41 @@ def _block_weights(rng: np.random.Generator, n_draws: int, blocks: np.ndarray, n
     return counts.astype(float)[:, blocks]  # convert the small matrix, then expand
 
 
+def date_ranks(dates: Any) -> tuple[np.ndarray, int]:
+    """Rank (0, 1, ... in time order) of each row's date among the distinct dates, and their count."""
+    try:
+        idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(dates).ravel()))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"dates could not be read as dates: {exc}") from None
+    if idx.hasnans:
+        raise ValidationError("dates contain missing values")
+    _, rank = np.unique(idx.normalize().asi8, return_inverse=True)
+    rank = rank.ravel()
+    return rank, int(rank.max()) + 1 if rank.size else 0
+
+
+def circular_block_weights(rng: np.random.Generator, n_draws: int, rank: np.ndarray,
+                           n_dates: int, block_len: int) -> np.ndarray:
+    """Row weights (n_draws, n) of the circular block bootstrap over the distinct dates.
+
+    The dates are laid on a circle; a resample strings together ceil(n_dates / block_len)
+    blocks of `block_len` consecutive dates, each starting at a uniformly drawn date (wrapping
+    past the last date to the first), cut to n_dates dates. Unlike fixed blocks, every run of
+    consecutive dates can appear, and, unlike the moving-block bootstrap, every date is
+    equally likely to be drawn (Politis & Romano 1992). A row's weight is how often its date
+    was drawn, so rows sharing a date (several tickers) move together.
+    """
+    if block_len < 1:
+        raise ValidationError(f"block_len must be >= 1, got {block_len}")
+    length = min(block_len, n_dates)
+    n_blocks = math.ceil(n_dates / length)
+    starts = rng.integers(0, n_dates, size=(n_draws, n_blocks))
+    picked = (starts[:, :, None] + np.arange(length)).reshape(n_draws, -1)[:, :n_dates] % n_dates
+    flat = (picked + n_dates * np.arange(n_draws)[:, None]).ravel()
+    counts = np.bincount(flat, minlength=n_draws * n_dates).reshape(n_draws, n_dates)
+    return counts.astype(float)[:, rank]
+
+
 def resample_metric(
     y: np.ndarray,
     ps: Sequence[np.ndarray],

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -11,29 +13,57 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from fts.report.scaling import PowerLawFit  # noqa: E402
+
+def _curve(fit: dict[str, Any], grid: np.ndarray) -> np.ndarray:
+    return fit["E"] + fit["A"] * grid ** (-fit["alpha"])
 
 
-def scaling_figure(points: pd.DataFrame, fits: dict[str, PowerLawFit], path: Path) -> None:
-    """Validation and test log-loss against real parameter count (log x), per tier, with the
-    spread over seeds as error bars and each tier's power-law fit where one was made."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
-    for ax, split in zip(axes, ("val", "test"), strict=True):
-        for tier, group in points.groupby("tier"):
-            stats = group.groupby("n_params")[f"{split}_log_loss"].agg(["mean", "std", "count"])
-            ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o",
-                        capsize=3, label=f"{tier} (mean ± sd over seeds)")
-            fit = fits.get(f"{tier}:{split}")
-            if fit is not None and fit.ok:
-                grid = np.geomspace(stats.index.min(), stats.index.max(), 50)
-                ax.plot(grid, fit.predict(grid), linestyle="--", alpha=0.7,
-                        label=f"{tier} fit α={fit.alpha:.2f}")
+def target_title(block: dict[str, Any], with_channels: bool) -> str:
+    """`a20 · h1 · +1 %` (with the channel mode when the study has several)."""
+    title = f"{block['tier']} · h{block['horizon']} · +{block['threshold_pct']:g} %"
+    return title + (f" · {block['channels']}" if with_channels else "")
+
+
+def scaling_figure(numbers: dict[str, Any], path: Path) -> None:
+    """One panel per target: test log-loss against total parameter count (log x) with each
+    point's joint (test dates x seeds) interval and its seeds, the fit where one was made, the
+    validation log-loss as hollow markers (the selection metric, not fitted), and every
+    baseline's test log-loss on the same samples as a horizontal line."""
+    blocks = numbers["targets"]
+    cols = min(3, max(1, len(blocks)))
+    rows = math.ceil(len(blocks) / cols) if blocks else 1
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.0 * rows), squeeze=False)
+    several = len(numbers.get("channel_modes", [])) > 1
+    for ax, block in zip(axes.ravel(), blocks, strict=False):
+        pts = block["points"]
+        x = np.array([p["params"] for p in pts], dtype=float)
+        y = np.array([p["metric"] for p in pts], dtype=float)
+        lo = np.array([p["metric_ci95"][0] if p["metric_ci95"][0] is not None else p["metric"]
+                       for p in pts], dtype=float)
+        hi = np.array([p["metric_ci95"][1] if p["metric_ci95"][1] is not None else p["metric"]
+                       for p in pts], dtype=float)
+        ax.errorbar(x, y, yerr=[y - lo, hi - y], marker="o", capsize=3, linestyle="none",
+                    label="test (mean of seeds, 95 % dates x seeds)")
+        for p in pts:
+            ax.scatter([p["params"]] * len(p["per_seed"]), p["per_seed"], s=8, color="grey",
+                       alpha=0.6)
+        ax.scatter(x, [p["selection_metric"] for p in pts], facecolors="none",
+                   edgecolors="black", label="validation (selection metric, not fitted)")
+        if block.get("fit") and len(x):
+            grid = np.geomspace(x.min(), x.max(), 50)
+            fit = block["fit"]
+            ax.plot(grid, _curve(fit, grid), linestyle="--",
+                    label=f"fit α={fit['alpha']:.2f}")
+        for k, b in enumerate(block.get("baselines", [])):
+            ax.axhline(b["metric"], linestyle=":", color=f"C{k + 2}", label=b["model"])
         ax.set_xscale("log")
-        ax.set_xlabel("real parameter count")
-        ax.set_title(f"{split} log-loss")
+        ax.set_xlabel("total parameter count")
+        ax.set_ylabel(f"{block['metric']} (lower is better)")
+        ax.set_title(target_title(block, several))
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("log-loss (lower is better)")
-    axes[1].legend(fontsize=8)
+        ax.legend(fontsize=6)
+    for ax in axes.ravel()[len(blocks):]:
+        ax.set_visible(False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -259,6 +259,24 @@ def fit_power_law(
     )  # fmt: skip
 
 
+def refit_power_law(fit: PowerLawFit, n_params: Any, loss: Any) -> tuple[float, float, float] | None:
+    """(E, A, alpha) of the model of `fit` refitted to other losses, for bootstrap replicates.
+
+    One start, from `fit`'s parameters, with its centring size, robust loss and scale, so a
+    replicate differs from the full-data fit only by its data. None when the solver fails or
+    `fit` was refused.
+    """
+    if not fit.ok:
+        return None
+    n_arr, y = _check_inputs(n_params, loss)
+    theta0 = np.array([fit.E, math.log(fit.A) - fit.alpha * math.log(fit.n_ref), fit.alpha])
+    solved = _solve(np.log(n_arr / fit.n_ref), y, theta0, fit.loss, fit.f_scale)
+    if solved is None:
+        return None
+    theta = solved[0]
+    return float(theta[0]), float(math.exp(theta[1]) * fit.n_ref ** theta[2]), float(theta[2])
+
+
 def _bootstrap(u, y, n_arr, theta, fitted, groups, scheme, n_boot, min_sizes, loss, scale, rng):
     draw = _resampler(scheme, y, fitted, groups)
     alphas, es, failed = [], [], 0

@@ -1,13 +1,15 @@
 """`fts report NAME`: a Markdown report with PNG figures under data/reports/NAME/, computed only
 from stored results (SQL over the warehouse), with the manifests each number came from.
 
-A cell's prediction for the interval and comparison tables is the mean of its seeds'
-probabilities (the seed ensemble); the scaling figure and fit use every seed's own loss.
+A cell's prediction for the interval, comparison and baseline tables is the mean of its seeds'
+probabilities (the seed ensemble); the scaling figure and fit use every seed's own loss. The
+numbers behind the per-target blocks are in report.json (`fts report NAME --json`).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -21,9 +23,16 @@ from fts.core.paths import ProjectPaths
 from fts.report.bootstrap import block_bootstrap_ci
 from fts.report.data import ReportData, load_report_data
 from fts.report.figures import calibration_figure, scaling_figure
+from fts.report.numbers import (
+    JOINT_N_BOOT,
+    baseline_frames,
+    cell_ensembles,
+    cells_with_channels,
+    report_numbers,
+)
 from fts.report.provenance import current_reports, provenance_lines, report_inputs
-from fts.report.scaling import fit_power_law
 from fts.report.stats import calibration_table, holm_labels, paired_bootstrap_test
+from fts.report.target_md import target_sections
 from fts.warehouse import connect
 from fts.warehouse.publish import Publication, project_lock, temp_path
 
@@ -35,16 +44,12 @@ CALIBRATION_BASELINE = "logistic_regression"
 
 def _ensemble(data: ReportData, split: str) -> dict[str, pd.DataFrame]:
     """Per cell (and per baseline), the seed-mean probability of each test sample."""
-    preds = data.predictions[data.predictions["split"] == split]
-    out: dict[str, pd.DataFrame] = {}
-    for cell, runs in data.runs.groupby("cell"):
-        rows = preds[preds["run_id"].isin(runs["run_id"])]
-        out[cell] = rows.groupby(["date", "ticker"], as_index=False).agg(
-            label=("label", "first"), prob=("prob", "mean"))
+    out = cell_ensembles(data, split)
+    frames = baseline_frames(data, split)
     for b in data.baselines.itertuples():
-        rows = preds[preds["run_id"] == b.baseline_id]
-        out[f"{b.tier}:baseline:{b.model}:h{b.horizon}:p{b.threshold_pct:g}"] = rows[
-            ["date", "ticker", "label", "prob"]].reset_index(drop=True)
+        if b.baseline_id in frames:
+            out[f"{b.tier}:baseline:{b.model}:h{b.horizon}:p{b.threshold_pct:g}"] = (
+                frames[b.baseline_id])
     return out
 
 
@@ -74,14 +79,16 @@ def _metric_table(ens: dict[str, pd.DataFrame]) -> list[str]:
 
 
 def _comparisons(data: ReportData, ens: dict[str, pd.DataFrame]) -> list[str]:
-    """Paired tests of tiers (same budget and target) and budgets (same tier and target) on
-    test log-loss, Holm-corrected over the whole family."""
-    cells = data.cells
+    """Paired tests of tiers (same budget, target and channel mode), budgets (same tier, target
+    and channel mode) and channel modes (same tier, budget and target) on test log-loss,
+    Holm-corrected over the whole family."""
+    cells = cells_with_channels(data)
     pairs = []
-    for _, group in cells.groupby(["budget", "horizon", "threshold_pct"]):
-        pairs += [("tiers", a, b) for a, b in itertools.combinations(group["cell"], 2)]
-    for _, group in cells.groupby(["tier", "horizon", "threshold_pct"]):
-        pairs += [("budgets", a, b) for a, b in itertools.combinations(group["cell"], 2)]
+    for family, keys in (("tiers", ["budget", "horizon", "threshold_pct", "channels"]),
+                         ("budgets", ["tier", "horizon", "threshold_pct", "channels"]),
+                         ("channels", ["tier", "budget", "horizon", "threshold_pct"])):
+        for _, group in cells.groupby(keys):
+            pairs += [(family, a, b) for a, b in itertools.combinations(group["cell"], 2)]
     if not pairs:
         return ["No comparisons: the experiment has a single cell."]
     results, names = [], []
@@ -102,35 +109,6 @@ def _comparisons(data: ReportData, ens: dict[str, pd.DataFrame]) -> list[str]:
     return lines + ([""] + warnings if warnings else [])
 
 
-def _scaling(data: ReportData, out_dir: Path) -> list[str]:
-    points = pd.DataFrame({
-        "tier": data.runs["tier"], "n_params": data.runs["n_params"].astype(float),
-        "seed": data.runs["seed"],
-        "val_log_loss": data.runs["val_metrics"].map(lambda m: m["log_loss"]),
-        "test_log_loss": data.runs["test_metrics"].map(lambda m: m["log_loss"]),
-    })
-    fits, lines = {}, []
-    for tier, group in points.groupby("tier"):
-        for split in ("val", "test"):
-            fit = fit_power_law(group["n_params"], group[f"{split}_log_loss"], n_boot=300, seed=0)
-            fits[f"{tier}:{split}"] = fit
-            if fit.ok:
-                lines.append(f"- {tier}, {split}: L(N) = {fit.E:.4f} + {fit.A:.3g}·N^-α with "
-                             f"α = {fit.alpha:.3f} [{fit.alpha_ci[0]:.3f}, {fit.alpha_ci[1]:.3f}]"
-                             + "".join(f"; note: {n}" for n in fit.notes))
-            else:
-                lines.append(f"- {tier}, {split}: no power-law fit: {fit.reason}")
-    scaling_figure(points, fits, out_dir / "scaling.png")
-    table = points.groupby(["tier", "n_params"]).agg(
-        seeds=("seed", "count"), val=("val_log_loss", "mean"), val_sd=("val_log_loss", "std"),
-        test=("test_log_loss", "mean"), test_sd=("test_log_loss", "std")).reset_index()
-    rows = ["| tier | real params | seeds | val log-loss (mean ± sd) | test log-loss (mean ± sd) |",
-            "|---|---|---|---|---|"]
-    rows += [f"| {r.tier} | {int(r.n_params):,} | {r.seeds} | {r.val:.4f} ± {r.val_sd:.4f} | "
-             f"{r.test:.4f} ± {r.test_sd:.4f} |" for r in table.fillna(0).itertuples()]
-    return rows + [""] + lines
-
-
 def _balance(data: ReportData) -> list[str]:
     lines = ["| dataset | tier | target | split | samples | positives | rate |",
              "|---|---|---|---|---|---|---|"]
@@ -145,8 +123,10 @@ def _balance(data: ReportData) -> list[str]:
     return lines
 
 
-def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None] = lambda _: None) -> Path:
-    """Compute and write the report; returns the path of report.md."""
+def write_report(paths: ProjectPaths, name: str,
+                 progress: Callable[[str], None] = lambda _: None, *, n_boot: int = N_BOOT) -> Path:
+    """Compute and write the report; returns the path of report.md (its numbers are in
+    report.json beside it, `fts.report.numbers.report_numbers`)."""
     data = load_report_data(paths, name)
     final = paths.reports_data / name
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -154,6 +134,11 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
     tmp.mkdir()
     try:
         progress(f"report {name}: {len(data.cells)} cells, {len(data.runs)} final runs")
+        numbers = report_numbers(data, n_boot=n_boot, n_boot_joint=min(n_boot, JOINT_N_BOOT),
+                                 progress=progress)
+        (tmp / "report.json").write_text(json.dumps(numbers, indent=2, allow_nan=False) + "\n",
+                                         encoding="utf-8")
+        scaling_figure(numbers, tmp / "scaling.png")
         ens = _ensemble(data, "test")
         calib = {k: calibration_table(ens[k]["label"], ens[k]["prob"], n_bins=8)
                  for k in calibration_models(list(ens))}
@@ -161,8 +146,8 @@ def write_report(paths: ProjectPaths, name: str, progress: Callable[[str], None]
         md = [f"# Experiment `{name}`", "",
               "Every number below is computed from stored runs (SQL over the warehouse); the "
               "manifests they came from are listed at the end.", "",
-              "## Scaling: log-loss against real parameter count", "", "![scaling](scaling.png)", ""]
-        md += _scaling(data, tmp)
+              "## Scaling, one block per target", ""]
+        md += target_sections(numbers)
         md += ["", "## Test metrics with 95 % date-block bootstrap intervals", "",
                "Cells use the mean probability of their seeds; baselines use the same windows "
                "and labels (the latest row of each window).", ""]

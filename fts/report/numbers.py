@@ -1,0 +1,242 @@
+"""The report's numbers, one block per target: what `fts report NAME --json` prints and what
+report.md and scaling.png are drawn from.
+
+A target is (tier, horizon, threshold_pct, channel mode): runs of different targets predict
+different things (base rates differ by horizon and threshold) or are different models (channel
+mode), so nothing is pooled across targets. Per target:
+
+* `points`: one per cell (budget): its parameter axes (total; non-head = total - head, with
+  encoder and head, from the run config's `param_counts`), training FLOPs per sample, seeds, the
+  test metric (mean over seeds of each final run's metric, recomputed from its stored test
+  predictions) with its joint (test dates x seeds) interval, the validation metric labelled as
+  the selection metric (it chose the models, so it is shown, never fitted), and the cell's
+  chosen architecture and training settings;
+* `fit` / `fit_nonhead`: L(N) = E + A N^-alpha of the test metric against total and against
+  non-head parameters, with the joint bootstrap's intervals (`fts.report.joint`), or null
+  with a `reason`;
+* `baselines` and `baseline_tests`: each baseline's test metric on the same samples, and every
+  cell against the class prior and the best baseline (`fts.report.yardstick`), Holm-adjusted
+  over the whole report.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fts.report.bootstrap import expanded_tail, get_metric, jsonable
+from fts.report.data import ReportData
+from fts.report.joint import BLOCK_LEN, JointPoints, covers_text, joint_fit, joint_points
+from fts.report.yardstick import BaselineTest, adjust, summary, target_tests
+
+METRIC = "log_loss"
+DEFAULT_CHANNELS = "independent"
+TARGET_KEYS = ("tier", "horizon", "threshold_pct", "channels")
+#: Model settings a cell's search chose (the rest are fixed by the tier and the study).
+ARCH_KEYS = ("d_model", "n_layers", "n_heads", "d_ff", "patch_len", "stride", "dropout",
+             "channels")
+TRAIN_KEYS = ("lr", "weight_decay", "warmup_frac", "batch_size", "pos_weight")
+#: Replicates of the joint bootstrap: each refits every fit (~10-40 ms a refit on a busy CPU).
+JOINT_N_BOOT = 300
+
+
+def channels_of(config: dict[str, Any]) -> str:
+    """A run's channel mode; runs stored before channel modes existed were independent."""
+    return str(config.get("model", {}).get("channels", DEFAULT_CHANNELS))
+
+
+def param_axes(config: dict[str, Any], n_params: int) -> dict[str, Any]:
+    """A run's parameter and compute axes from its resolved config (None where not stored)."""
+    counts = config.get("param_counts")
+    flops = config.get("train_flops_per_sample")
+    if not isinstance(counts, dict) or "head" not in counts:
+        return {"params": int(n_params), "nonhead_params": None, "encoder_params": None,
+                "head_params": None, "embedding_params": None,
+                "train_flops_per_sample": flops}
+    total = int(counts.get("total", n_params))
+    return {"params": total, "nonhead_params": total - int(counts["head"]),
+            "encoder_params": counts.get("encoder"), "head_params": int(counts["head"]),
+            "embedding_params": counts.get("embedding"), "train_flops_per_sample": flops}
+
+
+def cells_with_channels(data: ReportData) -> pd.DataFrame:
+    """experiments.cells with each cell's channel mode (from its final runs' configs)."""
+    mode = data.runs.groupby("cell")["config"].agg(lambda cs: channels_of(cs.iloc[0]))
+    cells = data.cells.copy()
+    cells["channels"] = cells["cell"].map(mode).fillna(DEFAULT_CHANNELS)
+    return cells
+
+
+def cell_ensembles(data: ReportData, split: str = "test") -> dict[str, pd.DataFrame]:
+    """Per cell, the seed-mean probability of each sample (date, ticker, label, prob)."""
+    preds = data.predictions[data.predictions["split"] == split]
+    out = {}
+    for cell, runs in data.runs.groupby("cell"):
+        rows = preds[preds["run_id"].isin(runs["run_id"])]
+        out[cell] = rows.groupby(["date", "ticker"], as_index=False).agg(
+            label=("label", "first"), prob=("prob", "mean"))
+    return out
+
+
+def baseline_frames(data: ReportData, split: str = "test") -> dict[str, pd.DataFrame]:
+    """Per stored baseline id, its predictions (date, ticker, label, prob)."""
+    preds = data.predictions[data.predictions["split"] == split]
+    return {bid: rows[["date", "ticker", "label", "prob"]].reset_index(drop=True)
+            for bid, rows in preds[preds["run_id"].isin(data.baselines["baseline_id"])]
+            .groupby("run_id")}
+
+
+def _aligned(data: ReportData, runs: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """The test samples every run of a target has, in (date, ticker) order, and each run's
+    probabilities of them (runs x samples)."""
+    preds = data.predictions[(data.predictions["split"] == "test")
+                             & data.predictions["run_id"].isin(runs["run_id"])]
+    wide = preds.pivot_table(index=["date", "ticker"], columns="run_id", values="prob",
+                             aggfunc="first")
+    wide = wide.reindex(columns=runs["run_id"]).dropna()
+    labels = preds.groupby(["date", "ticker"])["label"].first().reindex(wide.index)
+    samples = wide.index.to_frame(index=False).assign(label=labels.to_numpy().astype(float))
+    return samples, wide.to_numpy().T
+
+
+def _settings(config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    model, train = config.get("model", {}), config.get("train", {})
+    arch = {k: model.get(k, DEFAULT_CHANNELS if k == "channels" else None) for k in ARCH_KEYS}
+    return arch, {k: train.get(k) for k in TRAIN_KEYS}
+
+
+def _points(cells: pd.DataFrame, runs: pd.DataFrame, pts: JointPoints) -> list[dict[str, Any]]:
+    out = []
+    for c in cells.itertuples():
+        mine = np.flatnonzero((runs["cell"] == c.cell).to_numpy())
+        if mine.size == 0:
+            continue
+        first = runs.iloc[mine[0]]
+        vals = pts.run_values[mine]
+        lo, hi = _tail_bounds(pts.replicates[:, mine].mean(axis=1), pts)
+        arch, settings = _settings(first["config"])
+        out.append({
+            "cell": c.cell, "budget": c.budget, **param_axes(first["config"], first["n_params"]),
+            "seeds": [int(s) for s in runs["seed"].iloc[mine]],
+            "metric": float(vals.mean()), "metric_ci95": [lo, hi],
+            "metric_sd": float(vals.std(ddof=1)) if vals.size > 1 else None,
+            "per_seed": [float(v) for v in vals],
+            "selection_metric": _mean_of(m.get(METRIC) for m in runs["val_metrics"].iloc[mine]),
+            "best_trial": int(c.best_trial) if c.best_trial == c.best_trial else None,
+            "architecture": arch, "settings": settings})
+    return out
+
+
+def _mean_of(values: Any) -> float | None:
+    """Mean of the values that are numbers (None when there is none)."""
+    nums = [float(v) for v in values if isinstance(v, int | float) and v == v]
+    return float(np.mean(nums)) if nums else None
+
+
+def _tail_bounds(values: np.ndarray, pts: JointPoints) -> tuple[float, float]:
+    """Expanded percentile bounds of a point's replicates (as the fit's intervals)."""
+    tail = expanded_tail(pts.level, pts.n_blocks)
+    lo, hi = np.nanquantile(values, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def _fits(runs: pd.DataFrame, pts: JointPoints,
+          seed: int) -> dict[str, Any]:
+    """`fit` against total parameters, `fit_nonhead` against total - head (when stored)."""
+    axes = [param_axes(c, n) for c, n in zip(runs["config"], runs["n_params"], strict=True)]
+    total = joint_fit(pts, [a["params"] for a in axes], seed=seed).to_dict()
+    out = {"fit": total["fit"], "reason": total["reason"]}
+    if any(a["nonhead_params"] is None for a in axes):
+        out.update(fit_nonhead=None, reason_nonhead=(
+            "runs without `param_counts` in their config (stored before parameter counts "
+            "were recorded): fitted on total parameters (n_params) only"))
+    else:
+        nonhead = joint_fit(pts, [a["nonhead_params"] for a in axes], seed=seed).to_dict()
+        out.update(fit_nonhead=nonhead["fit"], reason_nonhead=nonhead["reason"])
+    return out
+
+
+def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.DataFrame],
+                   ensembles: dict[str, pd.DataFrame], *, n_boot: int, n_boot_joint: int,
+                   seed: int, block_len: int) -> tuple[dict[str, Any], list[BaselineTest]]:
+    """One target's block (without Holm, which needs the whole report's family)."""
+    first = cells.iloc[0]
+    runs = data.runs[data.runs["cell"].isin(cells["cell"])].sort_values(["cell", "seed"])
+    runs = runs.reset_index(drop=True)
+    samples, probs = _aligned(data, runs)
+    block: dict[str, Any] = {
+        "tier": first["tier"], "horizon": int(first["horizon"]),
+        "threshold_pct": float(first["threshold_pct"]), "channels": first["channels"],
+        "metric": METRIC, "test_samples": len(samples),
+        "test_dates": int(samples["date"].nunique()) if len(samples) else 0,
+        "interval_covers": covers_text(block_len)}
+    if samples.empty:
+        block.update(points=[], fit=None, reason="no test sample is shared by the target's runs",
+                     fit_nonhead=None, reason_nonhead="no test sample", baselines=[])
+        return block, []
+    pts = joint_points(samples["label"], probs, samples["date"], runs["n_params"], METRIC,
+                       n_boot=n_boot_joint, block_len=block_len, seed=seed)
+    block["points"] = sorted(_points(cells, runs, pts), key=lambda p: (p["params"], p["cell"]))
+    block.update(_fits(runs, pts, seed))
+    block["param_counts_stored"] = block["reason_nonhead"] is None or not str(
+        block["reason_nonhead"]).startswith("runs without")
+    mine = data.baselines[(data.baselines["tier"] == first["tier"])
+                          & (data.baselines["horizon"] == first["horizon"])
+                          & (data.baselines["threshold_pct"] == first["threshold_pct"])
+                          & data.baselines["dataset_id"].isin(cells["dataset_id"])]
+    keys = samples[["date", "ticker"]]
+    frames = {b.model: keys.merge(bframes[b.baseline_id], on=["date", "ticker"])
+              for b in mine.itertuples() if b.baseline_id in bframes}
+    m = get_metric(METRIC)
+    block["baselines"] = [{"model": k, "metric": m(f["label"], f["prob"]), "n_samples": len(f)}
+                          for k, f in frames.items()]
+    cell_ens = {c: keys.merge(ensembles[c], on=["date", "ticker"]) for c in cells["cell"]
+                if c in ensembles}
+    tests = target_tests(cell_ens, frames, METRIC, n_boot=n_boot, seed=seed)
+    return block, tests
+
+
+def report_numbers(data: ReportData, *, n_boot: int = 500, n_boot_joint: int = JOINT_N_BOOT,
+                   seed: int = 0, block_len: int = BLOCK_LEN,
+                   progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
+    """Every target's block, the baseline tests Holm-adjusted over the whole report, and the
+    summary in words. Plain JSON (NaN -> null). `n_boot` resamples per baseline test,
+    `n_boot_joint` replicates of the joint bootstrap (each refits every fit: the slow part)."""
+    cells = cells_with_channels(data)
+    bframes, ensembles = baseline_frames(data), cell_ensembles(data)
+    blocks, tests, owner = [], [], []
+    for _, group in cells.groupby(list(TARGET_KEYS), sort=True):
+        block, mine = target_numbers(data, group, bframes, ensembles, n_boot=n_boot,
+                                     n_boot_joint=n_boot_joint, seed=seed, block_len=block_len)
+        blocks.append(block)
+        tests += mine
+        fit = block.get("fit")
+        progress(f"  {block['tier']} h{block['horizon']} p{block['threshold_pct']:g} "
+                 f"{block['channels']}: {len(block.get('points', []))} point(s), "
+                 + (f"alpha {fit['alpha']:.3f}" if fit else f"no fit ({block.get('reason')})"))
+        owner += [len(blocks) - 1] * len(mine)
+    tests = adjust(tests)
+    for block in blocks:
+        block["baseline_tests"] = []
+    for i, t in zip(owner, tests, strict=True):
+        blocks[i]["baseline_tests"].append(t.to_dict())
+    for i, block in enumerate(blocks):  # in words, per target (Holm still over the family)
+        block["summary"] = summary([t for j, t in zip(owner, tests, strict=True) if j == i],
+                                   family=len(tests))
+    modes = sorted(cells["channels"].unique())
+    return jsonable({
+        "experiment": data.experiment, "metric": METRIC, "channel_modes": modes,
+        "n_boot": n_boot, "n_boot_joint": n_boot_joint, "block_len": block_len, "targets": blocks,
+        "baseline_family": {"n_tests": len(tests), "correction": "holm", "alpha": 0.05},
+        "summary": summary(tests)})
+
+
+def fmt_interval(ci: Any, digits: int = 4) -> str:
+    """`[lo, hi]`, or `(no interval)` when a bound is missing."""
+    if not ci or any(v is None or (isinstance(v, float) and math.isnan(v)) for v in ci):
+        return "(no interval)"
+    return f"[{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"

@@ -1,0 +1,108 @@
+"""`fts report NAME [--json]` on a real stored experiment (`tiny`: one a50 cell, seeds 0 and 1,
+three baselines): the per-target block, its numbers against what training and the baselines
+stored, the baseline tests, and the parameter axes read from the stored run configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fts.core.paths import ProjectPaths
+from fts.report.writer import write_report
+from fts.warehouse import connect
+from tests.ingest.helpers import rows, run_fts
+
+
+def report_json(root: Path) -> dict:
+    result = run_fts(root, "report", "tiny", "--json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_has_one_target_whose_numbers_are_the_stored_ones(experiment_project_dir: Path):
+    root = experiment_project_dir
+    numbers = report_json(root)
+    assert numbers == json.loads((root / "data/reports/tiny/report.json").read_text())
+    [block] = numbers["targets"]
+    assert (block["tier"], block["horizon"], block["threshold_pct"], block["channels"]) == (
+        "a50", 1, 1.0, "independent")
+    [point] = block["points"]
+    stored = rows(root, "SELECT seed, n_params, test_metrics->>'log_loss', "
+                        "val_metrics->>'log_loss' FROM train.runs WHERE purpose = 'final' "
+                        "ORDER BY seed")
+    # Recomputed from the stored predictions; training computed its own with scikit-learn.
+    assert point["seeds"] == [0, 1] and point["params"] == stored[0][1]
+    assert point["per_seed"] == pytest.approx([float(r[2]) for r in stored], rel=1e-6)
+    assert point["metric"] == pytest.approx(sum(float(r[2]) for r in stored) / 2, rel=1e-6)
+    assert point["selection_metric"] == pytest.approx(sum(float(r[3]) for r in stored) / 2)
+    lo, hi = point["metric_ci95"]
+    assert lo < point["metric"] < hi
+    assert block["fit"] is None
+    assert block["reason"] == "1 distinct model size; a power-law fit needs at least 4"
+    assert "param_counts" in block["reason_nonhead"]  # runs stored before the counts were
+    chosen = rows(root, "SELECT config->'model'->>'d_model', config->'train'->>'lr' "
+                        "FROM train.runs WHERE purpose = 'final' AND seed = 0")[0]
+    assert point["architecture"]["d_model"] == int(chosen[0])
+    assert point["settings"]["lr"] == pytest.approx(float(chosen[1]))
+
+
+def test_the_cell_is_tested_against_the_prior_and_the_best_baseline(experiment_project_dir: Path):
+    root = experiment_project_dir
+    [block] = report_json(root)["targets"]
+    stored = dict(rows(root, "SELECT model, CAST(test_metrics->>'log_loss' AS DOUBLE) "
+                             "FROM experiments.baselines"))
+    levels = {b["model"]: b["metric"] for b in block["baselines"]}
+    assert levels == pytest.approx(stored)
+    best = min((m for m in stored if m != "class_prior"), key=stored.get)
+    tests = {t["role"]: t for t in block["baseline_tests"]}
+    assert set(tests) == {"class prior", "best baseline"}
+    assert tests["class prior"]["baseline"] == "class_prior"
+    assert tests["best baseline"]["baseline"] == best
+    for t in tests.values():
+        assert t["baseline_value"] == pytest.approx(stored[t["baseline"]])
+        assert t["n_samples"] == block["test_samples"]
+        # Holm over a family of two: the smaller p doubled, the larger kept (or lifted to it).
+    ps = sorted(t["p"] for t in tests.values())
+    holm = sorted(t["p_holm"] for t in tests.values())
+    assert holm[0] == pytest.approx(min(1, 2 * ps[0]))
+    assert holm[1] == pytest.approx(max(holm[0], ps[1]))
+
+
+def test_markdown_has_the_target_block_and_says_what_the_interval_covers(
+        experiment_project_dir: Path):
+    md = write_report(ProjectPaths(experiment_project_dir), "tiny", n_boot=100).read_text()
+    assert "### a50 · h1 · +1 %" in md
+    assert "validation log-loss (selection metric, not fitted)" in md
+    assert "not the hyperparameter search" in md
+    assert "beats the class prior" in md or "beat the class prior" in md
+    assert "| a50:10K:h1:p1 | class_prior | class prior |" in md
+    assert "no power-law fit: 1 distinct model size" in md
+    assert "Chosen architecture and settings" in md
+
+
+def test_parameter_axes_come_from_the_stored_run_config(experiment_project_dir: Path):
+    root = experiment_project_dir
+    [(n_params,)] = rows(root, "SELECT DISTINCT n_params FROM train.runs WHERE purpose = 'final'")
+    head = 321
+    patch = json.dumps({"param_counts": {"total": n_params, "embedding": 40,
+                                         "encoder": n_params - head - 40, "head": head},
+                        "train_flops_per_sample": 12345.0})
+    with connect(root / "warehouse.duckdb", project_root=root) as con:
+        con.execute("UPDATE train.runs SET config = json_merge_patch(config, ?) "
+                    "WHERE purpose = 'final'", [patch])
+    [block] = report_json(root)["targets"]
+    [point] = block["points"]
+    assert point["nonhead_params"] == n_params - head and point["head_params"] == head
+    assert point["encoder_params"] == n_params - head - 40
+    assert point["train_flops_per_sample"] == 12345.0
+    assert block["reason_nonhead"] == "1 distinct model size; a power-law fit needs at least 4"
+    md = (root / "data/reports/tiny/report.md").read_text()
+    assert f"| {n_params:,} | {n_params - head:,} | {head:,} | 1.23e+04 |" in md
+
+
+def test_unknown_experiment_is_one_line_exit_1(experiment_project_dir: Path):
+    result = run_fts(experiment_project_dir, "report", "nope", "--json")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0 and "no finished cells" in result.stderr
