@@ -49,7 +49,9 @@ def _write_study_manifest(paths: ProjectPaths, spec: StudySpec, dataset: Any,
         # PostgreSQL: the trials are not in the warehouse; record what Optuna says of them.
         trials = (_records_from_optuna(study) if external
                   else finished_trial_records(con, spec.name))
-        run_ids = [t["run_id"] for t in trials if t["run_id"]]
+        # Every run a trial's value rests on: one per walk-forward fold (the last is `run_id`).
+        run_ids = list(dict.fromkeys(r for t in trials
+                                     for r in [*t.get("fold_run_ids", []), t["run_id"]] if r))
         checkpoints = dict(con.execute(
             "SELECT run_id, checkpoint_sha256 FROM train.runs WHERE list_contains(?, run_id)",
             [run_ids]).fetchall()) if run_ids else {}
@@ -84,4 +86,6 @@ def _records_from_optuna(study: optuna.Study) -> list[dict[str, Any]]:
     states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     trials = sorted(study.get_trials(deepcopy=False, states=states), key=lambda t: t.number)
     return [{"number": t.number, "state": t.state.name, "params": dict(t.params),
-             "value": t.value, "run_id": t.user_attrs.get("run_id")} for t in trials]
+             "value": t.value, "run_id": t.user_attrs.get("run_id"),
+             **({"fold_run_ids": t.user_attrs["fold_run_ids"]}
+                if t.user_attrs.get("fold_run_ids") else {})} for t in trials]

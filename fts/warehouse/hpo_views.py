@@ -311,14 +311,18 @@ def create_hpo_views(con: duckdb.DuckDBPyConnection) -> None:
 
 def finished_trial_records(con: duckdb.DuckDBPyConnection, study: str) -> list[dict[str, Any]]:
     """The finished (COMPLETE / PRUNED) trials of `study` as a study manifest records them:
-    number, state, params, value and the trial's run id, by number. Read from `hpo_trials`
-    (define it first: `create_hpo_views`), so the writer and `fts audit` read them alike."""
+    number, state, params, value and the trial's run id, by number, plus `fold_run_ids` for a
+    trial that trained one model per walk-forward fold (absent otherwise, so records of older
+    trials, and the hashes pinned over them, are unchanged). Read from `hpo_trials` (define it
+    first: `create_hpo_views`), so the writer and `fts audit` read them alike."""
     rows = con.execute(
-        """SELECT number, state, params, value, user_attrs->>'run_id' FROM hpo_trials
+        """SELECT number, state, params, value, user_attrs->>'run_id',
+                  user_attrs->>'fold_run_ids' FROM hpo_trials
            WHERE study = ? AND state IN ('COMPLETE', 'PRUNED') ORDER BY number""",
         [study]).fetchall()
     return [{"number": int(n), "state": s, "params": json.loads(p) if p else {}, "value": v,
-             "run_id": r} for n, s, p, v, r in rows]
+             "run_id": r, **({"fold_run_ids": json.loads(f)} if f else {})}
+            for n, s, p, v, r, f in rows]
 
 
 def best_finished_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:

@@ -37,7 +37,7 @@ class Built:
 
 def build_template(root: Path) -> Built:
     """Ingested sample -> a20, a50 -> dataset -> two runs (the second a study trial)."""
-    from fts.datasets import DatasetSpec, build_dataset
+    from fts.datasets import build_dataset
     from fts.project import Project
     from fts.train.config import TrainConfig
     from fts.train.request import RunRequest
@@ -47,9 +47,10 @@ def build_template(root: Path) -> Built:
     p = Project(root)
     a20 = p.build_tier("a20").target.manifest_id
     a50 = p.build_tier("a50").target.manifest_id
-    dataset = build_dataset(p.paths, DatasetSpec(tier="a20", horizon=1, threshold_pct=1.0))
     request = RunRequest(tier="a20", budget="200K", horizon=1, threshold_pct=1.0,
                          train=TrainConfig(max_epochs=1, max_train_batches=5))
+    # The dataset `fts train` builds by default (3 selection folds, scale-free inputs).
+    dataset = build_dataset(p.paths, request.dataset_spec())
     run = run_training(p.paths, request, dataset=dataset)
     trial_request = dataclasses.replace(
         request, train=TrainConfig(max_epochs=1, max_train_batches=5, seed=1),

@@ -120,6 +120,12 @@ def test_inputs_are_recorded_and_match_hand_computed_values(scaled_project: Path
     obv = ref.obv.rolling(20).apply(lambda w: (w.iloc[-1] - w.mean()) / w.std(ddof=1), raw=False)
     np.testing.assert_allclose(x["obv"], obv, rtol=1e-4, atol=1e-5, equal_nan=True)
     assert x["obv"][:19].isna().all() and x["obv"][19:].notna().all()
+    # The baselines read the very same matrix: a window's last row of scale-free inputs.
+    from fts.experiments.baselines import _latest_rows
+
+    last_rows, _ = _latest_rows(ds, "test")
+    np.testing.assert_array_equal(last_rows, ds.features[ds.ends("test")])
+    assert np.abs(last_rows[:, ds.feature_names.index("sma_12")]).max() < 0.2  # not a price
 
 
 def test_rolling_zscore_is_per_ticker_zero_on_constant_windows_and_null_before_full() -> None:

@@ -35,6 +35,9 @@ def test_scaling_matrix_is_the_full_question() -> None:
     ('budgets = ["2M"]\nhorizons = [1]\nthresholds = [1]', "`tiers` is required"),
     ('tiers = ["a20"\n', "not valid TOML"),
     ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n[training]\nepochs = 3', "unknown \\[training\\]"),
+    ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n[dataset]\ninput = "raw"', "unknown \\[dataset\\]"),
+    ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n[dataset]\ninputs = "levels"', "inputs 'levels'"),
+    ('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n[dataset]\nmin_val_positives = -1', "min_val_positives"),
 ])
 def test_malformed_matrices_are_refused(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
@@ -46,3 +49,13 @@ def test_malformed_matrices_are_refused(tmp_path: Path, text: str, message: str)
 def test_missing_study_file(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         load_experiment(tmp_path / "nope.toml")
+
+
+def test_dataset_options_default_to_scale_free_inputs_and_50_positives(tmp_path: Path) -> None:
+    path = tmp_path / "plain.toml"
+    path.write_text('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n')
+    exp = load_experiment(path)
+    assert (exp.inputs, exp.min_val_positives, exp.split.folds) == ("scale_free", 50, 3)
+    path.write_text(path.read_text() + '[dataset]\ninputs = "raw"\nmin_val_positives = 0\n')
+    exp = load_experiment(path)
+    assert (exp.inputs, exp.min_val_positives) == ("raw", 0)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss
 
+from fts.audit.engine import audit_project
 from fts.datasets import (
     SELECTION_SPLIT,
     DatasetSpec,
@@ -78,6 +79,11 @@ def test_a_search_trial_is_the_mean_over_its_fold_models(built_project_dir: Path
                          .to_pylist()[0]["val_metrics"])["log_loss"] for r in fold_runs]
     assert attrs["fold_val_log_loss"] == pytest.approx(stored)
     assert trial["value"] == pytest.approx(np.mean(stored)) == pytest.approx(out.best_value)
+    # The study manifest pins every fold's run, and the audit re-derives it.
+    assert set(fold_runs) <= {i.id for i in out.manifest.inputs if i.kind == "run"}
+    assert out.manifest["trials"][0]["fold_run_ids"] == fold_runs
+    report = audit_project(project.paths)
+    assert report.ok, [i.message for i in report.issues]
 
 
 def test_the_defaults_and_shipped_studies_select_on_three_folds_with_a_270_day_test() -> None:
