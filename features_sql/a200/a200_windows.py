@@ -1,0 +1,88 @@
+"""a200_windows: the a200 columns computed over a window of closes with numpy.
+
+- permutation_entropy_order3/4/5: Bandt-Pompe permutation entropy of the last 20 closes, and
+  entropy_trend_5d (order 4 minus its value 5 rows earlier).
+- days_since_52wk_high, days_since_52wk_low: rows since the earliest max / min of the last 252
+  closes (not TA-Lib MAXINDEX / MININDEX, whose tie-breaking differs).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from fts.features.indicators import as_float, nan_like
+
+ENTROPY_WINDOW = 20
+YEAR_ROWS = 252
+
+
+def ordinal_patterns(x: np.ndarray, m: int) -> np.ndarray:
+    """Pattern index of every m-tuple x[i .. i+m-1] (len(x) - m + 1 of them).
+
+    The pattern is the rank vector rank_j = #{k: u_k < u_j, or u_k == u_j and k < j}: equal
+    values are ranked by position, the earlier lower (the ranks of a stable sort). The rank
+    vector, a permutation of 0..m-1, is encoded as the base-m number sum(rank_j * m^j) and the
+    codes are renumbered 0..P-1 (P <= m! distinct patterns).
+    """
+    u = sliding_window_view(x, m)
+    below = u[:, None, :] < u[:, :, None]  # [i, j, k]: u_k < u_j
+    tied_before = (u[:, None, :] == u[:, :, None]) & np.tri(m, k=-1, dtype=bool)
+    ranks = (below | tied_before).sum(axis=2)
+    codes = ranks @ (m ** np.arange(m))
+    return np.unique(codes, return_inverse=True)[1].reshape(-1)
+
+
+def permutation_entropy(close: np.ndarray, m: int, window: int = ENTROPY_WINDOW) -> np.ndarray:
+    """PE_m over the last `window` closes: -sum(p ln p) / ln(m!), p over the window's
+    window - m + 1 tuples; defined from row window - 1."""
+    out = nan_like(close)
+    if len(close) < window:
+        return out
+    patterns = ordinal_patterns(close, m)
+    n_tuples = window - m + 1
+    # counts[t] = how often each pattern occurs among the tuples starting at rows
+    # t - window + 1 .. t - m + 1 (the tuples inside the window ending at t), from a running
+    # sum of one-hot rows.
+    onehot = np.zeros((len(patterns) + 1, patterns.max() + 1), dtype=np.int64)
+    onehot[np.arange(1, len(patterns) + 1), patterns] = 1
+    running = np.cumsum(onehot, axis=0)
+    counts = running[n_tuples:] - running[:-n_tuples]  # windows of n_tuples tuples, in order
+    p = counts / n_tuples
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(counts > 0, p * np.log(p), 0.0)
+    # Rounding can put a uniform spread a few ulps above 1: the value is a share, so clip.
+    out[window - 1 :] = np.clip(-terms.sum(axis=1) / math.log(math.factorial(m)), 0.0, 1.0)
+    return out
+
+
+def days_since_extreme(close: np.ndarray, n: int, kind: str) -> np.ndarray:
+    """t minus the row of the max (kind='max') or min of the last n closes, the earliest on a
+    tie (argmax / argmin return the first occurrence); defined from row n - 1."""
+    out = nan_like(close)
+    if len(close) >= n:
+        windows = sliding_window_view(close, n)
+        first = windows.argmax(axis=1) if kind == "max" else windows.argmin(axis=1)
+        out[n - 1 :] = (n - 1) - first
+    return out
+
+
+def _columns(g: pd.DataFrame) -> pd.DataFrame:
+    """The window columns for one ticker's rows (whole history, sorted by date)."""
+    close = as_float(g["close"])
+    cols = {f"permutation_entropy_order{m}": permutation_entropy(close, m) for m in (3, 4, 5)}
+    order4 = cols["permutation_entropy_order4"]
+    trend = nan_like(close)
+    trend[5:] = order4[5:] - order4[:-5]
+    cols["entropy_trend_5d"] = trend
+    cols["days_since_52wk_high"] = days_since_extreme(close, YEAR_ROWS, "max")
+    cols["days_since_52wk_low"] = days_since_extreme(close, YEAR_ROWS, "min")
+    return pd.DataFrame(cols)
+
+
+def model(ctx):
+    """One row per raw (ticker, date), untrimmed."""
+    return ctx.per_ticker(ctx.source("raw", "ohlcv"), _columns)
