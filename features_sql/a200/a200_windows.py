@@ -73,14 +73,19 @@ def days_since_extreme(close: np.ndarray, n: int, kind: str) -> np.ndarray:
 def _columns(g: pd.DataFrame) -> pd.DataFrame:
     """The window columns for one ticker's rows (whole history, sorted by date)."""
     close = as_float(g["close"])
-    cols = {f"permutation_entropy_order{m}": permutation_entropy(close, m) for m in (3, 4, 5)}
-    order4 = cols["permutation_entropy_order4"]
+    order3, order4, order5 = (permutation_entropy(close, m) for m in (3, 4, 5))
     trend = nan_like(close)
     trend[5:] = order4[5:] - order4[:-5]
-    cols["entropy_trend_5d"] = trend
-    cols["days_since_52wk_high"] = days_since_extreme(close, YEAR_ROWS, "max")
-    cols["days_since_52wk_low"] = days_since_extreme(close, YEAR_ROWS, "min")
-    return pd.DataFrame(cols)
+    return pd.DataFrame(
+        {
+            "permutation_entropy_order3": order3,
+            "permutation_entropy_order4": order4,
+            "permutation_entropy_order5": order5,
+            "entropy_trend_5d": trend,
+            "days_since_52wk_high": days_since_extreme(close, YEAR_ROWS, "max"),
+            "days_since_52wk_low": days_since_extreme(close, YEAR_ROWS, "min"),
+        }
+    )
 
 
 def model(ctx):
