@@ -252,19 +252,28 @@ def test_zero_ranges_give_the_neutral_values(fall_then_flat: pd.DataFrame) -> No
 
 
 def test_permutation_entropy_ranks_ties_by_position() -> None:
-    # Closes alternating 50, 51 after a falling history: a window of 20 alternating closes
-    # has 18 order-3 tuples, 9 of pattern (0, 2, 1) and 9 of (1, 0, 2): ln 2 / ln 6; order 4,
-    # 17 tuples in two patterns 9 + 8; order 5, 16 tuples, 8 + 8.
-    close = np.r_[400.0 - np.arange(300), np.tile([50.0, 51.0], 20)]
-    dates = pd.bdate_range("2015-01-05", periods=len(close))
-    raw = pd.DataFrame({"ticker": "ALT", "date": dates, "open": close, "high": close + 1,
-                        "low": close - 1, "close": close, "volume": 1000.0})
+    # After a falling history, ALT: closes alternating 50, 51. Its last window of 20 has 18
+    # order-3 tuples, 9 of pattern (0, 2, 1) and 9 of (1, 0, 2): ln 2 / ln 6; order 4, 17
+    # tuples in two patterns 9 + 8; order 5, 16 tuples, 8 + 8.
+    # PAIRS: closes 50, 50, 51, 51, 52, 52, ...: with ties ranked by position (the earlier
+    # lower) every tuple, (50, 50, 51) or (50, 51, 51), has the rising pattern: entropy 0 (a
+    # later-lower rule, or numpy's unstable argsort, would see two or more patterns).
+    fall = 400.0 - np.arange(300)
+    closes = {"ALT": np.r_[fall, np.tile([50.0, 51.0], 20)],
+              "PAIRS": np.r_[fall, np.repeat(50.0 + np.arange(20), 2)]}
+    dates = pd.bdate_range("2015-01-05", periods=340)
+    raw = pd.concat([pd.DataFrame({"ticker": t, "date": dates, "open": c, "high": c + 1,
+                                   "low": c - 1, "close": c, "volume": 1000.0})
+                     for t, c in closes.items()])
     out = compute_tier(FEATURES, "a200", raw, pd.DataFrame({"date": dates, "close": 17.0}))
-    last = out.iloc[-1]
-    assert math.isclose(last["permutation_entropy_order3"], math.log(2) / math.log(6), rel_tol=1e-12)
+    alt = out[out.ticker == "ALT"].iloc[-1]
+    assert math.isclose(alt["permutation_entropy_order3"], math.log(2) / math.log(6), rel_tol=1e-12)
     pe4 = -(9 / 17 * math.log(9 / 17) + 8 / 17 * math.log(8 / 17)) / math.log(24)
-    assert math.isclose(last["permutation_entropy_order4"], pe4, rel_tol=1e-12)
-    assert math.isclose(last["permutation_entropy_order5"], math.log(2) / math.log(120), rel_tol=1e-12)
+    assert math.isclose(alt["permutation_entropy_order4"], pe4, rel_tol=1e-12)
+    assert math.isclose(alt["permutation_entropy_order5"], math.log(2) / math.log(120), rel_tol=1e-12)
+    pairs = out[out.ticker == "PAIRS"].iloc[-1]
+    for m in (3, 4, 5):
+        assert pairs[f"permutation_entropy_order{m}"] == 0.0, m
 
 
 def test_calendar_columns_at_month_ends_and_holidays() -> None:
