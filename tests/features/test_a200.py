@@ -193,6 +193,11 @@ def test_equal_price_runs_count_a_tie_with_the_sma_as_above(fall_then_flat: pd.D
     # sma_50 is exactly 600 from row 369, sma_200 from row 519.
     np.testing.assert_array_equal(at(f, "days_above_sma_50", [368, 369, 379]), [0, 1, 11])
     np.testing.assert_array_equal(at(f, "days_above_sma_200", [518, 519, 579]), [0, 1, 61])
+    # vwap_20 = sum(600 * 1000) / sum(1000) = 600 exactly once its 20 rows are flat (row 339):
+    # a tie, above; below before, from vwap_20's first row (19).
+    np.testing.assert_array_equal(at(f, "days_below_vwma_20", [338, 339]), [320, 0])
+    np.testing.assert_array_equal(at(f, "days_above_vwma_20", [338, 339, 579]), [0, 1, 241])
+    np.testing.assert_array_equal(at(f, "vwma_10", [579]), FLAT_CLOSE)
     # Down moves: rows 1..320 each close below the previous; from 321 unchanged: both 0.
     np.testing.assert_array_equal(at(f, "consecutive_down_days", [319, 320, 321, 400]), [319, 320, 0, 0])
     assert (f["consecutive_up_days"] == 0).all()
