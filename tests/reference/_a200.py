@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+from collections import Counter
 
 import numpy as np
 import talib
@@ -18,6 +19,7 @@ import talib
 from ._stats import (
     Array,
     diff,
+    place,
     ratio,
     rolling_max,
     rolling_mean,
@@ -25,6 +27,7 @@ from ._stats import (
     rolling_std,
     rolling_sum,
     shift,
+    windows,
 )
 from ._tiers import Inputs
 
@@ -117,12 +120,10 @@ def signed_run(a: Array, b: Array) -> Array:
 
 def count_le(x: Array, n: int) -> Array:
     """count_n(x): how many of the last n values (today included) are <= today's."""
-    out = np.full(len(x), np.nan)
-    for t in range(n - 1, len(x)):
-        window = x[t - n + 1 : t + 1]
-        if not np.isnan(window).any():
-            out[t] = sum(1 for v in window if v <= x[t])
-    return out
+    w = windows(x, n)
+    counts = (w <= w[:, -1:]).sum(axis=1).astype(float)
+    counts[np.isnan(w).any(axis=1)] = np.nan
+    return place(counts, n, len(x))
 
 
 def z20(x: Array) -> Array:
@@ -152,12 +153,12 @@ def permutation_entropy(close: Array, m: int, window: int = 20) -> Array:
     """Bandt-Pompe PE_m of the last `window` closes, normalised by ln(m!)."""
     out = np.full(len(close), np.nan)
     n_tuples = window - m + 1
+    x = [float(v) for v in close]
+    # The pattern of the tuple starting at each row (a tuple belongs to several windows).
+    patterns = [ordinal_pattern(x[i : i + m]) for i in range(len(x) - m + 1)]
     for t in range(window - 1, len(close)):
-        x = [float(v) for v in close[t - window + 1 : t + 1]]
-        counts: dict[tuple[int, ...], int] = {}
-        for i in range(n_tuples):
-            pattern = ordinal_pattern(x[i : i + m])
-            counts[pattern] = counts.get(pattern, 0) + 1
+        first = t - window + 1
+        counts = Counter(patterns[first : first + n_tuples])
         h = -sum((c / n_tuples) * math.log(c / n_tuples) for c in counts.values())
         out[t] = h / math.log(math.factorial(m))
     return out
