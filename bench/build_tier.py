@@ -29,7 +29,6 @@ from _common import REPO, best_of, sample_project
 from fts.features.compute import compute_tier
 from fts.project import Project
 
-
 TARGETS = {"a100": 2.0, "a200": 1.5}  # full build / reference, at most
 
 

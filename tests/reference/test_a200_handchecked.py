@@ -36,7 +36,7 @@ def same(a, b) -> None:
 def test_the_tier_adds_101_columns_and_nests_a100():
     assert len(A200_EXTRA) == len(set(A200_EXTRA)) == 101
     assert TIER_COLUMNS["a200"][:100] == TIER_COLUMNS["a100"]
-    assert len(A200_VOLUME_COLUMNS) == 11 and A200_VOLUME_COLUMNS <= set(A200_EXTRA)
+    assert len(A200_VOLUME_COLUMNS) == 11 and set(A200_EXTRA) >= A200_VOLUME_COLUMNS
 
 
 def test_run_counts_from_the_first_defined_row_and_resets_to_zero():
