@@ -21,19 +21,18 @@ YEAR_ROWS = 252
 
 
 def ordinal_patterns(x: np.ndarray, m: int) -> np.ndarray:
-    """Pattern index of every m-tuple x[i .. i+m-1] (len(x) - m + 1 of them).
+    """Pattern code of every m-tuple x[i .. i+m-1] (len(x) - m + 1 of them).
 
     The pattern is the rank vector rank_j = #{k: u_k < u_j, or u_k == u_j and k < j}: equal
     values are ranked by position, the earlier lower (the ranks of a stable sort). The rank
-    vector, a permutation of 0..m-1, is encoded as the base-m number sum(rank_j * m^j) and the
-    codes are renumbered 0..P-1 (P <= m! distinct patterns).
+    vector, a permutation of 0..m-1, is encoded as the base-m number sum(rank_j * m^j): equal
+    codes, equal patterns.
     """
     u = sliding_window_view(x, m)
     below = u[:, None, :] < u[:, :, None]  # [i, j, k]: u_k < u_j
     tied_before = (u[:, None, :] == u[:, :, None]) & np.tri(m, k=-1, dtype=bool)
     ranks = (below | tied_before).sum(axis=2)
-    codes = ranks @ (m ** np.arange(m))
-    return np.unique(codes, return_inverse=True)[1].reshape(-1)
+    return ranks @ (m ** np.arange(m))
 
 
 def permutation_entropy(close: np.ndarray, m: int, window: int = ENTROPY_WINDOW) -> np.ndarray:
@@ -42,20 +41,23 @@ def permutation_entropy(close: np.ndarray, m: int, window: int = ENTROPY_WINDOW)
     out = nan_like(close)
     if len(close) < window:
         return out
-    patterns = ordinal_patterns(close, m)
     n_tuples = window - m + 1
-    # counts[t] = how often each pattern occurs among the tuples starting at rows
-    # t - window + 1 .. t - m + 1 (the tuples inside the window ending at t), from a running
-    # sum of one-hot rows.
-    onehot = np.zeros((len(patterns) + 1, patterns.max() + 1), dtype=np.int64)
-    onehot[np.arange(1, len(patterns) + 1), patterns] = 1
-    running = np.cumsum(onehot, axis=0)
-    counts = running[n_tuples:] - running[:-n_tuples]  # windows of n_tuples tuples, in order
-    p = counts / n_tuples
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(counts > 0, p * np.log(p), 0.0)
+    # The pattern codes of the window's tuples (window q holds tuples q .. q + n_tuples - 1,
+    # i.e. the window ending at row q + window - 1), sorted: equal patterns form runs, and a
+    # run's length is that pattern's count.
+    ids = np.sort(sliding_window_view(ordinal_patterns(close, m), n_tuples), axis=1)
+    differs = ids[:, 1:] != ids[:, :-1]
+    run_starts = np.c_[np.ones(len(ids), dtype=bool), differs]
+    run_ends = np.c_[differs, np.ones(len(ids), dtype=bool)]
+    position = np.arange(n_tuples)
+    run_start = np.maximum.accumulate(np.where(run_starts, position, 0), axis=1)
+    count = position - run_start + 1  # at a run's last position: the pattern's count
+    # -p ln p for each possible count c = 1 .. n_tuples (p = c / n_tuples).
+    share = np.arange(1, n_tuples + 1) / n_tuples
+    term = np.r_[0.0, -share * np.log(share)]
+    entropy = np.where(run_ends, term[count], 0.0).sum(axis=1)
     # Rounding can put a uniform spread a few ulps above 1: the value is a share, so clip.
-    out[window - 1 :] = np.clip(-terms.sum(axis=1) / math.log(math.factorial(m)), 0.0, 1.0)
+    out[window - 1 :] = np.clip(entropy / math.log(math.factorial(m)), 0.0, 1.0)
     return out
 
 
