@@ -378,3 +378,26 @@ def test_build_tier_a200_on_the_sample_and_a_csv_ticker(sample_project_dir: Path
     assert result.exit_code == 0, result.output
     assert "tier a200 v1" in result.output and "permutation_entropy_order5" in result.output
     assert "tema_100" in result.output and "297" in result.output
+
+
+# --------------------------------------------------------------------------- lineage
+def test_a200_columns_have_a_lineage_down_to_raw_columns() -> None:
+    # A few columns of each model (sqlglot's lineage over the wide SQL models is slow: every
+    # column would take minutes).
+    from fts.audit.lineage import LineageGraph
+    from fts.features.graph import plan
+
+    project = load_feature_project(FEATURES)
+    graph = LineageGraph(project, plan(project, "a200"))
+    expected = {
+        "a200.permutation_entropy_order5": {"raw.ohlcv.close"},  # a200_windows
+        "a200.hma_21": {"raw.ohlcv.close"},  # a200_talib (the AST sees all it reads)
+        "a200.days_above_vwma_20": {"raw.ohlcv.close", "raw.ohlcv.volume"},
+        "a200.regime_transition_prob": {"raw.ohlcv.high", "raw.ohlcv.low", "raw.ohlcv.close"},
+    }
+    for target, raw in expected.items():
+        lin = graph.trace(*target.split("."))
+        assert raw <= set(lin.raw_columns), (target, lin.raw_columns)
+        assert not lin.notes, (target, lin.notes)
+    calendar = graph.trace("a200", "days_to_month_end")
+    assert calendar.raw_columns == [] and "raw.ohlcv.date" in calendar.raw_keys
