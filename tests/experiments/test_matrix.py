@@ -22,10 +22,10 @@ def test_demo_matrix_is_small_and_complete() -> None:
 
 def test_scaling_matrix_is_the_full_question() -> None:
     exp = load_experiment(STUDIES / "scaling.toml")
-    assert set(exp.tiers) == {"a20", "a50", "a100"}
+    assert set(exp.tiers) == {"a20", "a50", "a100", "a200"}
     assert set(exp.budgets) == {"2M", "20M", "200M", "2B"}
     assert set(exp.horizons) == {1, 3, 5} and exp.thresholds == (1.0,)
-    assert len(exp.cells()) == 36 and len(exp.seeds) == 5
+    assert len(exp.cells()) == 48 and len(exp.seeds) == 5
 
 
 @pytest.mark.parametrize(("text", "message"), [

@@ -30,7 +30,7 @@ def sample_raw(_sample_project_template: Path) -> tuple[pd.DataFrame, pd.DataFra
 @pytest.fixture(scope="module")
 def full_tiers(sample_raw) -> dict[str, pd.DataFrame]:
     raw, vix = sample_raw
-    return {t: compute_tier(FEATURES, t, raw, vix) for t in ("vix", "a100")}
+    return {t: compute_tier(FEATURES, t, raw, vix) for t in ("vix", "a100", "a200")}
 
 
 def test_cut_dates_cover_the_cases(sample_raw) -> None:
@@ -41,7 +41,7 @@ def test_cut_dates_cover_the_cases(sample_raw) -> None:
 
 
 @pytest.mark.parametrize("cut", CUTS)
-@pytest.mark.parametrize("tier", ["vix", "a100"])
+@pytest.mark.parametrize("tier", ["vix", "a100", "a200"])
 def test_every_column_is_unchanged_by_truncating_the_future(sample_raw, full_tiers, tier, cut) -> None:
     raw, vix = sample_raw
     cut_ts = pd.Timestamp(cut)

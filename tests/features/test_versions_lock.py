@@ -27,8 +27,9 @@ def test_every_tier_version_is_recorded_with_its_current_definition() -> None:
 def test_shipped_tiers_nest_and_have_the_declared_widths() -> None:
     project = load_feature_project(FEATURES)
     widths = {t: len(project.columns(t)) for t in project.tiers}
-    assert widths == {"vix": 8, "a20": 20, "a50": 50, "a100": 100}
-    a20, a50, a100 = (project.columns(t) for t in ("a20", "a50", "a100"))
+    assert widths == {"vix": 8, "a20": 20, "a50": 50, "a100": 100, "a200": 201}
+    a20, a50, a100, a200 = (project.columns(t) for t in ("a20", "a50", "a100", "a200"))
     assert [c.name for c in a50[:20]] == [c.name for c in a20]
     assert [c.name for c in a100[:50]] == [c.name for c in a50]
+    assert [c.name for c in a200[:100]] == [c.name for c in a100]
     assert not any("threshold" in c.name or "target" in c.name for c in a100)

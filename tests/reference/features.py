@@ -1,4 +1,4 @@
-"""Independent reference implementation of the fts feature tiers (vix, a20, a50, a100).
+"""Independent reference implementation of the fts feature tiers (vix, a20, a50, a100, a200).
 
 Written from the research spec only (pandas / numpy / TA-Lib), to be compared against the
 product's DuckDB + Python implementation. Public API:
@@ -15,9 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._a200 import A200_EXTRA, A200_VOLUME_COLUMNS, build_a200
 from ._stats import as_float
+from ._tiers import VOLUME_COLUMNS as _VOLUME_COLUMNS_A100
 from ._tiers import (
-    VOLUME_COLUMNS,
     Inputs,
     build_a20,
     build_a50,
@@ -27,9 +28,11 @@ from ._tiers import (
 from .vix import VIX_COLUMNS, reference_vix
 
 __all__ = [
+    "A200_EXTRA",
     "TIER_COLUMNS",
     "VOLUME_COLUMNS",
     "WARMUPS",
+    "a200_warmups",
     "first_complete_row",
     "reference_features",
     "reference_vix",
@@ -82,7 +85,11 @@ TIER_COLUMNS: dict[str, list[str]] = {
     "a20": list(_A20),
     "a50": _A20 + _A50_EXTRA,
     "a100": _A20 + _A50_EXTRA + _A100_EXTRA,
+    "a200": _A20 + _A50_EXTRA + _A100_EXTRA + A200_EXTRA,
 }
+
+#: Columns (of every tier) that are null when the ticker has no volume at all.
+VOLUME_COLUMNS: frozenset[str] = _VOLUME_COLUMNS_A100 | A200_VOLUME_COLUMNS
 
 _OHLCV = ("date", "open", "high", "low", "close", "volume")
 
@@ -137,10 +144,12 @@ def reference_features(ohlcv: pd.DataFrame, vix: pd.DataFrame | None, tier: str)
     data = _inputs(ohlcv, vix)
     out: dict[str, np.ndarray] = {}
     build_a20(data, out)
-    if tier in ("a50", "a100"):
+    if tier in ("a50", "a100", "a200"):
         build_a50(data, out)
-    if tier == "a100":
+    if tier in ("a100", "a200"):
         build_a100(data, out)
+    if tier == "a200":
+        build_a200(data, out)
     if not data.has_volume:
         for name in VOLUME_COLUMNS & out.keys():
             out[name] = np.full(len(dates), np.nan)
@@ -190,3 +199,10 @@ def _warmups() -> dict[str, int]:
 #: Warm-up (first non-null row) of every column on the synthetic 600-row history, whose
 #: calendar starts on a Monday with 5 rows a week (this fixes the weekly columns' warm-up).
 WARMUPS: dict[str, int] = _warmups()
+
+
+def a200_warmups() -> dict[str, int]:
+    """First non-null row of every column a200 adds, on :func:`synthetic_history` (600 rows)."""
+    ohlcv, vix = synthetic_history()
+    frame = reference_features(ohlcv, vix, "a200")
+    return {name: first_complete_row(frame, [name]) for name in A200_EXTRA}
