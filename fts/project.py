@@ -123,6 +123,12 @@ class Project:
 
         return describe_tier(self.paths, tier)
 
+    def schema(self, tier: str) -> str:
+        """The pandera schema that validates `tier`'s builds, as YAML with every check."""
+        from fts.features import tier_schema_yaml
+
+        return tier_schema_yaml(self.paths, tier)
+
     def tiers(self) -> list[str]:
         """The tiers declared in features_sql/."""
         from fts.features import list_tiers
