@@ -71,9 +71,9 @@ def tiers_cmd(ctx: click.Context) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def init_cmd(directory: str) -> None:
     """Scaffold a new project in DIRECTORY: the shipped tier declarations and studies."""
-    from fts.scaffold import init_project
+    from fts.project import Project
 
-    created = init_project(directory)
+    created = Project.init(directory).root
     click.echo(f"created project {created}; next: cd {directory} && fts ingest sample")
 
 

@@ -256,3 +256,33 @@ def assemble(
         "purged": {name: c for name, c in purged.items() if c},
     }
     return Assembled(arrays, rows.tickers, plan, counts, dropped, norm)
+
+
+@dataclass(frozen=True)
+class ModelRows:
+    """Every tier row as a trained model sees it (for prediction): `features` float32 with the
+    dataset's input rules applied, `window_ok` where a full window of ctx rows ends."""
+
+    features: np.ndarray
+    window_ok: np.ndarray
+    dates: np.ndarray  # int days
+    codes: np.ndarray
+    tickers: list[str]
+
+
+def model_rows(
+    table: pa.Table, feature_names: list[str], prices: dict[str, PriceSeries], spec: DatasetSpec,
+    normalization: dict[str, Any], *, source: str = "tier",
+) -> ModelRows:
+    """The tier rows through the same row model as `assemble` (`_rows`: selection, order, null
+    gaps, full windows) and the dataset's stored normalization (the train split's z-score
+    statistics, never recomputed), for predictions on any date of the tier's current build."""
+    rows = _rows(table, feature_names, prices, spec, source)
+    window_ok = full_window_ends(~rows.row_null, rows.offsets, spec.ctx_len)
+    features = rows.features
+    if normalization.get("method") == "train_zscore":
+        features = apply_zscore(features, normalization["stats"])
+    features32 = np.ascontiguousarray(features, dtype=np.float32)
+    covered = covered_rows(np.flatnonzero(window_ok), spec.ctx_len, rows.dates.size)
+    _check_finite(rows, features32, covered, feature_names, " after normalisation/float32")
+    return ModelRows(features32, window_ok, rows.dates, rows.codes, rows.tickers)
