@@ -155,7 +155,8 @@ def test_the_dashboard_serves_the_projects_studies_over_http(paths: ProjectPaths
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     proc.kill()
-                    raise AssertionError(f"no dashboard on port {port}: {proc.communicate()[0]}")
+                    raise AssertionError(
+                        f"no dashboard on port {port}: {proc.communicate()[0]}") from None
                 time.sleep(0.3)
         assert [(s["study_name"], s["directions"]) for s in studies] == [("s1", ["minimize"])]
         study_id = studies[0]["study_id"]

@@ -8,14 +8,12 @@ import io
 import json
 from pathlib import Path
 
-import fts.ingest
-
 import pandas as pd
 import pyarrow as pa
 
+import fts.ingest
 from fts.core.hashing import table_content_sha256
 from tests.ingest.helpers import rows, run_fts, snapshot
-
 
 SAMPLE_DIR = Path(fts.ingest.__file__).parent / "sample"
 
