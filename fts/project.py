@@ -244,11 +244,12 @@ class Project:
         return export_study(self.paths, study, to_url, storage_url=storage_url, to_name=to_name)
 
     def hpo_dashboard(self, *, host: str = "127.0.0.1", port: int = 8080,
-                      storage_url: str | None = None) -> None:
+                      storage_url: str | None = None, progress: Progress = _silent) -> None:
         """Serve optuna-dashboard on the project's studies until interrupted (blocks)."""
         from fts.hpo.tools import serve_dashboard
 
-        serve_dashboard(self.paths, host=host, port=port, storage_url=storage_url)
+        serve_dashboard(self.paths, host=host, port=port, storage_url=storage_url,
+                        progress=progress)
 
     # -- experiments, reports, provenance ------------------------------------------------------
     def run(self, study_file: str | os.PathLike[str] | Any, *, progress: Progress = _silent,

@@ -65,10 +65,9 @@ def hpo_export(ctx: click.Context, study: str, to_url: str, to_name: str | None,
 @click.pass_context
 def hpo_dashboard(ctx: click.Context, port: int, host: str, storage_url: str | None) -> None:
     """Serve optuna-dashboard on the project's studies (Ctrl-C stops it)."""
-    project = get_project(ctx)
-    click.echo(f"optuna-dashboard on http://{host}:{port}/ (Ctrl-C to stop)")
     try:
-        project.hpo_dashboard(host=host, port=port, storage_url=storage_url)
+        get_project(ctx).hpo_dashboard(host=host, port=port, storage_url=storage_url,
+                                       progress=click.echo)
     except KeyboardInterrupt:
         click.echo("stopped")
 

@@ -8,6 +8,7 @@ optuna-dashboard (the `dashboard` extra) over the warehouse journal itself.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +108,10 @@ def dashboard_app(paths: ProjectPaths, storage_url: str | None = None) -> Any:
 
 
 def serve_dashboard(paths: ProjectPaths, *, host: str = "127.0.0.1", port: int = 8080,
-                    storage_url: str | None = None) -> None:
-    """Serve optuna-dashboard on http://HOST:PORT/ until interrupted (blocks)."""
+                    storage_url: str | None = None,
+                    progress: Callable[[str], None] = lambda _: None) -> None:
+    """Serve optuna-dashboard on http://HOST:PORT/ until interrupted (blocks); `progress`
+    gets the address once the server listens."""
     from wsgiref.simple_server import WSGIRequestHandler, make_server
 
     class Quiet(WSGIRequestHandler):
@@ -121,4 +124,5 @@ def serve_dashboard(paths: ProjectPaths, *, host: str = "127.0.0.1", port: int =
     except OSError as exc:
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from exc
     with server:
+        progress(f"optuna-dashboard on http://{host}:{port}/ (Ctrl-C to stop)")
         server.serve_forever()

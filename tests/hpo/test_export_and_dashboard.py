@@ -179,7 +179,8 @@ def test_the_dashboard_refuses_a_port_in_use(paths: ProjectPaths) -> None:
         busy.listen()
         code, out = _fts(paths, "hpo", "dashboard", "--port", str(busy.getsockname()[1]))
     assert code == 1
-    assert out.strip().splitlines()[-1].startswith("error: cannot listen on 127.0.0.1:")
+    lines = out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot listen on 127.0.0.1:")
 
 
 def test_the_documented_plot_runs_with_the_viz_extra(paths: ProjectPaths) -> None:
