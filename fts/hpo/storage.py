@@ -98,9 +98,12 @@ def _require_driver(drivername: str) -> None:
     """A missing PostgreSQL driver is a one-line error naming the extra that installs it."""
     import importlib.util
 
-    module = "psycopg2" if drivername.endswith("psycopg2") else "psycopg"
-    if importlib.util.find_spec(module) is None:
-        raise ConfigError(f"PostgreSQL storage needs {module}, which is not installed: "
+    if drivername.endswith("psycopg2"):
+        if importlib.util.find_spec("psycopg2") is None:
+            raise ConfigError("a postgresql+psycopg2:// URL needs psycopg2, which is not "
+                              "installed: write postgresql:// (psycopg 3, the postgres extra)")
+    elif importlib.util.find_spec("psycopg") is None:
+        raise ConfigError("PostgreSQL storage needs psycopg, which is not installed: "
                           "pip install 'fts[postgres]'")
 
 
