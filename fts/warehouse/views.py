@@ -18,13 +18,15 @@ shadow the stored ones.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
 
-#: Marks the stored views fts manages (DuckDB keeps a comment per view): the comment is this
-#: prefix and the file the view reads, so a stale view is found by comparing comments.
-COMMENT_PREFIX = "fts: current build of the tier, read from "
+#: The stored views fts manages read a tier's Parquet file and nothing else; the file is found
+#: again in the view's SQL text (DuckDB keeps it; a view comment set in the same transaction as
+#: CREATE OR REPLACE is lost, so comments cannot mark them).
+_TIER_VIEW_SQL = re.compile(r"^CREATE VIEW \S+ AS SELECT \* FROM read_parquet\('((?:[^']|'')*)'\);?$")
 
 
 def _quote(text: str) -> str:
@@ -42,19 +44,28 @@ def database_root(con: duckdb.DuckDBPyConnection) -> Path:
 
 
 def create_tier_view(con: duckdb.DuckDBPyConnection, tier: str, parquet: Path) -> None:
-    """Store (or re-point) the view `tier` over the Parquet file `parquet` (absolute)."""
+    """Store (or re-point) the view `tier` over the Parquet file `parquet` (absolute).
+
+    DuckDB reads the file's schema to create the view, so a missing file (deleted since its
+    build: `fts audit` reports it) gets no view, and any older view of the tier is dropped
+    rather than left reading another build; the next read-write open after the file is back
+    creates it.
+    """
+    if not parquet.is_file():
+        con.execute(f'DROP VIEW IF EXISTS main."{tier}"')
+        return
     path = _quote(parquet.as_posix())
     con.execute(f'CREATE OR REPLACE VIEW main."{tier}" AS SELECT * FROM read_parquet(\'{path}\')')
-    con.execute(f"COMMENT ON VIEW main.\"{tier}\" IS '{_quote(COMMENT_PREFIX)}{path}'")
 
 
-def _stored_tier_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """{view name: comment} of the stored views fts made for tiers."""
+def stored_tier_views(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """{view name: the Parquet file it reads} of the stored tier views."""
     rows = con.execute(
-        """SELECT view_name, comment FROM duckdb_views()
+        """SELECT view_name, sql FROM duckdb_views()
            WHERE database_name = current_database() AND schema_name = 'main'
-             AND NOT temporary AND starts_with(comment, ?)""", [COMMENT_PREFIX]).fetchall()
-    return {name: comment for name, comment in rows}
+             AND NOT temporary""").fetchall()
+    found = {name: _TIER_VIEW_SQL.match(sql.strip()) for name, sql in rows}
+    return {name: m.group(1).replace("''", "'") for name, m in found.items() if m}
 
 
 def sync_tier_views(con: duckdb.DuckDBPyConnection) -> None:
@@ -62,16 +73,18 @@ def sync_tier_views(con: duckdb.DuckDBPyConnection) -> None:
 
     Re-points views whose file moved with the project, creates missing ones (a warehouse made
     before views were stored) and drops those of tiers without a current build. Costs two
-    small queries when everything is current (every read-write open calls it).
+    small queries and a stat per tier when everything is current (every read-write open
+    calls it).
     """
     root = database_root(con)
     wanted = {
         tier: (root / rel).resolve()
         for tier, rel in con.execute("SELECT tier, parquet_path FROM meta.tier_current").fetchall()
     }
-    stored = _stored_tier_views(con)
+    stored = stored_tier_views(con)
     for tier, parquet in wanted.items():
-        if stored.get(tier) != COMMENT_PREFIX + parquet.as_posix():
+        if stored.get(tier) != parquet.as_posix() or not parquet.is_file():
             create_tier_view(con, tier, parquet)
     for tier in stored.keys() - wanted.keys():
-        con.execute(f'DROP VIEW IF EXISTS main."{tier}"')
+        if f"/data/tiers/{tier}/" in stored[tier]:  # never a view of the user's own
+            con.execute(f'DROP VIEW IF EXISTS main."{tier}"')

@@ -44,10 +44,11 @@ def _counts_by_fts(project: Path) -> list[list]:
 
 
 def _stored_paths(project: Path) -> dict[str, str]:
-    query = ("select view_name, comment from duckdb_views() where not temporary "
-             "and comment is not null order by 1")
+    """{view: file it reads} of the stored views that read one Parquet file."""
+    query = (r"select view_name, regexp_extract(sql, 'read_parquet\(''([^'']*)''\)', 1) "
+             "from duckdb_views() where not temporary and sql like '%read_parquet(%' order by 1")
     got = _plain(str(project / "warehouse.duckdb"), query, cwd=project)[query]
-    return {name: comment.rsplit(" ", 1)[-1] for name, comment in got}
+    return dict(got)
 
 
 def test_a_plain_duckdb_client_reads_every_built_tier_from_anywhere(
@@ -109,3 +110,31 @@ def test_a_plain_duckdb_client_reads_the_trials_optuna_reads(
     studies = {s for s, *_ in optuna_rows}
     assert got["select study, n_trials from hpo_studies order by study"] == [
         [s, sum(r[0] == s for r in optuna_rows)] for s in sorted(studies)]
+
+
+def test_a_build_that_fails_to_register_leaves_the_stored_view_as_it_was(
+    built_project_dir: Path,
+) -> None:
+    from fts.warehouse import connect, set_current_tier, transaction
+
+    Project(built_project_dir).sql("select 1", write=True)
+    before = _stored_paths(built_project_dir)
+    shutil.copy(before["a20"], built_project_dir / "data/tiers/a20/other.parquet")
+    with pytest.raises(RuntimeError, match="registration failed"), connect(
+        built_project_dir / "warehouse.duckdb", project_root=built_project_dir
+    ) as con, transaction(con):
+        set_current_tier(con, "a20", "m" * 64, "data/tiers/a20/other.parquet")
+        raise RuntimeError("registration failed")
+    assert _stored_paths(built_project_dir) == before
+    with connect(built_project_dir / "warehouse.duckdb", project_root=built_project_dir) as con, \
+            transaction(con):
+        set_current_tier(con, "a20", "m" * 64, "data/tiers/a20/other.parquet")
+    assert _stored_paths(built_project_dir)["a20"] == str(
+        built_project_dir.resolve() / "data/tiers/a20/other.parquet")
+
+
+def test_a_deleted_build_loses_its_view_and_writes_still_work(built_project_dir: Path) -> None:
+    Project(built_project_dir).sql("select 1", write=True)
+    Path(_stored_paths(built_project_dir)["a50"]).unlink()
+    Project(built_project_dir).sql("select 1", write=True)  # does not fail on the missing file
+    assert set(_stored_paths(built_project_dir)) == {"a20"}
