@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 FTS := $(VENV)/bin/fts
 STAMP := $(VENV)/.installed
 PYTEST_WORKERS ?= 2
+# The library asks for a torch range; the install step pins the CPU wheel it is tested with.
+# Give TORCH_INDEX=https://download.pytorch.org/whl/cpu where the default index serves CUDA wheels.
+TORCH ?= torch==2.13.0
+TORCH_INDEX ?=
 
 .PHONY: venv demo test lint bench clean help
 
@@ -20,6 +24,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet '$(TORCH)' $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from fts.core.errors import FtsError, NotFoundError
+from fts.core.errors import ConfigError, FtsError, NotFoundError
 from fts.core.paths import ProjectPaths, resolve_project_dir
 from fts.warehouse import connect as _connect_warehouse
 
@@ -146,6 +147,12 @@ class Project:
 
         return describe_tier(self.paths, tier)
 
+    def schema(self, tier: str) -> str:
+        """The pandera schema that validates `tier`'s builds, as YAML with every check."""
+        from fts.features import tier_schema_yaml
+
+        return tier_schema_yaml(self.paths, tier)
+
     def tiers(self) -> list[str]:
         """The tiers declared in features_sql/."""
         from fts.features import list_tiers
@@ -195,13 +202,149 @@ class Project:
 
         return collect_garbage(self.paths, delete=delete)
 
-    # -- reports ---------------------------------------------------------------------------------
-    def report(self, name: str, progress: Progress = _silent) -> Path:
-        """Write the report of experiment `name`; returns report.md (its numbers, one object per
-        target, are in report.json beside it)."""
+
+    def evaluate(self, run_id: str, *, force: bool = False) -> dict[str, Any]:
+        """Evaluate a stored run on its test split (refused when already done, unless forced;
+        a forced look is recorded)."""
+        from fts.train.evaluate import evaluate_test
+
+        return evaluate_test(self.paths, run_id, force=force)
+
+    def load_run(self, run_id: str) -> Any:
+        """A stored run (`fts.train.inference.LoadedRun`, a run id prefix is enough): the model
+        with its best-epoch weights, the resolved config, the feature names in input order and
+        the dataset rules (spec, normalization) the model was trained under."""
+        from fts.train.inference import load_run
+
+        return load_run(self.paths, run_id)
+
+    def predict(
+        self, run: Any, *, dates: Sequence[Any] | None = None, since: Any = None,
+        device: str = "auto",
+    ) -> Any:
+        """Probabilities of a stored run (a run id or `load_run`'s result) on its tier's current
+        build, as a pandas frame (ticker, date, prob): for `dates`, every date from `since`, or
+        (neither) each ticker's latest date. Windows are built by the dataset functions the
+        training used, with the run's stored normalization."""
+        from fts.train.inference import predict_run
+
+        loaded = self.load_run(run) if isinstance(run, str) else run
+        return predict_run(self.paths, loaded, dates=_dates(dates), since=_date(since),
+                           device=device)
+
+    # -- search ------------------------------------------------------------------------------
+    def hpo(self, spec: Any, trials: int, *, storage_url: str | None = None,
+            progress: Progress = _silent, **options: Any) -> Any:
+        """Run or resume the Optuna study `spec` (`fts.hpo.study.StudySpec`) until it holds
+        `trials` finished trials; stored in the warehouse, or at a PostgreSQL `storage_url`."""
+        from fts.hpo.search import run_study
+
+        return run_study(self.paths, spec, trials, storage_url=storage_url, progress=progress,
+                         **options)
+
+    search = hpo
+
+    def hpo_show(self, study: str, *, storage_url: str | None = None) -> dict[str, Any]:
+        """A study's attributes, trial counts by state, best trial and the grid's extremes."""
+        from fts.hpo.show import show_study
+
+        return show_study(self.paths, study, storage_url)
+
+    def hpo_sync(self, storage_url: str, study: str) -> int:
+        """Copy a study from PostgreSQL into the warehouse; returns its number of trials."""
+        from fts.hpo.sync import sync_study
+
+        return sync_study(self.paths, storage_url, study)
+
+    def hpo_list(self, *, storage_url: str | None = None) -> Any:
+        """The studies, as `optuna studies` lists them (a pandas frame)."""
+        from fts.hpo.tools import list_studies
+
+        return list_studies(self.paths, storage_url)
+
+    def hpo_trials(self, study: str, *, storage_url: str | None = None) -> Any:
+        """A study's trials, as `optuna trials` shows them (`Study.trials_dataframe`)."""
+        from fts.hpo.tools import study_trials
+
+        return study_trials(self.paths, study, storage_url)
+
+    def hpo_export(self, study: str, to_url: str, *, storage_url: str | None = None,
+                   to_name: str | None = None) -> int:
+        """Copy a study to another Optuna storage (`sqlite:///F.db`, `postgresql://...`,
+        `journal:F.log`) with `optuna.copy_study`; returns the number of trials copied."""
+        from fts.hpo.tools import export_study
+
+        return export_study(self.paths, study, to_url, storage_url=storage_url, to_name=to_name)
+
+    def hpo_dashboard(self, *, host: str = "127.0.0.1", port: int = 8080,
+                      storage_url: str | None = None, progress: Progress = _silent) -> None:
+        """Serve optuna-dashboard on the project's studies until interrupted (blocks)."""
+        from fts.hpo.tools import serve_dashboard
+
+        serve_dashboard(self.paths, host=host, port=port, storage_url=storage_url,
+                        progress=progress)
+
+    # -- experiments, reports, provenance ------------------------------------------------------
+    def run(self, study_file: str | os.PathLike[str] | Any, *, progress: Progress = _silent,
+            **options: Any) -> list[Any]:
+        """Run an experiment matrix (studies/NAME.toml); finished cells are skipped."""
+        from fts.experiments import run_experiment
+
+        return run_experiment(self.paths, self.experiment(study_file), progress=progress,
+                              **options)
+
+    def plan(self, study_file: str | os.PathLike[str] | Any, *, progress: Progress = _silent,
+             **options: Any) -> list[Any]:
+        """Every cell of an experiment matrix with real parameter counts, memory and time
+        estimates (`fts run --dry-run`); writes nothing."""
+        from fts.experiments import plan_experiment
+
+        return plan_experiment(self.paths, self.experiment(study_file), progress=progress,
+                               **options)
+
+    def experiment(self, study_file: str | os.PathLike[str] | Any) -> Any:
+        """The declared experiment matrix of a study file (an `Experiment` is returned as is)."""
+        from fts.experiments import load_experiment
+
+        if isinstance(study_file, str | os.PathLike):
+            return load_experiment(study_file)
+        return study_file
+
+    def report(self, name: str, *, progress: Progress = _silent, **options: Any) -> Any:
+        """Write the report of experiment `name` from stored results; returns its path."""
         from fts.report.writer import write_report
 
-        return write_report(self.paths, name, progress=progress)
+        return write_report(self.paths, name, progress=progress, **options)
+
+    def audit(self) -> Any:
+        """Re-hash every artefact and check every link (`fts.audit.AuditReport`, `.ok`)."""
+        from fts.audit import audit_project
+
+        return audit_project(self.paths)
+
+    def trace(self, run_id: str | None = None, *, trial: str | None = None) -> Any:
+        """The provenance chain of a run (an id prefix) or of a trial ("STUDY:N")."""
+        from fts.audit import parse_trial, trace, trace_trial
+
+        if trial is not None:
+            return trace_trial(self.paths, *parse_trial(trial))
+        if run_id is None:
+            raise ConfigError("trace needs a run id or a trial (STUDY:N)")
+        return trace(self.paths, run_id, kind="run")
+
+    def lineage(self, target: str) -> Any:
+        """The raw columns and models that TIER.COLUMN is computed from."""
+        from fts.audit import column_lineage
+
+        return column_lineage(self.paths, target)
+
+    @classmethod
+    def init(cls, directory: str | os.PathLike[str]) -> Project:
+        """Scaffold a new project in `directory` (`fts init`) and open it."""
+        from fts.scaffold import init_project
+
+        return cls(init_project(directory))
+
 
 
 def connect(
@@ -213,3 +356,19 @@ def connect(
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _date(value: Any) -> dt.date | None:
+    """A date from a date, datetime or ISO string (None stays None); a bad one is a ConfigError."""
+    if value is None or (isinstance(value, dt.date) and not isinstance(value, dt.datetime)):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.date()
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _dates(values: Sequence[Any] | None) -> list[dt.date] | None:
+    return None if values is None else [d for d in map(_date, values) if d is not None]

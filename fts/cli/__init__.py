@@ -18,6 +18,8 @@ from fts.cli import (
     commands_experiments,
     commands_hpo,
     commands_models,
+    commands_optuna,
+    commands_predict,
     commands_tiers,
 )
 from fts.cli.common import FtsGroup
@@ -44,7 +46,7 @@ def cli(ctx: click.Context, project_dir: str | None) -> None:
 
 
 for module in (commands_data, commands_tiers, commands_models, commands_hpo,
-               commands_experiments, commands_audit):
+               commands_experiments, commands_audit, commands_optuna, commands_predict):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -24,19 +24,17 @@ def audit_cmd(ctx: click.Context, as_json: bool, run_id: str | None, trial: str 
     Files that no committed registration references (an interrupted command's leftovers) are
     warnings: `fts gc` lists and removes them.
     """
-    from fts.audit import audit_project, parse_trial, trace, trace_trial
     from fts.audit.format import format_chain, format_report
 
     if run_id and trial:
         raise click.UsageError("give --run or --trial, not both")
-    paths = get_project(ctx).paths
+    project = get_project(ctx)
     if run_id or trial:
-        chain = (trace(paths, run_id, kind="run") if run_id
-                 else trace_trial(paths, *parse_trial(trial or "")))
+        chain = project.trace(run_id, trial=trial)
         _emit(chain.to_dict() if as_json else format_chain(chain), as_json)
         ok = chain.ok
     else:
-        report = audit_project(paths)
+        report = project.audit()
         _emit(report.to_dict() if as_json else format_report(report), as_json)
         ok = report.ok
     if not ok:
@@ -65,10 +63,9 @@ def gc_cmd(ctx: click.Context, delete: bool, as_json: bool) -> None:
 def lineage_cmd(ctx: click.Context, target: str, as_json: bool) -> None:
     """The raw columns and models TIER.COLUMN is computed from (read from the SQL and the
     Python models' code)."""
-    from fts.audit import column_lineage
     from fts.audit.format import format_lineage
 
-    lin = column_lineage(get_project(ctx).paths, target)
+    lin = get_project(ctx).lineage(target)
     _emit(lin.to_dict() if as_json else format_lineage(lin), as_json)
 
 

@@ -34,7 +34,7 @@ def ingest() -> None:
 @ingest.command("sample")
 @click.pass_context
 def ingest_sample(ctx: click.Context) -> None:
-    """Load the sample shipped with `arch`: ^GSPC daily OHLCV 1999-2018 and ^VIX closes."""
+    """Load the embedded sample: ^GSPC daily OHLCV 1999-2018 and ^VIX closes 2014-2019."""
     get_project(ctx).ingest_sample(progress=_progress)
 
 

@@ -18,12 +18,10 @@ from fts.cli.common import get_project
 @click.pass_context
 def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -> None:
     """Run the experiment matrix STUDY_FILE (resumable: finished cells are skipped)."""
-    from fts.experiments import load_experiment, plan_experiment, run_experiment
-
     project = get_project(ctx)
-    exp = load_experiment(study_file)
+    exp = project.experiment(study_file)
     if dry_run:
-        plans = plan_experiment(project.paths, exp, progress=(lambda _: None) if as_json else click.echo)
+        plans = project.plan(exp, progress=(lambda _: None) if as_json else click.echo)
         if as_json:
             click.echo(json.dumps([p.to_dict() for p in plans], indent=2))
         else:
@@ -32,7 +30,7 @@ def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -
             click.echo(f"{len(plans)} cells; {len(plans) - len(fit)} do not fit this machine; "
                        f"~{hours:.1f} h for the rest at max_epochs (early stopping shortens it)")
         return
-    outcomes = run_experiment(project.paths, exp, progress=click.echo)
+    outcomes = project.run(exp, progress=click.echo)
     ran = sum(not o.skipped for o in outcomes)
     click.echo(f"{exp.name}: {len(outcomes)} cells ({ran} run now, {len(outcomes) - ran} already "
                f"done); write the report with `fts report {exp.name}`")
@@ -59,9 +57,7 @@ def report_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.pass_context
 def evaluate_cmd(ctx: click.Context, run_id: str, force: bool) -> None:
     """Evaluate a stored run on its test split (refused if already done, unless --force)."""
-    from fts.train.evaluate import evaluate_test
-
-    metrics = evaluate_test(get_project(ctx).paths, run_id, force=force)
+    metrics = get_project(ctx).evaluate(run_id, force=force)
     click.echo(json.dumps(metrics, indent=2))
 
 

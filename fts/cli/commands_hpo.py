@@ -41,7 +41,6 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
         return
     if not tier or not budget:
         raise click.UsageError("fts hpo needs --tier and --budget (or a subcommand: show, sync)")
-    from fts.hpo.search import run_study
     from fts.hpo.study import StudySpec
 
     spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
@@ -50,8 +49,7 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
                      min_val_positives=min_val_positives)
     project = get_project(ctx)
     try:
-        out = run_study(project.paths, spec, trials, storage_url=storage_url,
-                        progress=click.echo)
+        out = project.hpo(spec, trials, storage_url=storage_url, progress=click.echo)
     except KeyboardInterrupt:
         click.echo(f"stopped; resume with the same command (study {spec.name})", err=True)
         ctx.exit(130)
@@ -66,9 +64,7 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
 @click.pass_context
 def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: bool) -> None:
     """Best trial of STUDY with its parameters and real parameter count, and the extremes."""
-    from fts.hpo.show import show_study
-
-    info = show_study(get_project(ctx).paths, study, storage_url)
+    info = get_project(ctx).hpo_show(study, storage_url=storage_url)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
         return
@@ -100,9 +96,7 @@ def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: b
 @click.pass_context
 def hpo_sync(ctx: click.Context, storage_url: str, study: str) -> None:
     """Copy STUDY from a PostgreSQL storage into the warehouse (queryable, audited)."""
-    from fts.hpo.sync import sync_study
-
-    n = sync_study(get_project(ctx).paths, storage_url, study)
+    n = get_project(ctx).hpo_sync(storage_url, study)
     click.echo(f"study {study}: {n} trials copied into the warehouse")
 
 

@@ -25,9 +25,14 @@ def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...]) -> N
 @click.command("describe")
 @click.argument("tier")
 @click.option("--json", "as_json", is_flag=True, help="Print the description as JSON.")
+@click.option("--schema", "as_schema", is_flag=True,
+              help="Print the pandera schema that validates TIER's builds, as YAML.")
 @click.pass_context
-def describe_cmd(ctx: click.Context, tier: str, as_json: bool) -> None:
+def describe_cmd(ctx: click.Context, tier: str, as_json: bool, as_schema: bool) -> None:
     """Columns, definitions, warm-up, version, fingerprint and lineage of TIER."""
+    if as_schema:
+        click.echo(get_project(ctx).schema(tier), nl=False)
+        return
     info = get_project(ctx).describe(tier)
     if as_json:
         click.echo(json.dumps(info, indent=2, default=str))
@@ -67,9 +72,9 @@ def tiers_cmd(ctx: click.Context) -> None:
 @click.argument("directory", type=click.Path(file_okay=False))
 def init_cmd(directory: str) -> None:
     """Scaffold a new project in DIRECTORY: the shipped tier declarations and studies."""
-    from fts.scaffold import init_project
+    from fts.project import Project
 
-    created = init_project(directory)
+    created = Project.init(directory).root
     click.echo(f"created project {created}; next: cd {directory} && fts ingest sample")
 
 

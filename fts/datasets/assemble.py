@@ -290,3 +290,36 @@ def _make_inputs(rows: _Rows, spec: DatasetSpec, feature_names: list[str],
     new = np.isnan(rows.features) & ~was_nan
     rows.row_null |= new.any(axis=1)
     return {name: int(new[:, j].sum()) for j, name in enumerate(feature_names) if new[:, j].any()}
+
+
+@dataclass(frozen=True)
+class ModelRows:
+    """Every tier row as a trained model sees it (for prediction): `features` float32 with the
+    dataset's input rules applied, `window_ok` where a full window of ctx rows ends."""
+
+    features: np.ndarray
+    window_ok: np.ndarray
+    dates: np.ndarray  # int days
+    codes: np.ndarray
+    tickers: list[str]
+
+
+def model_rows(
+    table: pa.Table, feature_names: list[str], prices: dict[str, PriceSeries], spec: DatasetSpec,
+    normalization: dict[str, Any], *, kinds: list[str] | None = None, source: str = "tier",
+) -> ModelRows:
+    """The tier rows through the same row model as `assemble` (`_rows`: selection, order, null
+    gaps, full windows) and the dataset's stored normalization (the train split's z-score
+    statistics, never recomputed), for predictions on any date of the tier's current build.
+    `kinds` are the features' kinds the dataset recorded (its `model_inputs`), needed when the
+    spec asks for scale-free inputs: they are transformed exactly as for training."""
+    rows = _rows(table, feature_names, prices, spec, source)
+    _make_inputs(rows, spec, feature_names, kinds)
+    window_ok = full_window_ends(~rows.row_null, rows.offsets, spec.ctx_len)
+    features = rows.features
+    if normalization.get("method") == "train_zscore":
+        features = apply_zscore(features, normalization["stats"])
+    features32 = np.ascontiguousarray(features, dtype=np.float32)
+    covered = covered_rows(np.flatnonzero(window_ok), spec.ctx_len, rows.dates.size)
+    _check_finite(rows, features32, covered, feature_names, " after normalisation/float32")
+    return ModelRows(features32, window_ok, rows.dates, rows.codes, rows.tickers)

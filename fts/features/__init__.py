@@ -2,7 +2,7 @@
 
 from fts.features.build import BuildResult, TierResult, build_tier
 from fts.features.declarations import FeatureProject, load_feature_project
-from fts.features.describe import describe_tier, list_tiers
+from fts.features.describe import describe_tier, list_tiers, tier_schema_yaml
 
 __all__ = [
     "BuildResult",
@@ -11,5 +11,6 @@ __all__ = [
     "build_tier",
     "describe_tier",
     "list_tiers",
+    "tier_schema_yaml",
     "load_feature_project",
 ]

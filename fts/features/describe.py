@@ -7,6 +7,7 @@ from typing import Any
 from fts.core.paths import ProjectPaths
 from fts.features.declarations import NULL_REASONS, load_feature_project
 from fts.features.graph import plan
+from fts.features.validate import schema_yaml
 from fts.features.versions import read_lock, tier_fingerprints
 from fts.warehouse import connect, current_tiers
 from fts.warehouse.registry import get_manifest
@@ -69,3 +70,19 @@ def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
                         "up_to_date_definition": m["fingerprint"] == full[tier],
                     }
     return info
+
+
+def tier_schema_yaml(paths: ProjectPaths, tier: str) -> str:
+    """The pandera schema a build of `tier` is validated with, as YAML with every check.
+
+    Its volume check names the tickers with volume data in the warehouse now (none before the
+    first ingest), as the next build's would.
+    """
+    project = load_feature_project(paths.features_sql)
+    columns = project.columns(project.tier(tier).name)
+    volume_tickers: set[str] = set()
+    if paths.warehouse.exists():
+        with connect(paths.warehouse, read_only=True, session_views=False) as con:
+            volume_tickers = {r[0] for r in con.execute(
+                "SELECT ticker FROM raw.ohlcv GROUP BY 1 HAVING count(volume) > 0").fetchall()}
+    return schema_yaml(tier, columns, volume_tickers)

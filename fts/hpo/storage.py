@@ -23,15 +23,16 @@ from fts.core.errors import ConfigError
 from fts.core.paths import ProjectPaths
 from fts.hpo.journal import journal_storage
 
-# fts installs psycopg2-binary. SQLAlchemy 2.1 maps a bare `postgresql://` to psycopg (v3),
-# which is not installed, so a bare scheme is pinned to psycopg2.
-SUPPORTED_DRIVERS = ("postgresql", "postgresql+psycopg2")
-DRIVER = "postgresql+psycopg2"
+# PostgreSQL support is the `postgres` extra (`pip install fts[postgres]`: psycopg 3). A bare
+# `postgresql://` is pinned to psycopg 3 (SQLAlchemy 2.0 would pick psycopg2); a URL that names
+# psycopg2 explicitly still works where psycopg2 is installed.
+SUPPORTED_DRIVERS = ("postgresql", "postgresql+psycopg", "postgresql+psycopg2")
+DRIVER = "postgresql+psycopg"
 URL_FORM = "postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
 
 
 def parse_storage_url(url: str) -> URL:
-    """Parse and check a PostgreSQL storage URL (driver set to psycopg2).
+    """Parse and check a PostgreSQL storage URL (a bare scheme gets the psycopg 3 driver).
 
     Raises `ConfigError`, saying what is wrong, for a malformed or unsupported URL.
     """
@@ -54,7 +55,9 @@ def parse_storage_url(url: str) -> URL:
     if not parsed.database:
         raise ConfigError(f"storage URL {parsed.render_as_string(hide_password=True)!r} names "
                           f"no database; expected {URL_FORM}")
-    return parsed.set(drivername=DRIVER)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername=DRIVER)
+    return parsed
 
 
 def rdb_storage(
@@ -66,6 +69,7 @@ def rdb_storage(
     timestamp, and a trial not refreshed for `grace_period` (default 2 x interval) is stale.
     """
     parsed = parse_storage_url(url)
+    _require_driver(parsed.drivername)
     try:
         for attempt in range(5):
             try:
@@ -88,6 +92,19 @@ def rdb_storage(
         where = parsed.render_as_string(hide_password=True)
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"cannot open the study storage {where}: {first_line}") from exc
+
+
+def _require_driver(drivername: str) -> None:
+    """A missing PostgreSQL driver is a one-line error naming the extra that installs it."""
+    import importlib.util
+
+    if drivername.endswith("psycopg2"):
+        if importlib.util.find_spec("psycopg2") is None:
+            raise ConfigError("a postgresql+psycopg2:// URL needs psycopg2, which is not "
+                              "installed: write postgresql:// (psycopg 3, the postgres extra)")
+    elif importlib.util.find_spec("psycopg") is None:
+        raise ConfigError("PostgreSQL storage needs psycopg, which is not installed: "
+                          "pip install 'fts[postgres]'")
 
 
 def study_storage(

@@ -1,6 +1,6 @@
 """Ingestion: validated, append-only loads of daily OHLCV into the warehouse's `raw` schema.
 
-Sources: the sample shipped with `arch` (`ingest_sample`), Yahoo-style CSV files
+Sources: the embedded sample (`ingest_sample`, files from `arch` shipped in fts/ingest/sample), Yahoo-style CSV files
 (`ingest_csv`) and Yahoo Finance downloads (`ingest_yfinance`). See docs/ingest.md.
 """
 

@@ -38,7 +38,9 @@ def _load_all(paths: ProjectPaths, sources: list[SourceSeries], progress: Progre
 
 
 def ingest_sample(paths: ProjectPaths, *, progress: Progress = _silent) -> list[LoadResult]:
-    """Load the sample shipped with `arch`: ^GSPC daily OHLCV 1999-2018, ^VIX closes 2014-2019.
+    """Load the embedded sample: ^GSPC daily OHLCV 1999-2018, ^VIX closes 2014-2019.
+
+    The files ship in fts/ingest/sample/ (copied from the `arch` package; provenance.json).
 
     ^GSPC uses Adj Close as close; ^VIX is a close-only series (open/high/low/volume empty).
     """

@@ -1,4 +1,4 @@
-"""Readers for file sources: Yahoo-style CSV files and the sample shipped inside `arch`.
+"""Readers for file sources: Yahoo-style CSV files and the embedded sample (fts/ingest/sample/).
 
 A reader turns bytes into a validated `SourceSeries`. It checks the bytes are a text CSV (not
 empty, not binary, no line cut short), validates the text with `file_schema`, parses it, then
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.metadata
 import importlib.resources
 import io
+import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,13 +41,21 @@ YAHOO_COLUMNS = {
 }
 CLOSE_ONLY_COLUMNS = {"date": "Date", "close": "Close"}
 
-SAMPLE_PACKAGE = "arch"
-#: (ticker, file inside the arch package, header aliases, close-only, no-observation marker).
+#: The embedded sample: files copied from the `arch` package, with their provenance (source
+#: package, version, file names, SHA-256, licence) in sample/provenance.json.
+SAMPLE_RESOURCE = "sample"
+#: (ticker, file in fts/ingest/sample/, header aliases, close-only, no-observation marker).
 #: vix.csv.gz comes from FRED, which writes "." on days without a value (US market holidays).
 SAMPLE_FILES: list[tuple[str, str, dict[str, str], bool, str | None]] = [
-    ("^GSPC", "data/sp500/sp500.csv.gz", {}, False, None),
-    ("^VIX", "data/vix/vix.csv.gz", {"vix": "close"}, True, "."),
+    ("^GSPC", "sp500.csv.gz", {}, False, None),
+    ("^VIX", "vix.csv.gz", {"vix": "close"}, True, "."),
 ]
+
+
+def sample_provenance() -> dict[str, Any]:
+    """Where the embedded sample files come from (sample/provenance.json)."""
+    text = importlib.resources.files(__package__).joinpath(SAMPLE_RESOURCE, "provenance.json")
+    return dict(json.loads(text.read_text(encoding="utf-8")))
 
 
 def _header_key(name: str) -> str:
@@ -206,19 +214,30 @@ def read_csv_source(path: Path, ticker: str, *, adjusted: bool) -> SourceSeries:
 
 
 def read_sample_sources() -> list[SourceSeries]:
-    """The sample series (^GSPC OHLCV, ^VIX closes) read from files inside the `arch` package."""
-    version = importlib.metadata.version(SAMPLE_PACKAGE)
-    root = importlib.resources.files(SAMPLE_PACKAGE)
+    """The sample series (^GSPC OHLCV, ^VIX closes) read from the files shipped in fts.
+
+    Each file's SHA-256 is checked against its provenance record, so a damaged install is an
+    error instead of a silently different sample.
+    """
+    provenance = sample_provenance()
+    root = importlib.resources.files(__package__).joinpath(SAMPLE_RESOURCE)
     out = []
-    for ticker, inner, aliases, close_only, marker in SAMPLE_FILES:
-        data = root.joinpath(inner).read_bytes()
-        label = f"{SAMPLE_PACKAGE}:{inner}"
+    for ticker, name, aliases, close_only, marker in SAMPLE_FILES:
+        data = root.joinpath(name).read_bytes()
+        record = provenance["files"][name]
+        label = f"fts:ingest/{SAMPLE_RESOURCE}/{name}"
+        if sha256_bytes(data) != record["sha256"]:
+            raise ValidationError(f"SHA-256 {sha256_bytes(data)} differs from the provenance "
+                                  f"record {record['sha256']}; reinstall fts", source=label)
         parsed = parse_price_csv(data, label, close_only=close_only, aliases=aliases,
                                  no_observation=marker)
         frame, close_column = choose_close(parsed.frame, adjusted=True)
         source: dict[str, Any] = {
-            "kind": "sample", "package": SAMPLE_PACKAGE, "package_version": version,
-            "file": inner, "sha256": sha256_bytes(data),
+            "kind": "sample", "file": f"ingest/{SAMPLE_RESOURCE}/{name}",
+            "sha256": sha256_bytes(data),
+            "origin": {"package": provenance["source_package"],
+                       "package_version": provenance["source_version"],
+                       "file": record["source_file"]},
             "rows_without_value_skipped": parsed.skipped,
         }
         out.append(SourceSeries(

@@ -36,7 +36,11 @@ def yfinance_download(ticker: str, *, start: str | None, end: str | None) -> pd.
     Errors are raised rather than logged (yfinance's default is to log them and return an
     empty frame, which would make a network failure look like an unknown symbol).
     """
-    import yfinance as yf
+    try:
+        import yfinance as yf
+    except ImportError:  # an optional extra: a one-line error, never retried (an FtsError)
+        raise ConfigError("fts ingest yfinance needs the yfinance package: "
+                          "pip install 'fts[yfinance]'") from None
 
     kwargs: dict[str, Any] = {"interval": "1d", "auto_adjust": True, "actions": False}
     if start is None:
@@ -57,7 +61,7 @@ def _is_permanent(exc: Exception) -> bool:
         return True
     try:
         from yfinance.exceptions import YFInvalidPeriodError, YFTickerMissingError
-    except ImportError:  # pragma: no cover - yfinance is a dependency
+    except ImportError:  # the yfinance extra is not installed
         return False
     return isinstance(exc, YFTickerMissingError | YFInvalidPeriodError)
 

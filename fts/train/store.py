@@ -46,6 +46,11 @@ def store_run(
     buffer = io.BytesIO()
     torch.save({"format": RUN_FORMAT, "config": resolved, "dataset_manifest_id": dataset.id,
                 "best_epoch": result.best_epoch,
+                # What a model needs to be used without guessing: its input columns in order
+                # and the dataset rules that shaped them (fts.train.inference reads these).
+                "feature_names": list(dataset.feature_names),
+                "dataset_spec": dataset.manifest["spec"],
+                "normalization": dataset.manifest["normalization"],
                 "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}, buffer)
     data = buffer.getvalue()
     ckpt_sha = sha256_bytes(data)

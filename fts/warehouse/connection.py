@@ -20,6 +20,7 @@ import duckdb
 
 from fts.core.errors import NotFoundError, WarehouseBusy, WarehouseError
 from fts.warehouse.schema import create_session_views, ensure_schema
+from fts.warehouse.views import sync_tier_views
 
 LOCK_TIMEOUT_ENV = "FTS_LOCK_TIMEOUT"
 DEFAULT_LOCK_TIMEOUT_S = 30.0
@@ -130,6 +131,7 @@ def connect(
     try:
         if not read_only:
             ensure_schema(con)
+            sync_tier_views(con)  # re-points the stored views after the project has moved
         if session_views:
             create_session_views(con, Path(project_root) if project_root else path.parent)
         yield con

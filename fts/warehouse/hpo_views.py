@@ -333,3 +333,10 @@ def best_finished_trial(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
         return None
     best = min(complete, key=lambda t: (t["value"], t["number"]))
     return {"number": best["number"], "value": best["value"], "params": best["params"]}
+
+
+def persistent_view_statements() -> list[str]:
+    """`hpo_trials` / `hpo_studies` as views stored in the warehouse, for any DuckDB client
+    (made with the schema: fts.warehouse.schema)."""
+    return [stmt.replace("CREATE OR REPLACE TEMP VIEW ", "CREATE OR REPLACE VIEW main.", 1)
+            for stmt in hpo_view_statements()]

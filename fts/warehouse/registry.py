@@ -8,6 +8,7 @@ import duckdb
 
 from fts.core.hashing import canonical_json
 from fts.core.manifest import Manifest
+from fts.warehouse.views import create_tier_view, database_root
 
 
 def register_manifest(con: duckdb.DuckDBPyConnection, manifest: Manifest) -> None:
@@ -53,13 +54,14 @@ def current_manifests(con: duckdb.DuckDBPyConnection, kind: str, name: str) -> l
 def set_current_tier(
     con: duckdb.DuckDBPyConnection, tier: str, manifest_id: str, parquet_path: str
 ) -> None:
-    """Point the tier's view at a new build."""
+    """Point the tier at a new build, and its stored view (`fts.warehouse.views`) with it."""
     con.execute(
         """INSERT INTO meta.tier_current VALUES (?, ?, ?, now())
            ON CONFLICT (tier) DO UPDATE SET manifest_id = excluded.manifest_id,
                parquet_path = excluded.parquet_path, built_at = excluded.built_at""",
         [tier, manifest_id, parquet_path],
     )
+    create_tier_view(con, tier, (database_root(con) / parquet_path).resolve())
 
 
 def current_tiers(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:

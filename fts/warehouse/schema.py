@@ -6,8 +6,10 @@ Schemas:
   close, volume)`).
 - `meta`: the manifest registry and the pointer from each tier to its current build.
 - `hpo`: `hpo.journal`, the Optuna journal of every hyper-parameter study (see fts.hpo.journal).
-Session views (temporary, made on every open): one per built tier, named after it, and
-`hpo_trials` / `hpo_studies`, which replay `hpo.journal` in SQL (fts.warehouse.hpo_views).
+Views named after each built tier, and `hpo_trials` / `hpo_studies` (which replay `hpo.journal`
+in SQL: fts.warehouse.hpo_views), exist twice: stored in the warehouse for any DuckDB client
+(fts.warehouse.views), and as TEMP session views made on every fts open, which shadow the stored
+ones so that fts always reads the current build at the project's current location.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from fts.warehouse.hpo_views import create_hpo_views
+from fts.warehouse.hpo_views import create_hpo_views, persistent_view_statements
 
 SCHEMA_VERSION = 1
 
@@ -190,6 +192,10 @@ DDL = [
         SELECT h.ticker, h.date, h.open, h.high, h.low, h.close, h.volume
         FROM raw.ohlcv_history h
         JOIN raw.latest_loads l USING (load_id)""",
+    # `hpo_trials` / `hpo_studies` stored, for DuckDB clients other than fts (which defines
+    # TEMP views of the same name on each open; those shadow these). The tier views are
+    # stored by set_current_tier (fts.warehouse.views).
+    *persistent_view_statements(),
 ]
 
 

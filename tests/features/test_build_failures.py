@@ -71,7 +71,7 @@ def test_null_volume_features_name_the_columns_not_the_ticker(sample_project_dir
         project.build_tier("a20", tickers=["GAPPY"])
     message = str(err.value)
     assert message.startswith("tier a20: columns obv, ")
-    assert "check volume features null only for tickers without volume failed" in message
+    assert "check volume_null_only_without_volume failed" in message
     assert "(first: GAPPY 2017-03-01)" in message
     assert "column ticker" not in message
 

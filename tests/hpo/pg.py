@@ -88,17 +88,13 @@ class PgServer:
 
     def create_database(self) -> str:
         """A new empty database; returns its URL."""
-        import psycopg2
+        import psycopg
 
         name = "t_" + uuid.uuid4().hex[:12]
-        con = psycopg2.connect(host="127.0.0.1", port=self.port, user="postgres",
-                               dbname="postgres")
-        try:
-            con.autocommit = True
-            with con.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            con.close()
+        # CREATE DATABASE cannot run inside a transaction: autocommit.
+        with psycopg.connect(host="127.0.0.1", port=self.port, user="postgres",
+                             dbname="postgres", autocommit=True) as con:
+            con.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def stop(self) -> None:

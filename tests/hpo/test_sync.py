@@ -120,7 +120,7 @@ def test_sync_from_a_database_without_optuna_tables(pg_server, paths: ProjectPat
     url = pg_server.create_database()
     with pytest.raises(NotFoundError, match="no Optuna studies in PostgreSQL database"):
         sync_study(paths, url, "remote")
-    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://"))
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
     with engine.connect() as con:  # still empty: sync created nothing there
         assert con.execute(sqlalchemy.text(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"

@@ -1,10 +1,9 @@
-"""`fts ingest sample`: ^GSPC OHLCV and the close-only ^VIX series, read from inside `arch`."""
+"""`fts ingest sample`: ^GSPC OHLCV and the close-only ^VIX series, shipped in fts/ingest/sample."""
 
 from __future__ import annotations
 
 import gzip
-import importlib.metadata
-import importlib.resources
+import hashlib
 import io
 import json
 from pathlib import Path
@@ -12,8 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 
-from fts.core.hashing import sha256_bytes, table_content_sha256
+import fts.ingest
+from fts.core.hashing import table_content_sha256
 from tests.ingest.helpers import rows, run_fts, snapshot
+
+SAMPLE_DIR = Path(fts.ingest.__file__).parent / "sample"
 
 
 def _manifest(project: Path, ticker: str) -> dict:
@@ -38,7 +40,7 @@ def test_vix_is_a_close_only_series_with_empty_open_high_low_volume(sample_proje
 
 
 def test_gspc_close_is_the_files_adj_close(sample_project_dir: Path):
-    data = importlib.resources.files("arch").joinpath("data/sp500/sp500.csv.gz").read_bytes()
+    data = (SAMPLE_DIR / "sp500.csv.gz").read_bytes()
     file = pd.read_csv(io.BytesIO(gzip.decompress(data)))
     got = rows(sample_project_dir, "SELECT open, high, low, close, volume FROM raw.ohlcv "
                                    "WHERE ticker = '^GSPC' ORDER BY date")
@@ -46,16 +48,28 @@ def test_gspc_close_is_the_files_adj_close(sample_project_dir: Path):
     assert got[0] == (1229.22998, 1248.810059, 1219.099976, 1228.099976, 877000000.0)
 
 
-def test_sample_manifest_names_package_version_file_and_its_hash(sample_project_dir: Path):
+def test_sample_manifest_names_the_file_its_hash_and_its_origin(sample_project_dir: Path):
     body = _manifest(sample_project_dir, "^VIX")
-    data = importlib.resources.files("arch").joinpath("data/vix/vix.csv.gz").read_bytes()
+    data = (SAMPLE_DIR / "vix.csv.gz").read_bytes()
     assert body["source"] == {
-        "kind": "sample", "package": "arch",
-        "package_version": importlib.metadata.version("arch"),
-        "file": "data/vix/vix.csv.gz", "sha256": sha256_bytes(data),
+        "kind": "sample", "file": "ingest/sample/vix.csv.gz",
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "origin": {"package": "arch", "package_version": "8.0.0",
+                   "file": "arch/data/vix/vix.csv.gz"},
         "rows_without_value_skipped": 46,
     }
     assert body["close_only"] is True and body["row_count"] == 1259
+
+
+def test_sample_files_match_their_recorded_provenance_and_licence():
+    provenance = json.loads((SAMPLE_DIR / "provenance.json").read_text())
+    assert provenance["source_package"] == "arch" and "NCSA" in provenance["license"]
+    assert "Kevin Sheppard" in (SAMPLE_DIR / provenance["license_file"]).read_text()
+    for name, record in provenance["files"].items():
+        assert hashlib.sha256((SAMPLE_DIR / name).read_bytes()).hexdigest() == record["sha256"]
+    # Hashes taken with sha256sum from arch 8.0.0's wheel when the files were copied.
+    assert provenance["files"]["sp500.csv.gz"]["sha256"].startswith("1e028cbb9c400cc0")
+    assert provenance["files"]["vix.csv.gz"]["sha256"].startswith("410bd07360dc798f")
 
 
 def test_sample_content_hash_matches_the_rows_read_back_from_duckdb(sample_project_dir: Path):
@@ -94,3 +108,16 @@ def test_a_close_only_series_cannot_be_merged_with_ohlc_rows(sample_project_dir:
     assert result.exit_code == 1
     assert "^VIX is stored as a close-only series" in result.stderr
     assert snapshot(sample_project_dir) == before
+
+
+def test_a_sample_file_that_differs_from_its_provenance_is_refused(monkeypatch):
+    import pytest
+
+    from fts.core.errors import ValidationError
+    from fts.ingest import sources
+
+    record = sources.sample_provenance()
+    record["files"]["vix.csv.gz"]["sha256"] = "0" * 64
+    monkeypatch.setattr(sources, "sample_provenance", lambda: record)
+    with pytest.raises(ValidationError, match="vix.csv.gz.*differs from the provenance record"):
+        sources.read_sample_sources()
