@@ -21,7 +21,7 @@ def test_clean_project_passes_with_exit_0_and_counts_what_it_checked(template: B
     # 2 Parquet files + 1 dataset .npz + 2 checkpoints; val and test predictions of 2 runs;
     # links: a20 1, a50 3, dataset 2, runs 2
     assert lines[1].endswith("; 5 artefact files, 2 raw loads re-hashed, 4 prediction sets "
-                             "re-hashed, 8 input links, 4 tier definitions, 2 tier pointers")
+                             "re-hashed, 8 input links, 5 tier definitions, 2 tier pointers")
 
 
 def test_json_output_parses_and_lists_every_manifest_as_ok(template: Built):
