@@ -29,11 +29,13 @@ def parameter_breakdown(cfg: PatchTSTConfig) -> dict[str, int]:
     uses_stats = cfg.revin and cfg.revin_stats
     return {
         "revin": 2 * c if (cfg.revin and cfg.revin_affine) else 0,
-        "embed": cfg.patch_len * d + d,
+        # Independent: Linear(P, D) shared by the channels; mixed: Linear(P*C, D).
+        "embed": cfg.embed_in * d + d,
         "pos": n * d,
         "encoder": cfg.n_layers * layer_parameters(d, cfg.d_ff) + (2 * d if cfg.norm_first else 0),
-        # The flatten head sees every channel's every token: it grows with C*N*D.
-        "head": c * n * d + (2 * c if uses_stats else 0) + 1,
+        # The flatten head sees every token of a sample: C*N*D when channel-independent (it
+        # grows with the feature count), N*D when mixed.
+        "head": cfg.sequences_per_sample * n * d + (2 * c if uses_stats else 0) + 1,
     }
 
 
