@@ -39,6 +39,30 @@ def parameter_breakdown(cfg: PatchTSTConfig) -> dict[str, int]:
     }
 
 
+# The top-level modules of PatchTST and the part of the model each belongs to. A module
+# missing here is an error, so a new one cannot silently escape the grouping.
+PARTS = {"revin": "embedding", "embed": "embedding", "pos": "embedding",
+         "layers": "encoder", "final_norm": "encoder", "head": "head"}
+
+
+def param_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Real trainable numel of a built model: {"total", "embedding", "encoder", "head"}.
+
+    Grouped by top-level module (see `PARTS`): embedding = RevIN affine + patch embedding +
+    positions; encoder = the layers (+ the final norm of pre-norm models); head = the final
+    linear. ``total`` is their sum, every trainable parameter.
+    """
+    counts = {"embedding": 0, "encoder": 0, "head": 0}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        top = name.split(".", 1)[0]
+        if top not in PARTS:
+            raise ValueError(f"parameter {name!r} belongs to no known part of PatchTST")
+        counts[PARTS[top]] += p.numel()
+    return {"total": sum(counts.values()), **counts}
+
+
 def count_parameters(cfg: PatchTSTConfig | dict[str, Any]) -> int:
     """Exact trainable-parameter count of ``PatchTST(cfg)``, by arithmetic only."""
     if not isinstance(cfg, PatchTSTConfig):

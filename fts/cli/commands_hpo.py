@@ -25,10 +25,14 @@ from fts.cli.common import get_project
 @click.option("--max-batches", "max_train_batches", type=int, default=0,
               help="Cap optimizer steps per epoch (0 = all); for quick studies.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--channels", type=click.Choice(["independent", "mixed", "search"]),
+              default="independent", show_default=True,
+              help="PatchTST channel mode; search: both modes are choices of the search.")
 @click.pass_context
 def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
               threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
-              max_epochs: int, patience: int, max_train_batches: int, seed: int) -> None:
+              max_epochs: int, patience: int, max_train_batches: int, seed: int,
+              channels: str) -> None:
     """Search architectures within BUDGET and training settings with Optuna; the study is
     stored in the warehouse (or PostgreSQL) and resumes where it stopped."""
     if ctx.invoked_subcommand is not None:
@@ -40,7 +44,8 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
 
     spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
                      ctx_len=ctx_len, seed=seed, name=name, max_epochs=max_epochs,
-                     patience=patience, max_train_batches=max_train_batches)
+                     patience=patience, max_train_batches=max_train_batches,
+                     channels=channels)
     project = get_project(ctx)
     try:
         out = run_study(project.paths, spec, trials, storage_url=storage_url,

@@ -66,6 +66,10 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--dropout", type=float, default=0.2, show_default=True)
 @click.option("--bf16", is_flag=True, help="bf16 autocast (fast on GPUs, slow on most CPUs).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--channels", type=click.Choice(["independent", "mixed"]), default="independent",
+              show_default=True,
+              help="independent: each feature its own token sequence (C encoder passes per "
+                   "sample); mixed: one token per patch holds every feature (one pass).")
 @click.option("--dry-run", is_flag=True, help="Estimate parameters, memory and time; train nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
@@ -73,8 +77,8 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
               ctx_len: int, arch: tuple[str, ...], seed: int, max_epochs: int, patience: int,
               lr: float, weight_decay: float, batch_size: int, micro_batch: int,
               warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
-              max_train_batches: int, dropout: float, bf16: bool, device: str, dry_run: bool,
-              as_json: bool) -> None:
+              max_train_batches: int, dropout: float, bf16: bool, device: str, channels: str,
+              dry_run: bool, as_json: bool) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig
@@ -88,7 +92,7 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
         overrides[key.strip()] = int(value)
     request = RunRequest(
         tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold, ctx_len=ctx_len,
-        arch=overrides, dropout=dropout, device=device,
+        arch=overrides, dropout=dropout, device=device, channels=channels,
         train=TrainConfig(lr=lr, weight_decay=weight_decay, warmup_frac=warmup_frac,
                           min_lr_ratio=min_lr_ratio, max_epochs=max_epochs, patience=patience,
                           batch_size=batch_size, micro_batch=micro_batch, grad_clip=grad_clip,

@@ -23,7 +23,7 @@ from fts.experiments.baselines import store_baselines
 from fts.experiments.matrix import Cell, Experiment
 from fts.features import build_tier
 from fts.hpo.search import run_study
-from fts.hpo.space import parse_arch_key
+from fts.hpo.space import key_channels, parse_arch_key
 from fts.hpo.storage import study_storage
 from fts.hpo.study import StudySpec
 from fts.train.request import RunRequest
@@ -45,7 +45,7 @@ def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
                      threshold_pct=cell.threshold_pct, ctx_len=exp.ctx_len, name=cell.study,
                      max_epochs=exp.max_epochs, patience=exp.patience,
                      max_train_batches=exp.max_train_batches, split=exp.split,
-                     common_start=common_start)
+                     common_start=common_start, channels=exp.channels)
 
 
 class CellSettingsChanged(ConfigError):
@@ -59,7 +59,9 @@ def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, A
         "threshold_pct": cell.threshold_pct, "ctx_len": exp.ctx_len, "trials": exp.trials,
         "seeds": list(exp.seeds), "split": exp.split.to_dict(),
         "common_start": str(common_start), "max_epochs": exp.max_epochs,
-        "patience": exp.patience, "max_train_batches": exp.max_train_batches}))
+        "patience": exp.patience, "max_train_batches": exp.max_train_batches,
+        # Only when not the default, so cells finished before channel modes existed still match.
+        **({"channels": exp.channels} if exp.channels != "independent" else {})}))
 
 
 def _done_cells(paths: ProjectPaths, experiment: str) -> dict[str, dict[str, Any] | None]:
@@ -173,7 +175,8 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       arch=parse_arch_key(params["arch"]), dropout=params["dropout"],
                       train=dataclasses.replace(train, seed=seed), split=exp.split,
                       common_start=spec.common_start, evaluate_test=True, purpose="final",
-                      study=cell.study, study_manifest=study_manifest)
+                      study=cell.study, study_manifest=study_manifest,
+                      channels=key_channels(params["arch"]))
 
 
 def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,

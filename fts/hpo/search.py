@@ -6,8 +6,9 @@
   total: a resumed study runs only the rest. A FAILED trial (an exception, a killed worker,
   Ctrl-C, a surplus trial of a race between workers) keeps its reason and does not count, so
   the study still ends with exactly N finished ones.
-- The grid's extremes are queued as the first trials, and again on every open for those that
-  have no live trial yet (a study created with few trials, then resumed with more).
+- The grid's extremes are queued as the first trials when the study leaves at least as many
+  trials after them for TPE, else the budget's central architecture alone (`first_trials`);
+  again on every open for those that have no live trial yet (a study resumed with more).
 - The sampler is seeded per trial (fts.hpo.sampler): a resumed run or a second worker draws
   new settings, and a fresh study with the same seed draws the same ones.
 - Trials are driven with ask/tell, so each outcome is recorded exactly as it happened: a value
@@ -32,13 +33,21 @@ from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.hpo.manifest import write_study_manifest
 from fts.hpo.sampler import TrialSeededSampler
-from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
+from fts.hpo.space import (
+    CENTRE,
+    SearchSpace,
+    build_space,
+    key_channels,
+    parse_arch_key,
+    suggest,
+)
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
 from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
+IDENTITY_DEFAULTS = {"channels": "independent"}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # hold a place of the N
 Progress = Callable[[str], None]
@@ -91,7 +100,8 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
         while "search_space" not in study.user_attrs and time.monotonic() < deadline:
             time.sleep(0.2)
         attrs = study.user_attrs
-        stored = {k: attrs.get(k) for k in identity}
+        # A study stored before channel modes existed is channel-independent.
+        stored = {k: attrs.get(k, IDENTITY_DEFAULTS.get(k)) for k in identity}
         if stored != identity:
             diff = ", ".join(f"{k}: study has {stored[k]!r}, asked {identity[k]!r}"
                              for k in identity if stored[k] != identity[k])
@@ -99,7 +109,7 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                               "it was left untouched: choose another --study name")
         space = SearchSpace.from_dict(attrs["search_space"])
     else:
-        space = build_space(spec.budget, n_features, spec.ctx_len)
+        space = build_space(spec.budget, n_features, spec.ctx_len, spec.channels)
         study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
                                     sampler=sampler, pruner=pruner, load_if_exists=True)
         for key, value in identity.items():
@@ -110,13 +120,25 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
     return study, space
 
 
-def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[str]:
-    """Queue the grid extremes that have no live trial yet; returns their labels.
+def first_trials(space: SearchSpace, n_trials: int) -> list[tuple[str, str]]:
+    """The (label, arch key) pairs a study of `n_trials` runs before TPE samples.
 
-    The extremes run as ordinary trials, first (the sampler learns from them and the trials
-    record them), at most as many as the study will still run: `n_trials` less its finished,
-    running and already queued trials. An extreme is matched by its label (the trial user attr
-    `extreme`); one whose only trials FAILED (killed, surplus, an error) is queued again.
+    The grid extremes, when `n_trials` leaves at least as many trials after them for TPE;
+    otherwise only the central architecture, so that a small study still searches (with
+    3 trials and 6 extremes TPE would never sample).
+    """
+    if n_trials >= 2 * len(space.extremes):
+        return list(space.extremes)
+    return [(CENTRE, space.centre_key())]
+
+
+def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[str]:
+    """Queue the first trials (`first_trials`) that have no live trial yet; returns their labels.
+
+    They run as ordinary trials, first (the sampler learns from them and the trials record
+    them), at most as many as the study will still run: `n_trials` less its finished,
+    running and already queued trials. A first trial is matched by its label (the trial user
+    attr `extreme`); one whose only trials FAILED (killed, surplus, an error) is queued again.
     Two processes opening the same study at the same moment may both queue one (as Optuna's
     `enqueue_trial(skip_if_exists=True)` may): it then trains twice, as two ordinary trials.
     """
@@ -125,7 +147,7 @@ def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: 
     covered = {t.user_attrs.get("extreme") for t in live}
     room = n_trials - len(live)
     queued: list[str] = []
-    for label, key in space.extremes:
+    for label, key in first_trials(space, n_trials):
         if len(queued) >= room:
             break
         if label not in covered:
@@ -267,6 +289,7 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         dropout=params["dropout"], train=spec.train_config(params, trial.number),
         split=spec.split, common_start=spec.common_start, tickers=spec.tickers,
         evaluate_test=False, purpose="trial", study=spec.name, trial_number=trial.number,
+        channels=key_channels(params["arch"]),
     )
 
     def report(epoch: int, metrics: dict[str, float]) -> None:

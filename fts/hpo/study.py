@@ -33,8 +33,11 @@ class StudySpec:
     split: SplitPolicy = field(default_factory=SplitPolicy)
     common_start: dt.date | None = None
     tickers: tuple[str, ...] | None = None
+    channels: str = "independent"  # "independent", "mixed", or "search" (both are choices)
 
     def __post_init__(self) -> None:
+        if self.channels not in ("independent", "mixed", "search"):
+            raise ConfigError(f"channels {self.channels!r}: use independent, mixed or search")
         if not self.name:
             label = f"{self.tier}-{self.budget}-h{self.horizon}-p{self.threshold_pct:g}"
             object.__setattr__(self, "name", label)
@@ -47,7 +50,7 @@ class StudySpec:
                 "threshold_pct": self.threshold_pct, "ctx_len": self.ctx_len,
                 "dataset_manifest_id": dataset_manifest_id, "seed": self.seed,
                 "max_epochs": self.max_epochs, "patience": self.patience,
-                "max_train_batches": self.max_train_batches}
+                "max_train_batches": self.max_train_batches, "channels": self.channels}
 
     def train_config(self, params: dict[str, Any], trial_number: int) -> TrainConfig:
         """The trial's training settings: sampled ones plus the study's fixed ones."""

@@ -86,7 +86,8 @@ def dry_run(paths: ProjectPaths, request: RunRequest, train_samples: int | None 
     """Estimate a run. `train_samples` (when known) turns seconds per step into per epoch."""
     use_all_cores()
     n_features = n_features_of(paths, request.tier)
-    template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len, dropout=request.dropout)
+    template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
+                              dropout=request.dropout, channels=request.channels)
     cfg = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     device = pick_device(request.device)
     available = int(available_memory_bytes(device) * MEMORY_HEADROOM)

@@ -7,8 +7,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from fts.core.errors import ConfigError
 from fts.datasets import DatasetSpec, SplitPolicy
 from fts.train.config import TrainConfig
+from models_torch import CHANNEL_MODES
 
 PURPOSES = ("train", "trial", "final")
 
@@ -29,6 +31,7 @@ class RunRequest:
     split: SplitPolicy = field(default_factory=SplitPolicy)
     normalization: str = "revin"
     tickers: tuple[str, ...] | None = None
+    channels: str = "independent"  # PatchTST channel mode: "independent" or "mixed"
     common_start: dt.date | None = None
     evaluate_test: bool = True  # the test split is evaluated once, when the run is made
     purpose: str = "train"
@@ -36,6 +39,10 @@ class RunRequest:
     trial_number: int | None = None
     # The study manifest a final run's settings came from (id, trials_sha256): a run input.
     study_manifest: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.channels not in CHANNEL_MODES:
+            raise ConfigError(f"channels {self.channels!r}: use one of {', '.join(CHANNEL_MODES)}")
 
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,

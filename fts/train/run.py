@@ -29,6 +29,8 @@ from models_torch import (
     estimate_training_memory,
     format_count,
     max_batch_size,
+    param_counts,
+    train_flops_per_sample,
 )
 
 MEMORY_HEADROOM = 0.8  # plan for 80 % of what is free: the estimate is not the whole process
@@ -60,7 +62,7 @@ def prepare_dataset(paths: ProjectPaths, request: RunRequest,
 def resolve(request: RunRequest, n_features: int, device: torch.device | None = None) -> Resolved:
     """Pick the architecture and the micro-batch; refuse a run that cannot fit in memory."""
     template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
-                              dropout=request.dropout)
+                              dropout=request.dropout, channels=request.channels)
     model = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     from models_torch import count_parameters
 
@@ -126,6 +128,9 @@ def run_training(
         "dataset": {"manifest_id": dataset.id, **dataset.spec.to_dict()},
         "model": res.model.to_dict(),
         "n_params": real,
+        # The parameter and compute axes of a scaling study (the report fits against them).
+        "param_counts": param_counts(model),
+        "train_flops_per_sample": train_flops_per_sample(res.model),
         "budget": request.budget,
         "train": request.train.to_dict(),
         "device": res.device.type,
