@@ -46,3 +46,27 @@ def test_malformed_matrices_are_refused(tmp_path: Path, text: str, message: str)
 def test_missing_study_file(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
         load_experiment(tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("channels", ["independent", "mixed", "search"])
+def test_channel_mode_is_a_study_field_that_reaches_its_studies(tmp_path: Path,
+                                                                channels: str) -> None:
+    from fts.experiments.runner import cell_settings, study_spec
+
+    path = tmp_path / "c.toml"
+    path.write_text(f'tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n'
+                    f'channels = "{channels}"\n')
+    exp = load_experiment(path)
+    cell = exp.cells()[0]
+    assert exp.channels == channels and study_spec(exp, cell, None).channels == channels
+    # The default stays out of a cell's settings, so cells finished before the field existed
+    # still match their stored settings; another mode changes them.
+    assert ("channels" in cell_settings(exp, cell, None)) == (channels != "independent")
+
+
+def test_an_unknown_channel_mode_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('tiers = ["a20"]\nbudgets = ["2M"]\nhorizons = [1]\nthresholds = [1]\n'
+                    'channels = "both"\n')
+    with pytest.raises(ConfigError, match="channels"):
+        load_experiment(path)
