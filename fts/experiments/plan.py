@@ -24,7 +24,8 @@ from fts.experiments.runner import spec_dataset
 from fts.features import describe_tier
 from fts.train.arch import select_architecture
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
-from fts.train.dryrun import n_features_of, probe_seconds_per_step
+from fts.train.dryrun import n_features_of
+from fts.train.estimate import probe_seconds_per_step
 from fts.train.run import MEMORY_HEADROOM
 from models_torch import (
     PatchTSTConfig,

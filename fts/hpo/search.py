@@ -34,9 +34,9 @@ from fts.core.paths import ProjectPaths
 from fts.hpo.manifest import write_study_manifest
 from fts.hpo.sampler import TrialSeededSampler
 from fts.hpo.space import (
-    CENTRE,
     SearchSpace,
     build_space,
+    first_trials,
     key_channels,
     parse_arch_key,
     suggest,
@@ -44,6 +44,7 @@ from fts.hpo.space import (
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
 from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
+from fts.train.estimate import CannotFinish
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
@@ -70,12 +71,6 @@ class StudyOutcome:
 
 def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
-
-
-def _request(spec: StudySpec) -> RunRequest:
-    return RunRequest(tier=spec.tier, budget=spec.budget, horizon=spec.horizon,
-                      threshold_pct=spec.threshold_pct, ctx_len=spec.ctx_len, split=spec.split,
-                      common_start=spec.common_start, tickers=spec.tickers)
 
 
 def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
@@ -118,18 +113,6 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
         study.set_user_attr("objective", "best-epoch validation log-loss")
     enqueue_missing_extremes(study, space, n_trials)
     return study, space
-
-
-def first_trials(space: SearchSpace, n_trials: int) -> list[tuple[str, str]]:
-    """The (label, arch key) pairs a study of `n_trials` runs before TPE samples.
-
-    The grid extremes, when `n_trials` leaves at least as many trials after them for TPE;
-    otherwise only the central architecture, so that a small study still searches (with
-    3 trials and 6 extremes TPE would never sample).
-    """
-    if n_trials >= 2 * len(space.extremes):
-        return list(space.extremes)
-    return [(CENTRE, space.centre_key())]
 
 
 def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[str]:
@@ -177,8 +160,13 @@ def claim_trial(study: optuna.Study, n_trials: int) -> optuna.Trial | None:
 
 def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
               storage_url: str | None = None, progress: Progress = lambda _: None,
-              show_bar: bool = True) -> StudyOutcome:
-    """Run (or resume) the study until it holds `n_trials` finished trials."""
+              show_bar: bool = True, max_hours: float | None = None) -> StudyOutcome:
+    """Run (or resume) the study until it holds `n_trials` finished trials.
+
+    With `max_hours`, the study's cost is estimated and printed first (fts.hpo.estimate), and
+    a study that does not fit in memory or would take longer is refused (`CannotFinish`)
+    before the study is created.
+    """
     if n_trials < 1:
         raise ConfigError("--trials must be at least 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # fts prints its own progress
@@ -189,7 +177,20 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     budget_grid(spec.budget, n_features, spec.ctx_len)  # a budget nothing fits -> error
     if storage_url:
         parse_storage_url(storage_url)  # a malformed URL -> error before any work
-    dataset = prepare_dataset(paths, _request(spec), progress)
+    dataset = None
+    if max_hours is not None:
+        from fts.hpo.estimate import estimate_study, sample_counts
+
+        counts = sample_counts(paths, spec)  # from the built tier, writing nothing
+        if counts is None:  # the tier must be built to count: build it, then estimate
+            dataset = prepare_dataset(paths, spec.dataset_request(), progress)
+            counts = dataset.counts
+        estimate = estimate_study(paths, spec, n_trials, counts=counts, max_hours=max_hours)
+        for line in estimate.lines():
+            progress(line)
+        if estimate.refusal:
+            raise CannotFinish(estimate.refusal)
+    dataset = dataset or prepare_dataset(paths, spec.dataset_request(), progress)
     study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names),
                               n_trials)
     outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, [], None, None, dataset.id)
@@ -299,7 +300,9 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                                      f"{metrics['val_loss']:.4f} above the median")
 
     try:
-        record = run_training(paths, request, dataset=dataset, on_epoch=report)
+        record = run_training(paths, request, dataset=dataset, on_epoch=report,
+                              progress=lambda line: progress(f"trial {trial.number}: "
+                                                             f"{line.strip()}"))
     except optuna.TrialPruned as exc:
         trial.set_user_attr("prune_reason", str(exc))
         study.tell(trial, state=TrialState.PRUNED)

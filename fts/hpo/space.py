@@ -143,3 +143,15 @@ def suggest(trial: optuna.Trial, space: SearchSpace) -> dict[str, Any]:
         "warmup_frac": trial.suggest_float("warmup_frac", 0.0, 0.2),
         "batch_size": trial.suggest_categorical("batch_size", list(BATCH_SIZES)),
     }
+
+
+def first_trials(space: SearchSpace, n_trials: int) -> list[tuple[str, str]]:
+    """The (label, arch key) pairs a study of `n_trials` runs before TPE samples.
+
+    The grid extremes, when `n_trials` leaves at least as many trials after them for TPE;
+    otherwise only the central architecture, so that a small study still searches (with
+    3 trials and 6 extremes TPE would never sample).
+    """
+    if n_trials >= 2 * len(space.extremes):
+        return list(space.extremes)
+    return [(CENTRE, space.centre_key())]

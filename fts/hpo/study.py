@@ -12,6 +12,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import SplitPolicy
 from fts.train.config import TrainConfig
+from fts.train.request import RunRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
 
@@ -59,6 +60,13 @@ class StudySpec:
                            max_epochs=self.max_epochs, patience=self.patience,
                            max_train_batches=self.max_train_batches,
                            seed=self.seed + trial_number)
+
+    def dataset_request(self) -> RunRequest:
+        """A request for the study's dataset (tier, target, context, split, tickers)."""
+        return RunRequest(tier=self.tier, budget=self.budget, horizon=self.horizon,
+                          threshold_pct=self.threshold_pct, ctx_len=self.ctx_len,
+                          split=self.split, common_start=self.common_start,
+                          tickers=self.tickers)
 
     def replace(self, **changes: Any) -> StudySpec:
         return dataclasses.replace(self, **changes)

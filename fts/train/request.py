@@ -32,6 +32,9 @@ class RunRequest:
     normalization: str = "revin"
     tickers: tuple[str, ...] | None = None
     channels: str = "independent"  # PatchTST channel mode: "independent" or "mixed"
+    # Refuse the run before training when its estimate exceeds this many hours (None: never;
+    # search trials are checked once, for the whole study).
+    max_hours: float | None = None
     common_start: dt.date | None = None
     evaluate_test: bool = True  # the test split is evaluated once, when the run is made
     purpose: str = "train"
