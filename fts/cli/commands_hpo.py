@@ -124,6 +124,19 @@ def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: b
                    f"{best['n_params']:,} params, AUC {best['val_auc']}")
         for k, v in best["params"].items():
             click.echo(f"  {k} = {v}")
+    costed = [t for t in info["trials"] if t.get("seconds_per_epoch") is not None]
+    if costed:
+        click.echo("cost, estimated before each trial against measured while it trained:")
+        click.echo(f"  {'trial':>5}  {'arch':<32} {'s/epoch est':>11} {'actual':>9} "
+                   f"{'memory est':>10} {'peak RSS':>9} {'CPU':>6}")
+        for t in costed:
+            est = t["estimate_seconds_per_epoch"]
+            mem = t["estimate_memory_bytes"]
+            click.echo(f"  {t['number']:>5}  {str(t['params'].get('arch')):<32} "
+                       f"{est if est is None else f'{est:.2f}':>11} "
+                       f"{t['seconds_per_epoch']:>9.2f} "
+                       f"{'-' if mem is None else f'{mem / 2**30:.2f}G':>10} "
+                       f"{t['peak_rss_bytes'] / 2**30:>8.2f}G {t['cpu_percent_mean']:>5.0f}%")
     if info["extremes"]:
         click.echo("extremes of the grid:")
         for t in info["extremes"]:

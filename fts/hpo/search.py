@@ -247,6 +247,17 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     return outcome
 
 
+def _cost_attrs(config: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The trial's estimate beside what it really cost (for `fts hpo show`)."""
+    cost, estimate = config.get("cost", {}), config.get("estimate", {})
+    epochs = cost.get("epoch_seconds") or []
+    return [("estimate_seconds_per_epoch", estimate.get("seconds_per_epoch")),
+            ("seconds_per_epoch", sum(epochs) / len(epochs) if epochs else None),
+            ("estimate_memory_bytes", estimate.get("memory_bytes")),
+            ("peak_rss_bytes", cost.get("peak_rss_bytes")),
+            ("cpu_percent_mean", cost.get("cpu_percent_mean"))]
+
+
 def _best(study: optuna.Study) -> tuple[int, float] | None:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
@@ -327,7 +338,8 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                        ("epochs_run", record.epochs_run), ("best_epoch", record.best_epoch),
                        ("val_auc", record.val_metrics["roc_auc"]),
                        ("val_pr_auc", record.val_metrics["pr_auc"]),
-                       ("val_brier", record.val_metrics["brier"])):
+                       ("val_brier", record.val_metrics["brier"]),
+                       *_cost_attrs(record.config)):
         trial.set_user_attr(key, value)
     value = float(record.val_metrics["log_loss"])
     if not math.isfinite(value):  # pragma: no cover - the trainer raises first

@@ -19,6 +19,7 @@ from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset, build_dataset, split_counts
 from fts.features import build_tier
 from fts.train.arch import select_architecture
+from fts.train.cost import CostMeter
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
 from fts.train.estimate import (
     CannotFinish,
@@ -160,7 +161,9 @@ def run_training(
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
-    result = fit(model, request.train, train, val, res.device, res.micro_batch, on_epoch=report)
+    with CostMeter(res.device) as meter:
+        result = fit(model, request.train, train, val, res.device, res.micro_batch,
+                     on_epoch=report)
     # Predicted as the loop validated (bf16 or not): the reported val log-loss is then the very
     # loss that chose the best epoch, and the HPO objective is what early stopping saw.
     bf16 = request.train.bf16
@@ -190,6 +193,8 @@ def run_training(
         "estimate": {"seconds_per_sample": estimate.seconds_per_sample,
                      "seconds_per_epoch": estimate.seconds_per_epoch,
                      "memory_bytes": estimate.memory_bytes, "how": estimate.how},
+        # ... and what it really cost, measured while it trained (fts.train.cost).
+        "cost": {**meter.result, "epoch_seconds": [h["seconds"] for h in result.history]},
     }
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
