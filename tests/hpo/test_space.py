@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fts.core.errors import ConfigError
-from fts.hpo.space import first_trials
-from fts.hpo.space import SearchSpace, build_space, key_channels, parse_arch_key
+from fts.hpo.space import SearchSpace, build_space, first_trials, key_channels, parse_arch_key
 from fts.train.arch import select_architecture
 from models_torch import PatchTSTConfig, count_parameters
 
