@@ -49,3 +49,23 @@ def test_a_space_stored_before_the_centre_falls_back_to_the_median():
     old = SearchSpace.from_dict(data)
     counts = sorted(old.n_params[k] for k in old.archs)
     assert old.n_params[old.centre_key()] == counts[len(counts) // 2]
+
+
+def test_a_study_stored_before_channel_modes_resumes_as_independent(paths) -> None:
+    import optuna
+
+    from fts.hpo import journal_storage
+    from fts.hpo.search import open_study
+    from fts.hpo.study import StudySpec
+
+    spec = StudySpec(tier="a20", budget="20K", ctx_len=32, name="old")
+    study = optuna.create_study(study_name="old", storage=journal_storage(paths))
+    for key, value in spec.identity("ds").items():
+        if key != "channels":  # what a study created before the field holds
+            study.set_user_attr(key, value)
+    study.set_user_attr("search_space", {k: v for k, v in build_space("20K", 20, 32).to_dict()
+                                         .items() if k != "centre"})
+    _, space = open_study(paths, spec, None, "ds", 20, 1)  # the same study: no error
+    assert not space.centre and space.centre_key() in space.archs
+    with pytest.raises(ConfigError, match="channels: study has 'independent', asked 'mixed'"):
+        open_study(paths, spec.replace(channels="mixed"), None, "ds", 20, 1)
