@@ -125,3 +125,22 @@ def test_run_refuses_a_matrix_over_max_hours(built_project_dir: Path) -> None:
     assert "over --max-hours" in result.stderr and "--channels mixed" in result.stderr
     assert Project(built_project_dir).sql(
         "select count(*) as n from train.runs").to_pylist() == [{"n": 0}]
+
+
+def test_a_mixed_study_trains_mixed_trials(built_project_dir: Path) -> None:
+    from fts.hpo.search import run_study
+
+    paths = Project(built_project_dir).paths
+    spec = StudySpec(tier="a20", budget="20K", ctx_len=32, max_epochs=1, max_train_batches=1,
+                     name="mixed", channels="mixed")
+    run_study(paths, spec, 2, show_bar=False)
+    rows = Project(built_project_dir).sql(
+        "select t.params, r.config from hpo_trials t join train.runs r "
+        "on r.study = t.study and r.trial_number = t.number where t.study = 'mixed'").to_pylist()
+    assert len(rows) == 2
+    for row in rows:
+        arch = json.loads(row["params"])["arch"]
+        config = json.loads(row["config"])
+        assert arch.startswith("mixed-") and config["model"]["channels"] == "mixed"
+        cfg = PatchTSTConfig.from_dict(config["model"])
+        assert config["n_params"] == _numel(cfg)
