@@ -10,7 +10,8 @@ The probe never runs an epoch, and never a full-size step of a big model:
 * Every encoder layer is the same work, so the unit model is probed with ONE layer and its
   time scaled by the ratio of training FLOPs (`models_torch.train_flops_per_sample`).
 * Its forward + backward is timed (one warm-up, then `PROBE_STEPS`) on at least
-  `PROBE_TOKENS` tokens (fewer would time reading the weights, not computing), more while a
+  `PROBE_TOKENS` tokens (fewer would time reading the weights and cache-resident
+  activations, not a real step), more while a
   pass stays under `PROBE_FLOPS`, never more than the real step; its AdamW update is timed
   apart (scaled to the real parameter count), since a run pays it once per batch.
   Seconds per sample = update / batch + multiplier x pass / micro-batch. Smaller passes run
@@ -40,8 +41,10 @@ from models_torch import (
     train_flops_per_sample,
 )
 
-PROBE_FLOPS = 2e9  # training FLOPs of one timed probe pass: ~0.1-0.5 s on one CPU core
-PROBE_TOKENS = 128  # tokens of a probe pass at least (unless that exceeds 4 x PROBE_FLOPS)
+PROBE_FLOPS = 4e9  # training FLOPs of one timed probe pass: ~0.2-1 s on one CPU core
+# Tokens of a probe pass at least (unless that exceeds 4 x PROBE_FLOPS): fewer time reading
+# the weights, and activations that fit in cache, where a real step's do not.
+PROBE_TOKENS = 1024
 PROBE_STEPS = 2  # timed steps, after one warm-up
 DEFAULT_MAX_HOURS = 24.0
 EVAL_COST = 1.0 / 3.0  # a validation sample: forward only, a third of a training sample
