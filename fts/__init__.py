@@ -5,7 +5,16 @@ The public API is `Project` (one object per project directory, with a method per
 `connect` (a DuckDB connection to a project's warehouse with every tier view defined).
 """
 
-from fts.core.errors import (
+import os
+
+# Idle OpenMP threads sleep instead of spinning. torch's pool spins at every barrier by default;
+# when other processes hold the cores, a spinning thread waits for a descheduled one and
+# training with every core collapsed (bench/train_throughput.py --contended: 0.56x of one
+# thread; 1.0x with this). Read when torch loads OpenMP, so set before anything imports torch;
+# an explicit OMP_WAIT_POLICY is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from fts.core.errors import (  # noqa: E402 - after the OpenMP setting above
     BuildError,
     ConfigError,
     FtsError,
@@ -15,7 +24,7 @@ from fts.core.errors import (
     WarehouseBusy,
     WarehouseError,
 )
-from fts.project import Project, connect
+from fts.project import Project, connect  # noqa: E402
 
 __all__ = [
     "BuildError",

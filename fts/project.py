@@ -174,7 +174,8 @@ class Project:
 
         return run_training(self.paths, request, progress=progress)
 
-    def dry_run(self, request: Any, progress: Progress = _silent) -> Any:
+    def dry_run(self, request: Any, progress: Progress = _silent,
+                max_hours: float = 24.0) -> Any:
         """Parameter count, memory estimate and measured seconds per epoch of a run.
 
         Writes nothing: training samples are counted in memory from the built tier (a tier that
@@ -185,13 +186,14 @@ class Project:
         from fts.train.dryrun import dry_run
 
         pick_device(request.device)  # a bad device is an error before any work
-        samples = None
+        counts: dict[str, int] = {}
         try:
-            samples = split_counts(self.paths, request.dataset_spec(),
-                                   common_start=request.common_start)["train"]
+            counts = split_counts(self.paths, request.dataset_spec(),
+                                  common_start=request.common_start)
         except FtsError as exc:  # the estimate still stands without a sample count
             progress(f"(no sample count for the per-epoch estimate: {exc})")
-        return dry_run(self.paths, request, train_samples=samples)
+        return dry_run(self.paths, request, train_samples=counts.get("train"),
+                       val_samples=counts.get("val"), max_hours=max_hours)
 
     # -- housekeeping ----------------------------------------------------------------------------
     def gc(self, *, delete: bool = False) -> Any:

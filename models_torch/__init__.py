@@ -1,5 +1,5 @@
 """PyTorch models for fts: PatchTST for binary classification, its parameter arithmetic,
-parameter budgets and the architecture grid, and a training-memory estimate.
+parameter budgets and the architecture grid, a training-memory estimate and training FLOPs.
 
 This package imports nothing of fts (an import-linter contract enforces it): it knows tensors
 of shape (batch, ctx_len, n_features) and returns logits of shape (batch,).
@@ -14,7 +14,8 @@ from models_torch.budget import (
     in_budget,
     parse_budget,
 )
-from models_torch.config import PatchTSTConfig
+from models_torch.config import CHANNEL_MODES, PatchTSTConfig
+from models_torch.flops import forward_flops_per_sample, train_flops_per_sample
 from models_torch.memory import (
     estimate_training_memory,
     max_batch_size,
@@ -24,11 +25,13 @@ from models_torch.params import (
     count_parameters,
     count_parameters_meta,
     format_count,
+    param_counts,
     parameter_breakdown,
 )
 from models_torch.patchtst import PatchTST, init_seeded
 
 __all__ = [
+    "CHANNEL_MODES",
     "TOLERANCE",
     "Arch",
     "LastRowConfig",
@@ -41,11 +44,14 @@ __all__ = [
     "count_parameters_meta",
     "estimate_training_memory",
     "format_count",
+    "forward_flops_per_sample",
     "grid_extremes",
     "in_budget",
     "init_seeded",
     "max_batch_size",
+    "param_counts",
     "parameter_breakdown",
     "parse_budget",
+    "train_flops_per_sample",
     "training_memory_breakdown",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from models_torch.config import PatchTSTConfig
-from models_torch.params import count_parameters, layer_parameters
+from models_torch.params import count_parameters, layer_parameters, parameter_breakdown
 
 TOLERANCE = 0.25  # +-25 % of the budget counts as "in budget"
 
@@ -118,13 +118,17 @@ def architecture_grid(
     template: PatchTSTConfig | None = None,
     tolerance: float = TOLERANCE,
     max_head_share: float | None = None,
+    channels: str | None = None,
 ) -> list[Arch]:
     """Every grid architecture whose exact count is within +-tolerance of the budget.
 
     ``template`` supplies the non-architectural fields (dropouts, norm, RevIN flags, padding
     mode); its n_features/ctx_len and architectural fields are replaced. ``max_head_share``
     optionally drops archs whose flatten head (C*N*D weights) exceeds that fraction of the
-    count: at small budgets with many features the head can be most of the model. Returns []
+    count: at small budgets with many features the head can be most of the model.
+    ``channels`` ("independent" or "mixed", default: the template's) picks the channel mode;
+    each mode has its own grid, since its counts differ (the head shrinks by C when mixed,
+    the embedding grows by C). Returns []
     when no grid point fits (the caller decides whether that is an error). Sorted by
     ``Arch.key``.
     """
@@ -133,7 +137,7 @@ def architecture_grid(
     base = template or PatchTSTConfig(n_features=n_features, ctx_len=ctx_len, patch_len=1,
                                       stride=1, n_heads=1)
     base = base.replace(n_features=n_features, ctx_len=ctx_len, patch_len=1, stride=1,
-                        n_heads=1)
+                        n_heads=1, channels=channels or base.channels)
     archs: list[Arch] = []
     for patch_len, stride in patch_settings(ctx_len):
         patched = base.replace(patch_len=patch_len, stride=stride)
@@ -144,7 +148,7 @@ def architecture_grid(
                                       n_layers=1)
                 per_layer = layer_parameters(d_model, cfg.d_ff)
                 fixed = count_parameters(cfg) - per_layer  # everything but the layers
-                head = cfg.n_features * cfg.n_patches * d_model
+                head = parameter_breakdown(cfg)["head"]
                 first = max(N_LAYERS.start, math.ceil((lo - fixed) / per_layer))
                 last = min(N_LAYERS.stop - 1, math.floor((hi - fixed) / per_layer))
                 for n_layers in range(first, last + 1):

@@ -14,6 +14,9 @@ from typing import Any
 NORMS = ("batch", "layer")
 END_PADDINGS = ("stride", "minimal")
 POS_ENCODINGS = ("learned",)
+# "independent": each channel is its own token sequence (the paper); "mixed": one token per
+# patch position carries every channel (Linear(P*C -> D)), so features meet inside the encoder.
+CHANNEL_MODES = ("independent", "mixed")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class PatchTSTConfig:
     revin_stats: bool = False  # also feed each channel's window mean and log-std to the head
     end_padding: str = "stride"  # "stride": paper's ReplicationPad1d((0, S)); "minimal": least
     pos_encoding: str = "learned"  # learnable (n_patches, d_model) table, paper's default
+    channels: str = "independent"  # "independent" (paper) or "mixed" (see CHANNEL_MODES)
 
     def __post_init__(self) -> None:
         def positive_int(name: str) -> None:
@@ -65,7 +69,7 @@ class PatchTSTConfig:
         if not self.revin_eps > 0:
             raise ValueError(f"revin_eps must be > 0, got {self.revin_eps!r}")
         for name, allowed in (("norm", NORMS), ("end_padding", END_PADDINGS),
-                              ("pos_encoding", POS_ENCODINGS)):
+                              ("pos_encoding", POS_ENCODINGS), ("channels", CHANNEL_MODES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
 
@@ -86,6 +90,16 @@ class PatchTSTConfig:
     def n_patches(self) -> int:
         """N = floor((L + pad - P) / S) + 1 patches per channel."""
         return (self.ctx_len + self.pad_len - self.patch_len) // self.stride + 1
+
+    @property
+    def sequences_per_sample(self) -> int:
+        """Token sequences the encoder runs per sample: C when channel-independent, else 1."""
+        return self.n_features if self.channels == "independent" else 1
+
+    @property
+    def embed_in(self) -> int:
+        """Inputs of the patch embedding: P values of one channel, or P x C when mixed."""
+        return self.patch_len * (1 if self.channels == "independent" else self.n_features)
 
     @property
     def head_dim(self) -> int:

@@ -7,7 +7,8 @@
   temporaries of the default multi-tensor ("foreach") AdamW step: 5 copies. Measured on an
   H100, a 2B model's step peaks at 5.0x its fp32 size before any activation.
 * Saved activations, for T = batch * n_features * n_patches tokens of width D, feed-forward
-  width F, H heads and B' = batch * n_features sequences, per layer:
+  width F, H heads and B' = batch * n_features sequences (channel-independent; with
+  ``channels="mixed"`` one sequence per sample: B' = batch, T = batch * n_patches), per layer:
       at ``dtype_bytes``   6 T*D + 2 T*F + 3 B'*H*N^2
           (q/k/v and the attention output; the feed-forward hidden before and after GELU;
            under autocast, the low-precision copies of the fp32 inputs of the two input
@@ -40,7 +41,7 @@ FULL_PRECISION_BYTES = 4  # norms and residual sums stay fp32 under autocast
 
 def activation_bytes_per_layer(cfg: PatchTSTConfig, batch_size: int, dtype_bytes: int) -> int:
     """Bytes one encoder layer saves for backward (see the module docstring)."""
-    sequences = batch_size * cfg.n_features
+    sequences = batch_size * cfg.sequences_per_sample
     tokens = sequences * cfg.n_patches
     attention = 3 * sequences * cfg.n_heads * cfg.n_patches**2
     low = 6 * tokens * cfg.d_model + 2 * tokens * cfg.d_ff + attention
@@ -55,9 +56,10 @@ def training_memory_breakdown(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     n_params = count_parameters(cfg)
-    tokens = batch_size * cfg.n_features * cfg.n_patches
+    tokens = batch_size * cfg.sequences_per_sample * cfg.n_patches
+    patches = batch_size * cfg.n_features * cfg.n_patches * cfg.patch_len  # either mode
     per_layer = activation_bytes_per_layer(cfg, batch_size, dtype_bytes)
-    outside = (tokens * cfg.patch_len + 3 * tokens * cfg.d_model) * dtype_bytes
+    outside = (patches + 3 * tokens * cfg.d_model) * dtype_bytes
     return {
         "weights": n_params * param_dtype_bytes,
         "grads": n_params * param_dtype_bytes,

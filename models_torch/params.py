@@ -29,12 +29,38 @@ def parameter_breakdown(cfg: PatchTSTConfig) -> dict[str, int]:
     uses_stats = cfg.revin and cfg.revin_stats
     return {
         "revin": 2 * c if (cfg.revin and cfg.revin_affine) else 0,
-        "embed": cfg.patch_len * d + d,
+        # Independent: Linear(P, D) shared by the channels; mixed: Linear(P*C, D).
+        "embed": cfg.embed_in * d + d,
         "pos": n * d,
         "encoder": cfg.n_layers * layer_parameters(d, cfg.d_ff) + (2 * d if cfg.norm_first else 0),
-        # The flatten head sees every channel's every token: it grows with C*N*D.
-        "head": c * n * d + (2 * c if uses_stats else 0) + 1,
+        # The flatten head sees every token of a sample: C*N*D when channel-independent (it
+        # grows with the feature count), N*D when mixed.
+        "head": cfg.sequences_per_sample * n * d + (2 * c if uses_stats else 0) + 1,
     }
+
+
+# The top-level modules of PatchTST and the part of the model each belongs to. A module
+# missing here is an error, so a new one cannot silently escape the grouping.
+PARTS = {"revin": "embedding", "embed": "embedding", "pos": "embedding",
+         "layers": "encoder", "final_norm": "encoder", "head": "head"}
+
+
+def param_counts(model: torch.nn.Module) -> dict[str, int]:
+    """Real trainable numel of a built model: {"total", "embedding", "encoder", "head"}.
+
+    Grouped by top-level module (see `PARTS`): embedding = RevIN affine + patch embedding +
+    positions; encoder = the layers (+ the final norm of pre-norm models); head = the final
+    linear. ``total`` is their sum, every trainable parameter.
+    """
+    counts = {"embedding": 0, "encoder": 0, "head": 0}
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        top = name.split(".", 1)[0]
+        if top not in PARTS:
+            raise ValueError(f"parameter {name!r} belongs to no known part of PatchTST")
+        counts[PARTS[top]] += p.numel()
+    return {"total": sum(counts.values()), **counts}
 
 
 def count_parameters(cfg: PatchTSTConfig | dict[str, Any]) -> int:

@@ -1,10 +1,15 @@
 """PatchTST (Nie et al., 2023, "A Time Series is Worth 64 Words") as a binary classifier.
 
-Reads top to bottom:
+Reads top to bottom (``channels="independent"``, the default and the paper's model):
 
     x (B, L, C) --RevIN--> per-channel series --end pad + unfold--> (B, C, N, P) patches
       --shared Linear(P, D) + learned positions--> (B*C, N, D) tokens, channel-independent
       --encoder layers--> (B, C, N, D) --flatten--> (B, C*N*D) --dropout--> Linear --> (B,) logits
+
+and with ``channels="mixed"`` (one token per patch position, all channels in it):
+
+    x (B, L, C) --RevIN--> (B, C, N, P) patches --> (B, N, C*P) --Linear(P*C, D) + positions-->
+      (B, N, D) tokens --encoder layers--> (B, N, D) --flatten--> (B, N*D) --> Linear --> (B,)
 
 Departures from the published model, each deliberate:
   * The head emits one logit from all channels' flattened tokens (the paper's forecasting head
@@ -14,6 +19,12 @@ Departures from the published model, each deliberate:
     channel's mean and log-std to the head.
   * Attention is plain scaled-dot-product (``F.scaled_dot_product_attention``, fused kernels
     when available); the official code's residual attention scores are not used.
+  * ``channels="mixed"`` is not in the paper (it is the original fts study's model): the
+    encoder sees N tokens instead of C*N, so a sample costs one encoder pass instead of C, and
+    features can interact inside attention. RevIN still normalises each channel of each window
+    on its own, BEFORE the channels are mixed: mixing raw channels would let the largest-scale
+    feature dominate the embedding. The embedding (P*C*D weights) grows with C instead of the
+    head (N*D weights).
   * The encoder is written out rather than taken from ``nn.TransformerEncoder``, whose layers
     hard-code LayerNorm: the paper uses BatchNorm1d over d_model, which is the default here
     (``norm="batch"``), with LayerNorm available (``norm="layer"``). Post-norm by default as
@@ -117,15 +128,16 @@ class EncoderLayer(nn.Module):
 
 
 class PatchTST(nn.Module):
-    """Channel-independent patch transformer returning one logit per sample."""
+    """Patch transformer returning one logit per sample; channel-independent or mixed."""
 
     def __init__(self, cfg: PatchTSTConfig) -> None:
         super().__init__()
         self.cfg = cfg
         n, d, c = cfg.n_patches, cfg.d_model, cfg.n_features
         self.revin = RevIN(c, cfg.revin_eps, cfg.revin_affine) if cfg.revin else None
-        # One embedding shared by every channel: that is what "channel-independent" means.
-        self.embed = nn.Linear(cfg.patch_len, d)
+        # Independent: one embedding shared by every channel (Linear(P, D)). Mixed: one
+        # embedding of all channels' patch at a position (Linear(P*C, D)).
+        self.embed = nn.Linear(cfg.embed_in, d)
         self.pos = nn.Parameter(torch.empty(n, d))
         nn.init.uniform_(self.pos, -0.02, 0.02)  # the reference code's initialisation
         self.drop = nn.Dropout(cfg.dropout)
@@ -134,7 +146,7 @@ class PatchTST(nn.Module):
         self.final_norm = Norm(cfg.norm, d) if cfg.norm_first else None
         self.head_drop = nn.Dropout(cfg.head_dropout)
         n_stats = 2 * c if (cfg.revin and cfg.revin_stats) else 0
-        self.head = nn.Linear(c * n * d + n_stats, 1)
+        self.head = nn.Linear(cfg.sequences_per_sample * n * d + n_stats, 1)
 
     @classmethod
     def from_config(cls, cfg: PatchTSTConfig | dict[str, Any]) -> PatchTST:
@@ -166,13 +178,17 @@ class PatchTST(nn.Module):
         mean = std = None
         if self.revin is not None:
             x, mean, std = self.revin(x)
-        z = self.embed(self.patchify(x)) + self.pos  # (B, C, N, D)
+        patches = self.patchify(x)  # (B, C, N, P)
+        if self.cfg.channels == "mixed":
+            # (B, N, C*P): position i's token holds patch i of every channel, channel-major.
+            patches = patches.transpose(1, 2).reshape(b, 1, self.cfg.n_patches, -1)
+        z = self.embed(patches) + self.pos  # (B, C, N, D), or (B, 1, N, D) when mixed
         z = self.drop(z.reshape(-1, *z.shape[2:]))  # (B*C, N, D): channels become batch rows
         for layer in self.layers:
             z = layer(z)
         if self.final_norm is not None:
             z = self.final_norm(z)
-        z = self.head_drop(z.reshape(b, -1))  # (B, C*N*D)
+        z = self.head_drop(z.reshape(b, -1))  # (B, C*N*D), or (B, N*D) when mixed
         if mean is not None and self.cfg.revin_stats:
             z = torch.cat([z, mean.reshape(b, -1), std.log().reshape(b, -1)], dim=-1)
         return self.head(z).squeeze(-1)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fts.cli.common import get_project
+from fts.cli.common import get_project, progress_printer
 
 
 @click.command("run")
@@ -14,14 +14,19 @@ from fts.cli.common import get_project
 @click.option("--dry-run", is_flag=True,
               help="List every cell with real parameter counts, memory and time estimates; "
                    "write nothing.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout; progress on stderr.")
+@click.option("--max-hours", type=float, default=24.0, show_default=True,
+              help="Refuse a matrix whose unfinished cells are estimated above this.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
-def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -> None:
+def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool,
+            max_hours: float, quiet: bool) -> None:
     """Run the experiment matrix STUDY_FILE (resumable: finished cells are skipped)."""
     project = get_project(ctx)
     exp = project.experiment(study_file)
+    progress = progress_printer(quiet, as_json)
     if dry_run:
-        plans = project.plan(exp, progress=(lambda _: None) if as_json else click.echo)
+        plans = project.plan(exp, progress=progress)
         if as_json:
             click.echo(json.dumps([p.to_dict() for p in plans], indent=2))
         else:
@@ -30,8 +35,18 @@ def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool) -
             click.echo(f"{len(plans)} cells; {len(plans) - len(fit)} do not fit this machine; "
                        f"~{hours:.1f} h for the rest at max_epochs (early stopping shortens it)")
         return
-    outcomes = project.run(exp, progress=click.echo)
+    try:
+        outcomes = project.run(exp, progress=progress, max_hours=max_hours, show_bar=not quiet)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted: finished cells, trials and final runs are kept; resume with "
+                   f"the same command (fts run {study_file})", err=True)
+        ctx.exit(130)
     ran = sum(not o.skipped for o in outcomes)
+    if as_json:
+        click.echo(json.dumps({"experiment": exp.name, "cells": [
+            {"cell": o.cell, "skipped": o.skipped, "final_runs": o.final_runs}
+            for o in outcomes]}, indent=2))
+        return
     click.echo(f"{exp.name}: {len(outcomes)} cells ({ran} run now, {len(outcomes) - ran} already "
                f"done); write the report with `fts report {exp.name}`")
 

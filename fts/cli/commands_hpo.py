@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
-from fts.cli.common import get_project
+from fts.cli.common import get_project, progress_printer
 
 
 @click.group("hpo", invoke_without_command=True)
@@ -30,11 +31,23 @@ from fts.cli.common import get_project
 @click.option("--min-val-positives", type=int, default=50, show_default=True,
               help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
               "0 disables the rule.")
+@click.option("--channels", type=click.Choice(["independent", "mixed", "search"]),
+              default="independent", show_default=True,
+              help="PatchTST channel mode; search: both modes are choices of the search.")
+@click.option("--max-hours", type=float, default=24.0, show_default=True,
+              help="Refuse a study whose estimated total (an upper bound) exceeds this.")
+@click.option("--dry-run", is_flag=True,
+              help="Print the estimate (architectures, memory, time, total); run nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="JSON on stdout (the estimate with --dry-run, else the outcome); "
+                   "progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
               threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
               max_epochs: int, patience: int, max_train_batches: int, seed: int, inputs: str,
-              min_val_positives: int) -> None:
+              min_val_positives: int, channels: str, max_hours: float, dry_run: bool,
+              as_json: bool, quiet: bool) -> None:
     """Search architectures within BUDGET and training settings with Optuna; the study is
     stored in the warehouse (or PostgreSQL) and resumes where it stopped."""
     if ctx.invoked_subcommand is not None:
@@ -46,15 +59,49 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
     spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
                      ctx_len=ctx_len, seed=seed, name=name, max_epochs=max_epochs,
                      patience=patience, max_train_batches=max_train_batches, inputs=inputs,
-                     min_val_positives=min_val_positives)
+                     min_val_positives=min_val_positives, channels=channels)
     project = get_project(ctx)
+    progress = progress_printer(quiet, as_json)
+    if dry_run:
+        _hpo_dry_run(ctx, project, spec, trials, max_hours, as_json, progress)
+        return
     try:
-        out = project.hpo(spec, trials, storage_url=storage_url, progress=click.echo)
+        out = project.hpo(spec, trials, storage_url=storage_url, progress=progress,
+                          max_hours=max_hours, show_bar=not quiet)
     except KeyboardInterrupt:
         click.echo(f"stopped; resume with the same command (study {spec.name})", err=True)
         ctx.exit(130)
+    if as_json:
+        click.echo(json.dumps({"study": out.name, "finished": out.finished,
+                               "ran_now": out.ran_now, "failed_now": out.failed_now,
+                               "best_trial": out.best_trial, "best_value": out.best_value,
+                               "dataset_manifest_id": out.dataset_manifest_id}, indent=2))
+        return
     best = f"best trial {out.best_trial} ({out.best_value:.4f})" if out.best_value is not None else "no complete trial"
     click.echo(f"study {out.name}: {out.finished} finished trials ({out.ran_now} run now); {best}")
+
+
+def _hpo_dry_run(ctx: click.Context, project: Any, spec: Any, trials: int, max_hours: float,
+                 as_json: bool, progress: Any) -> None:
+    """`fts hpo --dry-run`: the study's estimate; writes nothing; exit 1 when it is refused."""
+    from fts.hpo.estimate import estimate_study, sample_counts
+    from fts.train.arch import budget_grid
+    from fts.train.dryrun import n_features_of
+
+    budget_grid(spec.budget, n_features_of(project.paths, spec.tier), spec.ctx_len)
+    counts = sample_counts(project.paths, spec)
+    if counts is None:
+        progress(f"(tier {spec.tier} is not built or not current: samples unknown, so no "
+                 f"time per epoch; `fts build-tier {spec.tier}` first)")
+    est = estimate_study(project.paths, spec, trials, counts=counts, max_hours=max_hours)
+    if as_json:
+        click.echo(json.dumps(est.to_dict(), indent=2))
+    else:
+        for line in est.lines():
+            click.echo(line)
+    if est.refusal:
+        click.echo(f"error: {est.refusal}", err=True)
+        ctx.exit(1)
 
 
 @hpo_group.command("show")
@@ -81,6 +128,19 @@ def hpo_show(ctx: click.Context, study: str, storage_url: str | None, as_json: b
                    f"{best['n_params']:,} params, AUC {best['val_auc']}")
         for k, v in best["params"].items():
             click.echo(f"  {k} = {v}")
+    costed = [t for t in info["trials"] if t.get("seconds_per_epoch") is not None]
+    if costed:
+        click.echo("cost, estimated before each trial against measured while it trained:")
+        click.echo(f"  {'trial':>5}  {'arch':<32} {'s/epoch est':>11} {'actual':>9} "
+                   f"{'memory est':>10} {'peak RSS':>9} {'CPU':>6}")
+        for t in costed:
+            est = t["estimate_seconds_per_epoch"]
+            mem = t["estimate_memory_bytes"]
+            click.echo(f"  {t['number']:>5}  {str(t['params'].get('arch')):<32} "
+                       f"{est if est is None else f'{est:.2f}':>11} "
+                       f"{t['seconds_per_epoch']:>9.2f} "
+                       f"{'-' if mem is None else f'{mem / 2**30:.2f}G':>10} "
+                       f"{t['peak_rss_bytes'] / 2**30:>8.2f}G {t['cpu_percent_mean']:>5.0f}%")
     if info["extremes"]:
         click.echo("extremes of the grid:")
         for t in info["extremes"]:

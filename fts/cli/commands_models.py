@@ -6,7 +6,7 @@ import json
 
 import click
 
-from fts.cli.common import get_project
+from fts.cli.common import get_project, progress_printer
 
 
 def _gib(n: int) -> str:
@@ -66,21 +66,30 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--dropout", type=float, default=0.2, show_default=True)
 @click.option("--bf16", is_flag=True, help="bf16 autocast (fast on GPUs, slow on most CPUs).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("--channels", type=click.Choice(["independent", "mixed"]), default="independent",
+              show_default=True,
+              help="independent: each feature its own token sequence (C encoder passes per "
+                   "sample); mixed: one token per patch holds every feature (one pass).")
 @click.option("--dry-run", is_flag=True, help="Estimate parameters, memory and time; train nothing.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.option("--inputs", type=click.Choice(["scale_free", "raw"]), default="scale_free",
               show_default=True, help="Model inputs: made independent of the price and volume "
               "scale from each column's declared kind, or the tier's raw values.")
 @click.option("--min-val-positives", type=int, default=50, show_default=True,
               help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
               "0 disables the rule (recorded in the dataset).")
+@click.option("--max-hours", type=float, default=24.0, show_default=True,
+              help="Refuse a run whose estimate (every epoch run) exceeds this.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the result as JSON (progress goes to stderr).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshold: float,
               ctx_len: int, arch: tuple[str, ...], seed: int, max_epochs: int, patience: int,
               lr: float, weight_decay: float, batch_size: int, micro_batch: int,
               warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
-              max_train_batches: int, dropout: float, bf16: bool, device: str, dry_run: bool,
-              as_json: bool, inputs: str, min_val_positives: int) -> None:
+              max_train_batches: int, dropout: float, bf16: bool, device: str, channels: str,
+              dry_run: bool, inputs: str, min_val_positives: int, max_hours: float,
+              as_json: bool, quiet: bool) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig
@@ -94,7 +103,7 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
         overrides[key.strip()] = int(value)
     request = RunRequest(
         tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold, ctx_len=ctx_len,
-        arch=overrides, dropout=dropout, device=device,
+        arch=overrides, dropout=dropout, device=device, channels=channels, max_hours=max_hours,
         train=TrainConfig(lr=lr, weight_decay=weight_decay, warmup_frac=warmup_frac,
                           min_lr_ratio=min_lr_ratio, max_epochs=max_epochs, patience=patience,
                           batch_size=batch_size, micro_batch=micro_batch, grad_clip=grad_clip,
@@ -103,20 +112,25 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
         inputs=inputs, min_val_positives=min_val_positives,
     )
     project = get_project(ctx)
+    progress = progress_printer(quiet, as_json)
     if dry_run:
-        est = project.dry_run(request, progress=click.echo)
+        est = project.dry_run(request, progress=progress, max_hours=max_hours)
         if as_json:
             click.echo(json.dumps(est.to_dict(), indent=2))
         else:
-            per_epoch = f"{est.seconds_per_epoch:.1f}s" if est.seconds_per_epoch else "n/a"
+            from fts.train.estimate import format_hours
+
+            per_epoch = (format_hours(est.seconds_per_epoch / 3600)
+                         if est.seconds_per_epoch else "n/a")
+            total = f", at most {format_hours(est.run_hours)} in all" if est.run_hours else ""
             click.echo(f"{est.n_params:,} parameters; peak memory ~{_gib(est.memory_estimate_bytes)} "
                        f"at micro-batch {est.micro_batch} of {_gib(est.memory_available_bytes)} "
-                       f"available on {est.device}; ~{per_epoch} per epoch")
-        if not est.fits:
-            click.echo(f"error: would not fit: {est.reason}; not started", err=True)
+                       f"available on {est.device}; ~{per_epoch} per epoch{total}")
+        if est.reason:
+            click.echo(f"error: {est.reason}", err=True)
             ctx.exit(1)
         return
-    record = project.train(request, progress=click.echo)
+    record = project.train(request, progress=progress)
     if as_json:
         click.echo(json.dumps({"run_id": record.run_id, "n_params": record.n_params,
                                "best_epoch": record.best_epoch, "epochs_run": record.epochs_run,

@@ -71,3 +71,13 @@ def get_project(ctx: click.Context) -> Any:
     root = ctx.find_root()
     project_dir = (root.obj or {}).get("project_dir")
     return Project(project_dir)
+
+
+def progress_printer(quiet: bool, as_json: bool) -> Any:
+    """Where progress lines go: nowhere with -q, stderr with --json (stdout then holds only
+    the JSON), else stdout."""
+    if quiet:
+        return lambda _line: None
+    if as_json:
+        return lambda line: click.echo(line, err=True)
+    return click.echo

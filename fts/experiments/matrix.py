@@ -53,6 +53,7 @@ class Experiment:
     patience: int = 5
     max_train_batches: int = 0
     source: str = ""
+    channels: str = "independent"  # PatchTST channel mode: independent, mixed or search
 
     def cells(self) -> list[Cell]:
         """Every cell, in a stable order: budgets inside tiers inside targets."""
@@ -82,7 +83,7 @@ def load_experiment(path: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     known = {"name", "description", "tiers", "budgets", "horizons", "thresholds", "trials",
-             "seeds", "ctx_len", "split", "training", "dataset"}
+             "seeds", "ctx_len", "split", "training", "dataset", "channels"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -119,7 +120,11 @@ def load_experiment(path: str | Path) -> Experiment:
         min_val_positives=min_pos,
         max_epochs=int(training.get("max_epochs", 30)), patience=int(training.get("patience", 5)),
         max_train_batches=int(training.get("max_train_batches", 0)), source=str(path),
+        channels=str(data.get("channels", "independent")),
     )
+    if exp.channels not in ("independent", "mixed", "search"):
+        raise ConfigError(f"{path}: `channels` must be independent, mixed or search, "
+                          f"got {exp.channels!r}")
     if exp.trials < 1:
         raise ConfigError(f"{path}: `trials` must be >= 1")
     return exp

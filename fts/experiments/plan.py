@@ -24,14 +24,15 @@ from fts.experiments.runner import spec_dataset
 from fts.features import describe_tier
 from fts.train.arch import select_architecture
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
-from fts.train.dryrun import n_features_of, probe_seconds_per_step
+from fts.train.dryrun import n_features_of
+from fts.train.estimate import probe_seconds_per_step
 from fts.train.run import MEMORY_HEADROOM
 from models_torch import (
     PatchTSTConfig,
     count_parameters,
     estimate_training_memory,
     max_batch_size,
-    parameter_breakdown,
+    train_flops_per_sample,
 )
 
 PROBE_MAX_PARAMS = 5_000_000
@@ -57,15 +58,6 @@ class CellPlan:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def train_flops_per_sample(cfg: PatchTSTConfig) -> float:
-    """~6 FLOPs per parameter per token (forward + backward): the encoder sees every channel's
-    patches as tokens, the head sees each sample once."""
-    parts = parameter_breakdown(cfg)
-    head = sum(v for k, v in parts.items() if "head" in k)
-    body = count_parameters(cfg) - head
-    return 6.0 * (body * cfg.n_features * cfg.n_patches + head)
 
 
 def _built_tiers(paths: ProjectPaths, exp: Experiment, progress: Any) -> list[str]:
@@ -100,7 +92,13 @@ def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
     def arch(tier: str, budget: str) -> PatchTSTConfig:
         # Selecting from the grid costs ~40 ms; each (tier, budget) recurs across cells.
         if (tier, budget) not in archs:
-            archs[tier, budget] = select_architecture(budget, features[tier], exp.ctx_len)
+            # A "search" over channel modes is estimated at its independent centre (the
+            # dearer mode per parameter).
+            mode = "mixed" if exp.channels == "mixed" else "independent"
+            template = PatchTSTConfig(n_features=features[tier], ctx_len=exp.ctx_len,
+                                      channels=mode)
+            archs[tier, budget] = select_architecture(budget, features[tier], exp.ctx_len,
+                                                      template=template)
         return archs[tier, budget]
 
     def count(tier: str, cell: Any) -> int | None:

@@ -23,7 +23,7 @@ from fts.experiments.baselines import store_baselines
 from fts.experiments.matrix import Cell, Experiment
 from fts.features import build_tier
 from fts.hpo.search import run_study
-from fts.hpo.space import parse_arch_key
+from fts.hpo.space import key_channels, parse_arch_key
 from fts.hpo.storage import study_storage
 from fts.hpo.study import StudySpec
 from fts.train.request import RunRequest
@@ -46,7 +46,7 @@ def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
                      max_epochs=exp.max_epochs, patience=exp.patience,
                      max_train_batches=exp.max_train_batches, split=exp.split,
                      common_start=common_start, inputs=exp.inputs,
-                     min_val_positives=exp.min_val_positives)
+                     min_val_positives=exp.min_val_positives, channels=exp.channels)
 
 
 class CellSettingsChanged(ConfigError):
@@ -61,7 +61,9 @@ def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, A
         "seeds": list(exp.seeds), "split": exp.split.to_dict(), "inputs": exp.inputs,
         "min_val_positives": exp.min_val_positives,
         "common_start": str(common_start), "max_epochs": exp.max_epochs,
-        "patience": exp.patience, "max_train_batches": exp.max_train_batches}))
+        "patience": exp.patience, "max_train_batches": exp.max_train_batches,
+        # Only when not the default, so cells finished before channel modes existed still match.
+        **({"channels": exp.channels} if exp.channels != "independent" else {})}))
 
 
 def _done_cells(paths: ProjectPaths, experiment: str) -> dict[str, dict[str, Any] | None]:
@@ -107,14 +109,21 @@ def prepare(paths: ProjectPaths, exp: Experiment, progress: Progress) -> Any:
 
 
 def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress = lambda _: None,
-                   show_bar: bool = True) -> list[CellOutcome]:
-    """Execute the matrix; returns what happened to each cell."""
+                   show_bar: bool = True, max_hours: float | None = None) -> list[CellOutcome]:
+    """Execute the matrix; returns what happened to each cell.
+
+    With `max_hours`, the unfinished cells are estimated first (`plan_experiment`) and the
+    matrix is refused (`CannotFinish`) when one does not fit in memory or their total exceeds
+    it.
+    """
     start = prepare(paths, exp, progress)
     done = _done_cells(paths, exp.name)
     outcomes = []
     cells = exp.cells()
     settings = {cell.key: cell_settings(exp, cell, start) for cell in cells}
     _refuse_changed(exp, settings, done)
+    if max_hours is not None:
+        _refuse_unaffordable(paths, exp, set(done), max_hours, progress)
     for i, cell in enumerate(cells, 1):
         prefix = f"[{i}/{len(cells)}] {cell.key}"
         if cell.key in done:
@@ -125,7 +134,7 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
             continue
         progress(f"{prefix}: search ({exp.trials} trials)")
         spec = study_spec(exp, cell, start)
-        out = run_study(paths, spec, exp.trials, progress=lambda _: None, show_bar=show_bar)
+        out = run_study(paths, spec, exp.trials, progress=progress, show_bar=show_bar)
         if out.best_trial is None:
             raise FtsError(f"{cell.study}: no trial completed; see `fts hpo show {cell.study}`")
         if out.manifest is None:  # pragma: no cover - run_study returns with N finished trials
@@ -140,7 +149,9 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
             if seed in runs:
                 continue
             request = _final_request(exp, cell, spec, best.params, seed, pin)
-            record = run_training(paths, request, dataset=dataset)
+            record = run_training(paths, request, dataset=dataset,
+                                  progress=lambda line, tag=f"{prefix}: seed {seed}": progress(
+                                      f"{tag}: {line.strip()}"))
             runs[seed] = record.run_id
             progress(f"{prefix}: seed {seed}: test log-loss "
                      f"{record.test_metrics['log_loss']:.4f} (run {record.run_id[:12]})")
@@ -156,6 +167,27 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
                  sha256_json(settings[cell.key])])
         outcomes.append(CellOutcome(cell.key, False, [runs[s] for s in exp.seeds]))
     return outcomes
+
+
+def _refuse_unaffordable(paths: ProjectPaths, exp: Experiment, done: set[str],
+                         max_hours: float, progress: Progress) -> None:
+    """Estimate the unfinished cells; refuse the matrix when one cannot fit in memory or
+    their total (every trial and final run at max_epochs: an upper bound) exceeds max_hours."""
+    from fts.experiments.plan import plan_experiment
+    from fts.train.estimate import WAYS_FORWARD, CannotFinish, format_hours
+
+    plans = [p for p in plan_experiment(paths, exp, progress=progress) if p.cell not in done]
+    ways = f"not started. Ways forward: {', '.join(WAYS_FORWARD)}"
+    too_big = [p.cell for p in plans if not p.fits]
+    if too_big:
+        raise CannotFinish(f"{exp.name}: {len(too_big)} cell(s) do not fit in memory "
+                           f"({', '.join(too_big[:3])}); {ways}")
+    hours = sum(p.cell_hours or 0.0 for p in plans)
+    progress(f"{exp.name}: {len(plans)} cell(s) to run, estimated at most "
+             f"{format_hours(hours)} (--max-hours {max_hours:g})")
+    if hours > max_hours:
+        raise CannotFinish(f"{exp.name}: {len(plans)} cell(s) are estimated at "
+                           f"{format_hours(hours)}, over --max-hours {max_hours:g}; {ways}")
 
 
 def spec_dataset(exp: Experiment, cell: Cell) -> Any:
@@ -177,7 +209,8 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       train=dataclasses.replace(train, seed=seed), split=exp.split,
                       common_start=spec.common_start, inputs=exp.inputs,
                       min_val_positives=exp.min_val_positives, evaluate_test=True, purpose="final",
-                      study=cell.study, study_manifest=study_manifest)
+                      study=cell.study, study_manifest=study_manifest,
+                      channels=key_channels(params["arch"]))
 
 
 def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,

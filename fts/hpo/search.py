@@ -6,8 +6,9 @@
   total: a resumed study runs only the rest. A FAILED trial (an exception, a killed worker,
   Ctrl-C, a surplus trial of a race between workers) keeps its reason and does not count, so
   the study still ends with exactly N finished ones.
-- The grid's extremes are queued as the first trials, and again on every open for those that
-  have no live trial yet (a study created with few trials, then resumed with more).
+- The grid's extremes are queued as the first trials when the study leaves at least as many
+  trials after them for TPE, else the budget's central architecture alone (`first_trials`);
+  again on every open for those that have no live trial yet (a study resumed with more).
 - The sampler is seeded per trial (fts.hpo.sampler): a resumed run or a second worker draws
   new settings, and a fresh study with the same seed draws the same ones.
 - Trials are driven with ask/tell, so each outcome is recorded exactly as it happened: a value
@@ -33,14 +34,23 @@ from fts.core.paths import ProjectPaths
 from fts.hpo.guard import check_params_reached
 from fts.hpo.manifest import write_study_manifest
 from fts.hpo.sampler import TrialSeededSampler
-from fts.hpo.space import SearchSpace, build_space, parse_arch_key, suggest
+from fts.hpo.space import (
+    SearchSpace,
+    build_space,
+    first_trials,
+    key_channels,
+    parse_arch_key,
+    suggest,
+)
 from fts.hpo.stale import fail_stale_running_trials, heartbeat, worker_tag
 from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
+from fts.train.estimate import CannotFinish
 from fts.train.folds import train_on_folds
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
+IDENTITY_DEFAULTS = {"channels": "independent"}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # hold a place of the N
 Progress = Callable[[str], None]
@@ -65,13 +75,6 @@ def _count(study: optuna.Study, states: tuple[TrialState, ...]) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def _request(spec: StudySpec) -> RunRequest:
-    return RunRequest(tier=spec.tier, budget=spec.budget, horizon=spec.horizon,
-                      threshold_pct=spec.threshold_pct, ctx_len=spec.ctx_len, split=spec.split,
-                      common_start=spec.common_start, tickers=spec.tickers, inputs=spec.inputs,
-                      min_val_positives=spec.min_val_positives)
-
-
 def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                dataset_id: str, n_features: int, n_trials: int) -> tuple[optuna.Study, SearchSpace]:
     """Create the study, or load it and check that it is the same study."""
@@ -94,7 +97,8 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
         while "search_space" not in study.user_attrs and time.monotonic() < deadline:
             time.sleep(0.2)
         attrs = study.user_attrs
-        stored = {k: attrs.get(k) for k in identity}
+        # A study stored before channel modes existed is channel-independent.
+        stored = {k: attrs.get(k, IDENTITY_DEFAULTS.get(k)) for k in identity}
         if stored != identity:
             diff = ", ".join(f"{k}: study has {stored[k]!r}, asked {identity[k]!r}"
                              for k in identity if stored[k] != identity[k])
@@ -102,7 +106,7 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                               "it was left untouched: choose another --study name")
         space = SearchSpace.from_dict(attrs["search_space"])
     else:
-        space = build_space(spec.budget, n_features, spec.ctx_len)
+        space = build_space(spec.budget, n_features, spec.ctx_len, spec.channels)
         study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
                                     sampler=sampler, pruner=pruner, load_if_exists=True)
         for key, value in identity.items():
@@ -115,12 +119,12 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
 
 
 def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: int) -> list[str]:
-    """Queue the grid extremes that have no live trial yet; returns their labels.
+    """Queue the first trials (`first_trials`) that have no live trial yet; returns their labels.
 
-    The extremes run as ordinary trials, first (the sampler learns from them and the trials
-    record them), at most as many as the study will still run: `n_trials` less its finished,
-    running and already queued trials. An extreme is matched by its label (the trial user attr
-    `extreme`); one whose only trials FAILED (killed, surplus, an error) is queued again.
+    They run as ordinary trials, first (the sampler learns from them and the trials record
+    them), at most as many as the study will still run: `n_trials` less its finished,
+    running and already queued trials. A first trial is matched by its label (the trial user
+    attr `extreme`); one whose only trials FAILED (killed, surplus, an error) is queued again.
     Two processes opening the same study at the same moment may both queue one (as Optuna's
     `enqueue_trial(skip_if_exists=True)` may): it then trains twice, as two ordinary trials.
     """
@@ -129,7 +133,7 @@ def enqueue_missing_extremes(study: optuna.Study, space: SearchSpace, n_trials: 
     covered = {t.user_attrs.get("extreme") for t in live}
     room = n_trials - len(live)
     queued: list[str] = []
-    for label, key in space.extremes:
+    for label, key in first_trials(space, n_trials):
         if len(queued) >= room:
             break
         if label not in covered:
@@ -159,8 +163,13 @@ def claim_trial(study: optuna.Study, n_trials: int) -> optuna.Trial | None:
 
 def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
               storage_url: str | None = None, progress: Progress = lambda _: None,
-              show_bar: bool = True) -> StudyOutcome:
-    """Run (or resume) the study until it holds `n_trials` finished trials."""
+              show_bar: bool = True, max_hours: float | None = None) -> StudyOutcome:
+    """Run (or resume) the study until it holds `n_trials` finished trials.
+
+    With `max_hours`, the study's cost is estimated and printed first (fts.hpo.estimate), and
+    a study that does not fit in memory or would take longer is refused (`CannotFinish`)
+    before the study is created.
+    """
     if n_trials < 1:
         raise ConfigError("--trials must be at least 1")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # fts prints its own progress
@@ -171,7 +180,20 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     budget_grid(spec.budget, n_features, spec.ctx_len)  # a budget nothing fits -> error
     if storage_url:
         parse_storage_url(storage_url)  # a malformed URL -> error before any work
-    dataset = prepare_dataset(paths, _request(spec), progress)
+    dataset = None
+    if max_hours is not None:
+        from fts.hpo.estimate import estimate_study, sample_counts
+
+        counts = sample_counts(paths, spec)  # from the built tier, writing nothing
+        if counts is None:  # the tier must be built to count: build it, then estimate
+            dataset = prepare_dataset(paths, spec.dataset_request(), progress)
+            counts = dataset.counts
+        estimate = estimate_study(paths, spec, n_trials, counts=counts, max_hours=max_hours)
+        for line in estimate.lines():
+            progress(line)
+        if estimate.refusal:
+            raise CannotFinish(estimate.refusal)
+    dataset = dataset or prepare_dataset(paths, spec.dataset_request(), progress)
     study, space = open_study(paths, spec, storage_url, dataset.id, len(dataset.feature_names),
                               n_trials)
     outcome = StudyOutcome(spec.name, _count(study, FINISHED), 0, 0, [], None, None, dataset.id)
@@ -228,6 +250,17 @@ def run_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     return outcome
 
 
+def _cost_attrs(config: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The trial's estimate beside what it really cost (for `fts hpo show`)."""
+    cost, estimate = config.get("cost", {}), config.get("estimate", {})
+    epochs = cost.get("epoch_seconds") or []
+    return [("estimate_seconds_per_epoch", estimate.get("seconds_per_epoch")),
+            ("seconds_per_epoch", sum(epochs) / len(epochs) if epochs else None),
+            ("estimate_memory_bytes", estimate.get("memory_bytes")),
+            ("peak_rss_bytes", cost.get("peak_rss_bytes")),
+            ("cpu_percent_mean", cost.get("cpu_percent_mean"))]
+
+
 def _best(study: optuna.Study) -> tuple[int, float] | None:
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     if not complete:
@@ -271,6 +304,8 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         dropout=params["dropout"], train=spec.train_config(params, trial.number),
         split=spec.split, common_start=spec.common_start, tickers=spec.tickers,
         evaluate_test=False, purpose="trial", study=spec.name, trial_number=trial.number,
+        channels=key_channels(params["arch"]), inputs=spec.inputs,
+        min_val_positives=spec.min_val_positives,
     )
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -280,7 +315,9 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                                      f"{metrics['val_loss']:.4f} above the median")
 
     try:
-        selection = train_on_folds(paths, request, dataset, on_epoch=report, run=run_training)
+        selection = train_on_folds(
+            paths, request, dataset, on_epoch=report, run=run_training,
+            progress=lambda line: progress(f"trial {trial.number}: {line.strip()}"))
         record = selection.last
     except optuna.TrialPruned as exc:
         trial.set_user_attr("prune_reason", str(exc))
@@ -314,7 +351,8 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
                        ("epochs_run", record.epochs_run), ("best_epoch", record.best_epoch),
                        ("val_auc", record.val_metrics["roc_auc"]),
                        ("val_pr_auc", record.val_metrics["pr_auc"]),
-                       ("val_brier", record.val_metrics["brier"])):
+                       ("val_brier", record.val_metrics["brier"]),
+                       *_cost_attrs(record.config)):
         trial.set_user_attr(key, value)
     trial.set_user_attr("fold_val_log_loss", list(selection.fold_values))
     trial.set_user_attr("fold_run_ids", [r.run_id for r in selection.records])

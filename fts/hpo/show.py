@@ -13,6 +13,9 @@ from fts.hpo.stale import fail_stale_running_trials, stale_running_trials
 from fts.hpo.storage import study_storage
 
 _STALE_REASON = "its worker died or went silent while the trial was running (found stale)"
+# The estimate a trial started with beside what it really cost (fts.hpo.search._cost_attrs).
+COST_ATTRS = ("estimate_seconds_per_epoch", "seconds_per_epoch", "estimate_memory_bytes",
+              "peak_rss_bytes", "cpu_percent_mean")
 
 
 def _trial_row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
@@ -22,6 +25,7 @@ def _trial_row(t: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "best_epoch": t.user_attrs.get("best_epoch"), "epochs_run": t.user_attrs.get("epochs_run"),
         "val_auc": t.user_attrs.get("val_auc"), "run_id": t.user_attrs.get("run_id"),
         "extreme": t.user_attrs.get("extreme"),
+        **{k: t.user_attrs.get(k) for k in COST_ATTRS},
         "reason": t.user_attrs.get("fail_reason") or t.user_attrs.get("prune_reason"),
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from fts.train.config import TrainConfig
+from fts.train.request import RunRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
 
@@ -35,8 +36,11 @@ class StudySpec:
     tickers: tuple[str, ...] | None = None
     inputs: str = "scale_free"
     min_val_positives: int = MIN_VAL_POSITIVES
+    channels: str = "independent"  # "independent", "mixed", or "search" (both are choices)
 
     def __post_init__(self) -> None:
+        if self.channels not in ("independent", "mixed", "search"):
+            raise ConfigError(f"channels {self.channels!r}: use independent, mixed or search")
         if not self.name:
             label = f"{self.tier}-{self.budget}-h{self.horizon}-p{self.threshold_pct:g}"
             object.__setattr__(self, "name", label)
@@ -49,7 +53,7 @@ class StudySpec:
                 "threshold_pct": self.threshold_pct, "ctx_len": self.ctx_len,
                 "dataset_manifest_id": dataset_manifest_id, "seed": self.seed,
                 "max_epochs": self.max_epochs, "patience": self.patience,
-                "max_train_batches": self.max_train_batches}
+                "max_train_batches": self.max_train_batches, "channels": self.channels}
 
     def train_config(self, params: dict[str, Any], trial_number: int) -> TrainConfig:
         """The trial's training settings: sampled ones plus the study's fixed ones."""
@@ -58,6 +62,14 @@ class StudySpec:
                            max_epochs=self.max_epochs, patience=self.patience,
                            max_train_batches=self.max_train_batches,
                            seed=self.seed + trial_number)
+
+    def dataset_request(self) -> RunRequest:
+        """A request for the study's dataset (tier, target, context, split, tickers)."""
+        return RunRequest(tier=self.tier, budget=self.budget, horizon=self.horizon,
+                          threshold_pct=self.threshold_pct, ctx_len=self.ctx_len,
+                          split=self.split, common_start=self.common_start,
+                          tickers=self.tickers, inputs=self.inputs,
+                          min_val_positives=self.min_val_positives)
 
     def replace(self, **changes: Any) -> StudySpec:
         return dataclasses.replace(self, **changes)

@@ -149,6 +149,7 @@ def fit(
     stale = 0
     step = 0
     for epoch in range(cfg.max_epochs):
+        epoch_started = time.perf_counter()
         model.train()
         order = rng.permutation(n_train)
         # Summed on the device: reading a loss back every step would stall a GPU.
@@ -183,7 +184,8 @@ def fit(
         if not math.isfinite(val_loss):
             raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch}")
         metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
-                   "lr": optimizer.param_groups[0]["lr"]}
+                   "lr": optimizer.param_groups[0]["lr"],
+                   "seconds": time.perf_counter() - epoch_started}  # training + validation
         result.history.append(metrics)
         result.epochs_run = epoch + 1
         if val_loss < result.best_val_loss:

@@ -7,8 +7,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, DatasetSpec, SplitPolicy
 from fts.train.config import TrainConfig
+from models_torch import CHANNEL_MODES
 
 PURPOSES = ("train", "trial", "final")
 
@@ -35,6 +37,10 @@ class RunRequest:
     # Train on walk-forward fold `fold` (its train and val blocks) instead of train/val; None:
     # the plain split (the last fold). fts.train.folds sets it for a trial's per-fold models.
     fold: int | None = None
+    channels: str = "independent"  # PatchTST channel mode: "independent" or "mixed"
+    # Refuse the run before training when its estimate exceeds this many hours (None: never;
+    # search trials are checked once, for the whole study).
+    max_hours: float | None = None
     common_start: dt.date | None = None
     evaluate_test: bool = True  # the test split is evaluated once, when the run is made
     purpose: str = "train"
@@ -42,6 +48,10 @@ class RunRequest:
     trial_number: int | None = None
     # The study manifest a final run's settings came from (id, trials_sha256): a run input.
     study_manifest: tuple[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.channels not in CHANNEL_MODES:
+            raise ConfigError(f"channels {self.channels!r}: use one of {', '.join(CHANNEL_MODES)}")
 
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,

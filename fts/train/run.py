@@ -7,6 +7,7 @@ manifest and `train.runs`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -15,10 +16,19 @@ import torch
 
 from fts.core.errors import FtsError
 from fts.core.paths import ProjectPaths
-from fts.datasets import Dataset, build_dataset
+from fts.datasets import Dataset, build_dataset, split_counts
 from fts.features import build_tier
 from fts.train.arch import select_architecture
+from fts.train.cost import CostMeter
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
+from fts.train.estimate import (
+    CannotFinish,
+    Probe,
+    RunEstimate,
+    estimate_run,
+    n_features_of,
+    refusal,
+)
 from fts.train.loop import EpochCallback, fit, predict
 from fts.train.metrics import choose_threshold, classification_metrics
 from fts.train.request import RunRequest
@@ -29,6 +39,8 @@ from models_torch import (
     estimate_training_memory,
     format_count,
     max_batch_size,
+    param_counts,
+    train_flops_per_sample,
 )
 
 MEMORY_HEADROOM = 0.8  # plan for 80 % of what is free: the estimate is not the whole process
@@ -60,7 +72,7 @@ def prepare_dataset(paths: ProjectPaths, request: RunRequest,
 def resolve(request: RunRequest, n_features: int, device: torch.device | None = None) -> Resolved:
     """Pick the architecture and the micro-batch; refuse a run that cannot fit in memory."""
     template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
-                              dropout=request.dropout)
+                              dropout=request.dropout, channels=request.channels)
     model = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     from models_torch import count_parameters
 
@@ -82,19 +94,55 @@ def resolve(request: RunRequest, n_features: int, device: torch.device | None = 
                     estimate_training_memory(model, micro), available)
 
 
+def _counts_without_writing(paths: ProjectPaths, request: RunRequest) -> dict[str, int] | None:
+    """Samples per split from the built tier, writing nothing; None when it is not built."""
+    try:
+        return split_counts(paths, request.dataset_spec(), common_start=request.common_start)
+    except FtsError:
+        return None
+
+
+def _estimate(request: RunRequest, res: Resolved, counts: dict[str, int],
+              probes: dict[PatchTSTConfig, Probe], check: bool) -> RunEstimate:
+    """The run's cost estimate (one probe per architecture); with `check`, refuse a run that
+    cannot finish within `request.max_hours`."""
+    t = request.train
+    est = estimate_run(res.model, batch_size=t.batch_size, max_epochs=t.max_epochs,
+                       max_train_batches=t.max_train_batches, train_samples=counts.get("train"),
+                       val_samples=counts.get("val"), device=res.device,
+                       available=res.memory_available, micro_batch=res.micro_batch,
+                       known=probes.get(res.model))
+    if est.seconds_per_sample is not None:
+        probes[res.model] = Probe(est.seconds_per_sample, est.how)
+    if check and request.max_hours is not None:
+        reason = refusal("this run", est, est.run_hours, request.max_hours)
+        if reason:
+            raise CannotFinish(reason)
+    return est
+
+
 def run_training(
     paths: ProjectPaths, request: RunRequest, *, dataset: Dataset | None = None,
     progress: Callable[[str], None] = lambda _: None, on_epoch: EpochCallback | None = None,
 ) -> RunRecord:
     """Train, evaluate at the best epoch, and store the run. Returns the stored record."""
     device = pick_device(request.device)  # a bad device fails before a tier is built
+    use_all_cores()
+    probes: dict[PatchTSTConfig, Probe] = {}
+    if dataset is None and request.max_hours is not None:
+        # Refuse before anything is written, when the built tier can count the samples.
+        counts = _counts_without_writing(paths, request)
+        if counts is not None:
+            n = n_features_of(paths, request.tier)
+            _estimate(request, resolve(request, n, device), counts, probes, check=True)
     dataset = dataset or prepare_dataset(paths, request, progress)
     if dataset.spec.horizon != request.horizon or dataset.spec.threshold_pct != request.threshold_pct:
         raise FtsError(f"dataset {dataset.id[:12]} is for h={dataset.spec.horizon}, "
                        f"p={dataset.spec.threshold_pct}; the run asked h={request.horizon}, "
                        f"p={request.threshold_pct}")
-    use_all_cores()
     res = resolve(request, len(dataset.feature_names), device)
+    estimate = _estimate(request, res, dataset.counts, probes,
+                         check=request.max_hours is not None)
     torch.manual_seed(request.train.seed)
     model = PatchTST(res.model)
     real = sum(p.numel() for p in model.parameters())
@@ -104,12 +152,19 @@ def run_training(
     train_name, val_name = fold_splits(dataset, request.fold)
     train, val = dataset.split(train_name), dataset.split(val_name)
 
+    last = [time.perf_counter()]
+
     def report(epoch: int, metrics: dict[str, float]) -> None:
-        progress(f"  epoch {epoch:3d}  train {metrics['train_loss']:.4f}  val {metrics['val_loss']:.4f}")
+        now = time.perf_counter()
+        progress(f"  epoch {epoch:3d}  train {metrics['train_loss']:.4f}  val "
+                 f"{metrics['val_loss']:.4f}  {now - last[0]:.1f} s")
+        last[0] = now
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
-    result = fit(model, request.train, train, val, res.device, res.micro_batch, on_epoch=report)
+    with CostMeter(res.device) as meter:
+        result = fit(model, request.train, train, val, res.device, res.micro_batch,
+                     on_epoch=report)
     # Predicted as the loop validated (bf16 or not): the reported val log-loss is then the very
     # loss that chose the best epoch, and the HPO objective is what early stopping saw.
     bf16 = request.train.bf16
@@ -127,11 +182,20 @@ def run_training(
         "dataset": {"manifest_id": dataset.id, **dataset.spec.to_dict()},
         "model": res.model.to_dict(),
         "n_params": real,
+        # The parameter and compute axes of a scaling study (the report fits against them).
+        "param_counts": param_counts(model),
+        "train_flops_per_sample": train_flops_per_sample(res.model),
         "budget": request.budget,
         "train": request.train.to_dict(),
         "device": res.device.type,
         "micro_batch": res.micro_batch,
         "memory_estimate_bytes": res.memory_estimate,
+        # What the run was expected to cost when it started (fts.train.estimate).
+        "estimate": {"seconds_per_sample": estimate.seconds_per_sample,
+                     "seconds_per_epoch": estimate.seconds_per_epoch,
+                     "memory_bytes": estimate.memory_bytes, "how": estimate.how},
+        # ... and what it really cost, measured while it trained (fts.train.cost).
+        "cost": {**meter.result, "epoch_seconds": [h["seconds"] for h in result.history]},
     }
     if request.fold is not None:  # a selection model of one walk-forward fold
         resolved_config["fold"] = {"index": request.fold, "train": train_name, "val": val_name}

@@ -64,7 +64,7 @@ def test_dry_run_lists_every_cell_with_real_parameter_counts_and_writes_nothing(
     assert result.exit_code == 0, result.output
     assert snapshot(root) == before
 
-    plans = json.loads(result.output)
+    plans = json.loads(result.stdout)  # progress goes to stderr with --json
     keys = [f"{t}:{b}:h{h}:p1" for h in (1, 3) for t in ("a20", "a100") for b in ("20K", "100K", "2B")]
     assert [p["cell"] for p in plans] == keys
     assert "a100: not built" in text.output

@@ -69,14 +69,13 @@ def test_study_runs_then_resumes_to_exactly_n_and_records_its_dataset(built_proj
         assert f"d{config['model']['d_model']}" == d and config["n_params"] == r["n_params"]
 
 
-def test_the_grid_extremes_are_the_first_trials(built_project_dir: Path) -> None:
+def test_a_small_study_starts_at_the_centre_then_samples(built_project_dir: Path) -> None:
     spec = StudySpec(tier="a20", budget="20K", ctx_len=32, max_epochs=1, max_train_batches=1, name="x")
     run_study(Project(built_project_dir).paths, spec, 2, show_bar=False)
-    study = Project(built_project_dir).sql(
-        "select user_attrs from hpo_trials where study = 'x' order by number").to_pylist()
-    extremes = [json.loads(r["user_attrs"]).get("extreme") for r in study]
-    assert extremes[0] and extremes[1]  # enqueued ones come first
-    assert any("smallest d_model" in e for e in extremes if e)
+    rows = Project(built_project_dir).sql(
+        "select params, user_attrs from hpo_trials where study = 'x' order by number").to_pylist()
+    labels = [json.loads(r["user_attrs"]).get("extreme") for r in rows]
+    assert labels == ["centre", None]  # 2 trials: no room for 4 extremes, so TPE samples
 
 
 def test_reusing_a_name_with_different_settings_is_refused(built_project_dir: Path) -> None:

@@ -35,8 +35,7 @@ def _trials(project: Path, study: str) -> list[dict]:
         f"where study = '{study}' order by number").to_pylist()
 
 
-def test_a_resumed_study_draws_new_settings_and_runs_the_remaining_extremes(
-        built_project_dir: Path) -> None:
+def test_a_resumed_study_draws_new_settings_and_searches(built_project_dir: Path) -> None:
     paths = Project(built_project_dir).paths
     run_study(paths, _spec("r"), 2, show_bar=False)
     resumed = run_study(paths, _spec("r"), 4, show_bar=False)
@@ -45,12 +44,14 @@ def test_a_resumed_study_draws_new_settings_and_runs_the_remaining_extremes(
     settings = [tuple(json.loads(r["params"])[k] for k in SETTINGS) for r in rows]
     assert not set(settings[:2]) & set(settings[2:])  # not the first run's draws again
     labels = [json.loads(r["user_attrs"]).get("extreme") for r in rows]
+    # 4 trials leave no room for TPE after the 4 extremes: the centre, then sampled trials.
     _, space = open_study(paths, _spec("r"), None, resumed.dataset_manifest_id,
                           n_features_of(paths, "a20"), 4)
-    assert labels == [label for label, _ in space.extremes[:4]]
+    assert len(space.extremes) == 4 and labels == ["centre", None, None, None]
+    assert json.loads(rows[0]["params"])["arch"] == space.centre
 
 
-def test_opening_a_study_queues_the_extremes_it_has_room_for(built_project_dir: Path) -> None:
+def test_opening_a_study_queues_the_first_trials_it_has_room_for(built_project_dir: Path) -> None:
     paths = Project(built_project_dir).paths
     n_features = n_features_of(paths, "a20")
 
@@ -61,12 +62,15 @@ def test_opening_a_study_queues_the_extremes_it_has_room_for(built_project_dir: 
     first = labels(1)
     _, space = open_study(paths, _spec("e"), None, "ds", n_features, 1)
     extremes = [label for label, _ in space.extremes]
-    assert len(extremes) >= 3 and first == extremes[:1]
-    assert labels(3) == extremes[:3]  # resumed with more trials: two more extremes
-    assert labels(3) == extremes[:3]  # nothing queued twice
+    assert len(extremes) == 4 and first == ["centre"]
+    assert labels(7) == ["centre"]  # 7 < 2 x 4: still no room for the extremes and TPE
+    assert labels(8) == ["centre", *extremes]  # resumed with room: the extremes too
+    assert labels(8) == ["centre", *extremes]  # nothing queued twice
     study = optuna.load_study(study_name="e", storage=journal_storage(paths))
+    study.tell(study.ask(), state=TrialState.FAIL)  # the centre's trial failed
+    assert labels(8) == extremes  # not queued again: 8 trials start from the extremes
     study.tell(study.ask(), state=TrialState.FAIL)  # the first extreme's trial failed
-    assert labels(3) == extremes[1:3] + extremes[:1]  # so it is queued again
+    assert labels(8) == [*extremes[1:], extremes[0]]  # so it is queued again
 
 
 def test_a_trial_asked_when_the_study_is_full_is_surplus_and_never_trains(

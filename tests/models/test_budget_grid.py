@@ -74,15 +74,17 @@ def spread(archs: list, k: int = 5) -> list:
     return archs[::step] + [archs[-1]] + grid_extremes(archs)
 
 
+@pytest.mark.parametrize("channels", ["independent", "mixed"])
 @pytest.mark.parametrize("budget", BUDGETS)
 @pytest.mark.parametrize("ctx_len", CTX_LENS)
-def test_grid_is_non_empty_and_in_budget(budget, ctx_len):
+def test_grid_is_non_empty_and_in_budget(budget, ctx_len, channels):
     value = parse_budget(budget)
     for n_features in N_FEATURES:
-        archs = architecture_grid(budget, n_features, ctx_len)
+        archs = architecture_grid(budget, n_features, ctx_len, channels=channels)
         assert archs, (budget, n_features, ctx_len)
         for arch in archs:
             cfg = arch.config
+            assert cfg.channels == channels
             assert (cfg.n_features, cfg.ctx_len) == (n_features, ctx_len)
             assert in_budget(arch.n_params, value)
             assert cfg.d_model % cfg.n_heads == 0 and cfg.d_model // cfg.n_heads >= 8
@@ -94,6 +96,23 @@ def test_grid_is_non_empty_and_in_budget(budget, ctx_len):
         for arch in spread(archs):
             real = meta_numel(arch.config)
             assert real == arch.n_params and in_budget(real, value), arch
+
+
+def test_each_channel_mode_has_its_own_grid():
+    # The same architecture counts (C-1)*N*D fewer head weights and (C-1)*P*D more embedding
+    # weights when mixed, so the two grids hold different architectures.
+    ind = architecture_grid("200K", 100, 64)
+    mix = architecture_grid("200K", 100, 64, channels="mixed")
+    assert ind and mix and all(a.config.channels == "mixed" for a in mix)
+    assert {a.config.replace(channels="independent") for a in mix} != {a.config for a in ind}
+    for a in mix[::50]:
+        c = a.config
+        assert a.n_params == meta_numel(c) == (meta_numel(c.replace(channels="independent"))
+                                               - 99 * c.n_patches * c.d_model
+                                               + 99 * c.patch_len * c.d_model)
+    template = PatchTSTConfig(n_features=1, ctx_len=1, patch_len=1, stride=1, n_heads=1,
+                              channels="mixed")
+    assert architecture_grid("200K", 100, 64, template=template) == mix
 
 
 def test_grid_is_sorted_deterministic_and_unique():

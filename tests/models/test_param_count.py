@@ -36,6 +36,7 @@ def configs(draw: st.DrawFn, max_features: int = 120, max_ctx: int = 512) -> Pat
         revin_affine=draw(st.booleans()),
         revin_stats=draw(st.booleans()),
         end_padding=draw(st.sampled_from(["stride", "minimal"])),
+        channels=draw(st.sampled_from(["independent", "mixed"])),
     )
 
 
@@ -71,6 +72,19 @@ def test_meta_helper_and_breakdown(kw):
     assert count_parameters(cfg) == count_parameters_meta(cfg) == sum(breakdown.values())
     # The flatten head is C * N * D + 1 and is part of the count.
     assert breakdown["head"] == cfg.n_features * cfg.n_patches * cfg.d_model + 1
+
+
+@pytest.mark.parametrize("channels", ["independent", "mixed"])
+def test_breakdown_parts_match_the_real_modules(channels):
+    # Hand-computed for C=7, L=40, P=8, S=4 (N = (40 + 4 - 8) // 4 + 1 = 10), D=16.
+    cfg = PatchTSTConfig(n_features=7, ctx_len=40, patch_len=8, stride=4, d_model=16,
+                         n_heads=2, d_ff=32, n_layers=2, channels=channels)
+    parts = parameter_breakdown(cfg)
+    model = PatchTST(cfg)
+    numel = {name: sum(p.numel() for p in m.parameters()) for name, m in model.named_children()}
+    assert parts["embed"] == numel["embed"] == (8 if channels == "independent" else 56) * 16 + 16
+    assert parts["head"] == numel["head"] == (7 if channels == "independent" else 1) * 160 + 1
+    assert parts["pos"] == model.pos.numel() == 160
 
 
 def test_count_accepts_a_dict():

@@ -211,3 +211,40 @@ def test_last_row_baseline(hidden):
     y[:, :-1] = 0.0  # only the last row matters
     assert model(x).shape == (4,)
     torch.testing.assert_close(model(x), model(y))
+
+
+def test_mixed_channels_one_token_sequence_per_sample():
+    # Mixed: the encoder runs B sequences (not B*C) and one token holds every channel's patch,
+    # so a change in one channel reaches every channel's contribution through attention.
+    cfg = small_cfg(64, 16, 8, n_features=5, channels="mixed", revin=False)
+    model = eval_model(cfg)
+    seen, embedded = [], []
+    model.layers[0].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    model.embed.register_forward_hook(lambda m, i, o: embedded.append(i[0]))
+    x = torch.randn(3, 64, 5, dtype=torch.float64)
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (3,) and seen == [torch.Size([3, cfg.n_patches, 16])]
+    # Channel-major packing: token i's inputs are (channel 0's patch i, channel 1's, ...),
+    # patch i of channel c being x[i*S : i*S + P, c].
+    tokens = embedded[0].reshape(3, cfg.n_patches, 5 * 16)
+    for i, c in ((0, 0), (2, 1), (5, 4)):
+        assert torch.equal(tokens[:, i, 16 * c:16 * (c + 1)], x[:, 8 * i:8 * i + 16, c])
+    independent = eval_model(cfg.replace(channels="independent"))
+    seen.clear()
+    independent.layers[0].register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    with torch.no_grad():
+        independent(x)
+    assert seen == [torch.Size([15, cfg.n_patches, 16])]
+
+
+def test_mixed_revin_is_per_channel_before_mixing():
+    # RevIN still normalises each channel of each window: rescaling one channel leaves the
+    # output unchanged in mixed mode too (affine off: identity after normalising).
+    cfg = small_cfg(32, 8, 4, n_features=4, channels="mixed", revin_affine=False)
+    model = eval_model(cfg)
+    x = torch.randn(2, 32, 4, dtype=torch.float64)
+    y = x.clone()
+    y[..., 2] = 1000.0 * y[..., 2] + 7.0
+    with torch.no_grad():
+        assert torch.allclose(model(x), model(y), atol=1e-9)

@@ -49,6 +49,8 @@ def saved_activation_bytes(cfg: PatchTSTConfig, batch_size: int) -> int:
         dict(norm="layer", norm_first=True, attn_dropout=0.1),
         dict(patch_len=8, stride=4, d_model=32, n_heads=4, d_ff=32, n_layers=1),
         dict(patch_len=32, stride=32, d_model=256, n_heads=4, d_ff=1024, attn_dropout=0.3),
+        dict(channels="mixed"),
+        dict(channels="mixed", patch_len=8, stride=4, d_model=64, n_heads=4, d_ff=256),
     ],
 )
 def test_activation_estimate_bounds_saved_tensors(kw):
