@@ -206,8 +206,10 @@ def test_the_schema_declares_every_column_with_built_in_checks() -> None:
     assert {str(c.dtype) for c in features.values()} == {"float64"}
     assert {n for n, c in features.items() if c.nullable} == {"obv", "vix"}
     assert features["obv"].title.startswith("may be null: the ticker has no volume data")
+    # Declared [0, 100], widened by the rounding it allows: 1e-9 of the range (docs/features.md).
     assert [(c.name, c.statistics) for c in features["rsi"].checks] == [
-        ("in_range", {"min_value": 0.0, "max_value": 100.0, "include_min": True,
+        ("in_range", {"min_value": pytest.approx(-1e-7, abs=1e-15),
+                      "max_value": pytest.approx(100 + 1e-7, abs=1e-12), "include_min": True,
                       "include_max": True})]
     assert features["ret"].checks[0].statistics == {
         "min_value": -np.inf, "max_value": np.inf, "include_min": False, "include_max": False}
@@ -219,9 +221,11 @@ def test_the_schema_yaml_holds_every_check_and_reads_back_into_the_same_checks()
     text = schema_yaml("t", COLUMNS, VOLUME_TICKERS)
     doc = yaml.safe_load(text)
     assert doc["columns"]["rsi"]["in_range"] == {
-        "min_value": 0.0, "max_value": 100.0, "include_min": True, "include_max": True}
-    assert doc["columns"]["vix"]["in_range"] == {
-        "min_value": 0.0, "max_value": float("inf"), "include_min": True, "include_max": False}
+        "min_value": pytest.approx(-1e-7, abs=1e-15), "max_value": pytest.approx(100 + 1e-7, abs=1e-12),
+        "include_min": True, "include_max": True}
+    assert doc["columns"]["vix"]["in_range"] == {  # one bound: 1e-9 of max(|0|, 1)
+        "min_value": pytest.approx(-1e-9, abs=1e-17), "max_value": float("inf"),
+        "include_min": True, "include_max": False}
     assert doc["columns"]["vix"]["nullable"] is True and "nullable" not in doc["columns"]["ret"]  # pandera writes only true
     assert doc["checks"][0]["options"]["check_name"] == VOLUME_CHECK
     assert doc["unique"] == ["ticker", "date"]

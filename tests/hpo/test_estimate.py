@@ -137,7 +137,7 @@ def test_a_mixed_study_trains_mixed_trials(built_project_dir: Path) -> None:
     rows = Project(built_project_dir).sql(
         "select t.params, r.config from hpo_trials t join train.runs r "
         "on r.study = t.study and r.trial_number = t.number where t.study = 'mixed'").to_pylist()
-    assert len(rows) == 2
+    assert len(rows) == 2 * 3  # one run per walk-forward fold of the default selection split
     for row in rows:
         arch = json.loads(row["params"])["arch"]
         config = json.loads(row["config"])

@@ -41,7 +41,12 @@ def test_json_has_one_target_whose_numbers_are_the_stored_ones(experiment_projec
     assert lo < point["metric"] < hi
     assert block["fit"] is None
     assert block["reason"] == "1 distinct model size; a power-law fit needs at least 4"
-    assert "param_counts" in block["reason_nonhead"]  # runs stored before the counts were
+    # Runs store their param_counts: the non-head axis is total - head of the real model.
+    assert block["param_counts_stored"] is True and block["reason_nonhead"] == block["reason"]
+    counts = json.loads(rows(root, "SELECT config->'param_counts' FROM train.runs "
+                                   "WHERE purpose = 'final' AND seed = 0")[0][0])
+    assert counts["total"] == point["params"]
+    assert point["nonhead_params"] == counts["total"] - counts["head"]
     chosen = rows(root, "SELECT config->'model'->>'d_model', config->'train'->>'lr' "
                         "FROM train.runs WHERE purpose = 'final' AND seed = 0")[0]
     assert point["architecture"]["d_model"] == int(chosen[0])
