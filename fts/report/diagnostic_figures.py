@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from fts.report.curves import LearningCurve, RunCurves  # noqa: E402
 from fts.report.studies import StudyHistory  # noqa: E402
@@ -63,6 +64,7 @@ def learning_curves_figure(curves: dict[str, list[LearningCurve]], path: Path) -
                            edgecolors="black")
         ax.set_title(cell, fontsize=9)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
@@ -111,6 +113,7 @@ def hpo_history_figure(histories: dict[str, StudyHistory | str], path: Path) -> 
         ax.scatter(h.numbers, h.values, s=14, color="C0", label="trial objective")
         ax.step(h.numbers, h.best, where="post", color="C3", label="best so far")
         ax.set_xlabel("trial")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("validation objective" + (" (lower is better)" if h.minimize else ""))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)

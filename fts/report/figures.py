@@ -106,6 +106,7 @@ def draw_calibration(tables: dict[str, pd.DataFrame]) -> Figure:
     ax.legend(fontsize=7)
     cnt.set_xlabel("mean predicted probability")
     cnt.set_ylabel("samples in bin")
-    cnt.set_ylim(bottom=0)
+    top_count = max((int(t["count"].max()) for t in tables.values()), default=1)
+    cnt.set_ylim(0, top_count * 1.2)
     cnt.grid(alpha=0.3)
     return fig
