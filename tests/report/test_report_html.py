@@ -24,7 +24,12 @@ from fts.report.data import load_report_data
 from fts.report.diagnostics import FIGURES
 from fts.report.figures import draw_calibration, draw_scaling
 from fts.report.stats import calibration_table
-from fts.report.studies import MIN_IMPORTANCE_TRIALS, load_histories, param_importance
+from fts.report.studies import (
+    MIN_IMPORTANCE_TRIALS,
+    load_histories,
+    param_importance,
+    study_history,
+)
 from tests.ingest.helpers import rows, run_fts
 
 STUDY = "tiny:a50:10K:h1:p1"
@@ -168,3 +173,22 @@ def test_importance_is_computed_for_a_study_with_enough_trials():
     assert param_importance(few) == (None, f"{MIN_IMPORTANCE_TRIALS - 1} finished trial(s); "
                                      f"parameter importance needs at least "
                                      f"{MIN_IMPORTANCE_TRIALS}")
+
+
+def test_hpo_history_is_the_finished_trials_in_order_with_the_best_so_far():
+    outcomes = iter([0.5, 0.7, None, 0.3, 0.4])
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.suggest_float("x", 0, 1)
+        value = next(outcomes)
+        if value is None:
+            raise ValueError("a failed trial is not on the history")
+        return value
+
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=5, catch=(ValueError,))
+    h = study_history(study)
+    assert h.numbers.tolist() == [0, 1, 3, 4]
+    assert h.values.tolist() == [0.5, 0.7, 0.3, 0.4]
+    assert h.best.tolist() == [0.5, 0.5, 0.3, 0.3]
+    assert h.n_trials == {"COMPLETE": 4, "FAIL": 1}
