@@ -187,6 +187,11 @@ def write_report(paths: ProjectPaths, name: str,
             staged = [pub.stage(o["path"], lambda t, f=tmp / Path(o["path"]).name: os.replace(f, t))
                       for o in outputs]
             pub.commit([(manifest, staged)])
+            if not html:
+                # An earlier --html page belongs to a report this one superseded: removed, so
+                # no page older than report.md sits beside it (the audit skips superseded
+                # reports' files, which later reports overwrite anyway).
+                (final / "report.html").unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final / "report.md"

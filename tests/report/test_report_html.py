@@ -17,6 +17,7 @@ import pytest
 from matplotlib.container import ErrorbarContainer
 from PIL import Image
 
+from fts.audit import audit_project
 from fts.core.paths import ProjectPaths
 from fts.hpo import journal_storage
 from fts.report.curves import learning_curves, roc_pr_curves, running_best
@@ -30,6 +31,7 @@ from fts.report.studies import (
     param_importance,
     study_history,
 )
+from fts.report.writer import write_report
 from tests.ingest.helpers import rows, run_fts
 
 STUDY = "tiny:a50:10K:h1:p1"
@@ -192,3 +194,15 @@ def test_hpo_history_is_the_finished_trials_in_order_with_the_best_so_far():
     assert h.values.tolist() == [0.5, 0.7, 0.3, 0.4]
     assert h.best.tolist() == [0.5, 0.5, 0.3, 0.3]
     assert h.n_trials == {"COMPLETE": 4, "FAIL": 1}
+
+
+def test_a_report_without_html_removes_the_older_page_and_html_comes_back(reported: Path,
+                                                                           tmp_path: Path):
+    root = tmp_path / "project"
+    shutil.copytree(reported, root)
+    page = root / "data/reports/tiny/report.html"
+    write_report(ProjectPaths(root), "tiny", n_boot=50)
+    assert not page.exists()  # never an HTML page older than the report.md beside it
+    write_report(ProjectPaths(root), "tiny", n_boot=50, html=True)
+    assert page.exists()
+    assert audit_project(ProjectPaths(root)).ok
