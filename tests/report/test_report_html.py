@@ -81,7 +81,7 @@ def test_chromium_renders_the_page_and_it_is_not_blank(reported: Path, tmp_path:
     assert browser, "chromium is missing: `apt-get install chromium` (.ci/run installs it)"
     shot = tmp_path / "shot.png"
     page = reported / "data/reports/tiny/report.html"
-    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                     "--hide-scrollbars", f"--user-data-dir={tmp_path / 'profile'}",
                     f"--screenshot={shot}", "--window-size=1200,2400", page.as_uri()],
                    check=True, timeout=90, capture_output=True)
