@@ -312,11 +312,13 @@ class Project:
             return load_experiment(study_file)
         return study_file
 
-    def report(self, name: str, *, progress: Progress = _silent, **options: Any) -> Any:
-        """Write the report of experiment `name` from stored results; returns its path."""
+    def report(self, name: str, *, progress: Progress = _silent, html: bool = False,
+               **options: Any) -> Any:
+        """Write the report of experiment `name` from stored results; returns the path of
+        report.md (with `html`, report.html is written beside it)."""
         from fts.report.writer import write_report
 
-        return write_report(self.paths, name, progress=progress, **options)
+        return write_report(self.paths, name, progress=progress, html=html, **options)
 
     def audit(self) -> Any:
         """Re-hash every artefact and check every link (`fts.audit.AuditReport`, `.ok`)."""

@@ -55,15 +55,20 @@ def run_cmd(ctx: click.Context, study_file: str, dry_run: bool, as_json: bool,
 @click.argument("name")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the report's numbers (one object per target) as JSON instead.")
+@click.option("--html", "as_html", is_flag=True,
+              help="Also write report.html: one self-contained page, figures embedded.")
 @click.pass_context
-def report_cmd(ctx: click.Context, name: str, as_json: bool) -> None:
+def report_cmd(ctx: click.Context, name: str, as_json: bool, as_html: bool) -> None:
     """Write the Markdown report of experiment NAME (data/reports/NAME/) from stored runs."""
     project = get_project(ctx)
-    out = project.report(name, progress=(lambda _: None) if as_json else click.echo)
+    out = project.report(name, progress=(lambda _: None) if as_json else click.echo,
+                         html=as_html)
     if as_json:
         click.echo(out.with_name("report.json").read_text(encoding="utf-8"), nl=False)
     else:
         click.echo(f"report written: {out}")
+        if as_html:
+            click.echo(f"report written: {out.with_name('report.html')}")
 
 
 @click.command("evaluate")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pandas as pd
@@ -29,6 +29,8 @@ class ReportData:
     datasets: dict[str, dict]  # dataset manifest bodies by id
     manifests: pd.DataFrame  # id, kind, name, created_at: the whole chain behind the numbers
     baseline_manifests: dict[str, dict]  # baseline manifest bodies by id
+    # train.epochs rows of the final runs (run_id, epoch, train_loss, val_loss, lr)
+    epochs: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def load_report_data(paths: ProjectPaths, experiment: str) -> ReportData:
@@ -49,6 +51,8 @@ def load_report_data(paths: ProjectPaths, experiment: str) -> ReportData:
         all_ids = run_ids + baselines["baseline_id"].tolist()
         predictions = con.sql("SELECT * FROM train.predictions WHERE list_contains(?, run_id)",
                               params=[all_ids]).df()
+        epochs = con.sql("SELECT * FROM train.epochs WHERE list_contains(?, run_id) "
+                         "ORDER BY run_id, epoch", params=[run_ids]).df()
         baseline_manifests = _baseline_manifests(con, baselines["baseline_id"].tolist())
         by_baseline = {b["baseline_id"]: mid for mid, b in baseline_manifests.items()}
         baselines["manifest_id"] = baselines["baseline_id"].map(by_baseline)
@@ -64,7 +68,7 @@ def load_report_data(paths: ProjectPaths, experiment: str) -> ReportData:
     for col in ("val_metrics", "test_metrics"):
         baselines[col] = baselines[col].map(json.loads)
     return ReportData(experiment, cells, runs, predictions, baselines, datasets, manifests,
-                      baseline_manifests)
+                      baseline_manifests, epochs)
 
 
 def _baseline_manifests(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, dict]:

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 
 def _curve(fit: dict[str, Any], grid: np.ndarray) -> np.ndarray:
@@ -25,6 +26,22 @@ def target_title(block: dict[str, Any], with_channels: bool) -> str:
 
 
 def scaling_figure(numbers: dict[str, Any], path: Path) -> None:
+    """Draw `draw_scaling` into the PNG `path`."""
+    _save(draw_scaling(numbers), path)
+
+
+def calibration_figure(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """Draw `draw_calibration` into the PNG `path`."""
+    _save(draw_calibration(tables), path)
+
+
+def _save(fig: Figure, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def draw_scaling(numbers: dict[str, Any]) -> Figure:
     """One panel per target: test log-loss against total parameter count (log x) with each
     point's joint (test dates x seeds) interval and its seeds, the fit where one was made, the
     validation log-loss as hollow markers (the selection metric, not fitted), and every
@@ -64,25 +81,32 @@ def scaling_figure(numbers: dict[str, Any], path: Path) -> None:
         ax.legend(fontsize=6)
     for ax in axes.ravel()[len(blocks):]:
         ax.set_visible(False)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return fig
 
 
-def calibration_figure(tables: dict[str, pd.DataFrame], path: Path) -> None:
-    """Reliability curves on the test split: observed rate against mean predicted probability."""
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+def draw_calibration(tables: dict[str, pd.DataFrame]) -> Figure:
+    """Reliability curves on the test split: observed rate against mean predicted probability,
+    each bin with its exact (Clopper-Pearson) 95 % interval on the observed rate; below, the
+    number of test samples in each bin (how much each point rests on)."""
+    fig, (ax, cnt) = plt.subplots(2, 1, figsize=(6, 7), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 1]})
     ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="perfect calibration")
     top = 0.05
-    for name, table in tables.items():
-        ax.plot(table["mean_predicted"], table["observed_rate"], marker="o", label=name)
-        top = max(top, float(table["mean_predicted"].max()), float(table["observed_rate"].max()))
+    for k, (name, table) in enumerate(tables.items()):
+        x, y = table["mean_predicted"].to_numpy(), table["observed_rate"].to_numpy()
+        err = [y - table["obs_lo"].to_numpy(), table["obs_hi"].to_numpy() - y]
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, color=f"C{k}",
+                    label=f"{name} (95 % exact interval)")
+        cnt.plot(x, table["count"], marker="o", color=f"C{k}")
+        top = max(top, float(x.max()), float(table["obs_hi"].max()))
     ax.set_xlim(0, min(1, top * 1.1))
     ax.set_ylim(0, min(1, top * 1.1))
-    ax.set_xlabel("mean predicted probability")
     ax.set_ylabel("observed positive rate")
     ax.set_title("calibration (test split)")
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    cnt.set_xlabel("mean predicted probability")
+    cnt.set_ylabel("samples in bin")
+    top_count = max((int(t["count"].max()) for t in tables.values()), default=1)
+    cnt.set_ylim(0, top_count * 1.2)
+    cnt.grid(alpha=0.3)
+    return fig

@@ -22,7 +22,9 @@ from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.report.bootstrap import block_bootstrap_ci
 from fts.report.data import ReportData, load_report_data
+from fts.report.diagnostics import write_diagnostics
 from fts.report.figures import calibration_figure, scaling_figure
+from fts.report.html import render_html
 from fts.report.numbers import (
     JOINT_N_BOOT,
     baseline_frames,
@@ -124,9 +126,11 @@ def _balance(data: ReportData) -> list[str]:
 
 
 def write_report(paths: ProjectPaths, name: str,
-                 progress: Callable[[str], None] = lambda _: None, *, n_boot: int = N_BOOT) -> Path:
+                 progress: Callable[[str], None] = lambda _: None, *, n_boot: int = N_BOOT,
+                 html: bool = False) -> Path:
     """Compute and write the report; returns the path of report.md (its numbers are in
-    report.json beside it, `fts.report.numbers.report_numbers`)."""
+    report.json beside it, `fts.report.numbers.report_numbers`). With `html`, also
+    report.html: the same report as one self-contained page (`fts.report.html`)."""
     data = load_report_data(paths, name)
     final = paths.reports_data / name
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -158,9 +162,18 @@ def write_report(paths: ProjectPaths, name: str,
         md += ["", "## Paired comparisons (test log-loss, Holm-corrected)", ""]
         md += _comparisons(data, ens)
         md += ["", "## Class balance per split", ""] + _balance(data)
-        md += ["", "## Calibration", "", "![calibration](calibration.png)", ""]
+        md += ["", "## Calibration", "",
+               "Test split, 8 equal-count bins: each point with its exact 95 % interval on the "
+               "observed rate (bins treated as independent samples, so a lower bound on the "
+               "real uncertainty); the lower panel is the number of samples in each bin.", "",
+               "![calibration](calibration.png)", ""]
+        md += write_diagnostics(paths, data, tmp)
         md += ["## Provenance", ""] + provenance_lines(data)
-        (tmp / "report.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+        text = "\n".join(md) + "\n"
+        (tmp / "report.md").write_text(text, encoding="utf-8")
+        if html:
+            (tmp / "report.html").write_text(render_html(text, tmp, f"Experiment {name}"),
+                                             encoding="utf-8")
         outputs = [{"path": f"data/reports/{name}/{p.name}", "sha256": sha256_file(p)}
                    for p in sorted(tmp.iterdir())]
         # Under the lock, so that a report written at the same time cannot slip in between.
@@ -174,6 +187,11 @@ def write_report(paths: ProjectPaths, name: str,
             staged = [pub.stage(o["path"], lambda t, f=tmp / Path(o["path"]).name: os.replace(f, t))
                       for o in outputs]
             pub.commit([(manifest, staged)])
+            if not html:
+                # An earlier --html page belongs to a report this one superseded: removed, so
+                # no page older than report.md sits beside it (the audit skips superseded
+                # reports' files, which later reports overwrite anyway).
+                (final / "report.html").unlink(missing_ok=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return final / "report.md"
