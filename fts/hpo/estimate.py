@@ -69,6 +69,7 @@ class StudyEstimate:
     total_hours: float | None = None
     max_hours: float = DEFAULT_MAX_HOURS
     refusal: str | None = None
+    folds: int = 1  # models per trial: one per walk-forward fold of the study's split
 
     def to_dict(self) -> dict[str, Any]:
         return {**{k: v for k, v in self.__dict__.items() if k != "archs"},
@@ -78,7 +79,8 @@ class StudyEstimate:
         """The summary a person reads before the search starts."""
         samples = (f"{self.train_samples:,} training + {self.val_samples or 0:,} validation "
                    "samples" if self.train_samples is not None else "samples unknown")
-        out = [f"estimate for study {self.study} on {self.device}: {self.trials} trials x "
+        models = f" x {self.folds} fold models" if self.folds > 1 else ""
+        out = [f"estimate for study {self.study} on {self.device}: {self.trials} trials{models} x "
                f"{self.max_epochs} epochs, {samples}, batch {BATCH}"]
         for a in self.archs:
             e = a.estimate
@@ -95,7 +97,7 @@ class StudyEstimate:
             out.append(f"  {first} {a.label[:44]:<44} {a.arch:<32} {e.n_params:>13,} params "
                        f"{mem}  {cost}")
         if self.total_hours is not None:
-            out.append(f"  total, an upper bound (every trial runs every epoch): "
+            out.append(f"  total, an upper bound (every model of every trial runs every epoch): "
                        f"{format_hours(self.total_hours)} (--max-hours {self.max_hours:g})")
         return out
 
@@ -133,11 +135,15 @@ def estimate_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
                            val_samples=val, device=device, available=available, probe=probe)
         archs.append(ArchCost(label, key, key in first_keys, est))
     hours = [a.estimate.run_hours for a in archs if a.estimate.fits]
+    folds = max(1, spec.split.folds)
     total = None
     if hours and all(h is not None for h in hours):
         by_key = {a.arch: a.estimate.run_hours for a in archs if a.estimate.fits}
         queued = [by_key[k] for k in first_keys if k in by_key]
-        total = sum(queued) + (n_trials - len(queued)) * max(hours)  # type: ignore[arg-type]
+        # A trial trains one model per walk-forward fold (fts.train.folds), each on a fold
+        # train region no larger than the train split the run hours assume: folds x bounds it.
+        total = folds * (sum(queued) + (n_trials - len(queued)) * max(hours))  # type: ignore[arg-type]
     reason = refusal(f"study {spec.name}", archs[0].estimate, total, max_hours)
     return StudyEstimate(spec.name, spec.tier, spec.budget, spec.channels, device.type,
-                         n_trials, spec.max_epochs, train, val, archs, total, max_hours, reason)
+                         n_trials, spec.max_epochs, train, val, archs, total, max_hours, reason,
+                         folds)

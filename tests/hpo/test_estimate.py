@@ -63,7 +63,9 @@ def test_hpo_dry_run_json_lists_the_centre_and_extremes_and_writes_nothing(
     # by the dearest architecture estimated.
     assert [a["first"] for a in archs] == [True] + [False] * (len(archs) - 1)
     worst = max(a["run_hours"] for a in archs)
-    assert est["total_hours"] == pytest.approx(archs[0]["run_hours"] + 2 * worst)
+    # Each trial trains one model per walk-forward fold (3 in the default selection split).
+    assert est["folds"] == 3
+    assert est["total_hours"] == pytest.approx(3 * (archs[0]["run_hours"] + 2 * worst))
     assert est["refusal"] is None
 
 
