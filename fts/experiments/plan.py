@@ -155,7 +155,9 @@ def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
             if exp.max_train_batches:
                 steps = min(steps, exp.max_train_batches)
             per_epoch = per_step * steps
-        runs = exp.trials + len(exp.seeds)
+        # A trial trains one model per walk-forward fold (each on at most the train split);
+        # the final runs train once per seed.
+        runs = exp.trials * max(1, exp.split.folds) + len(exp.seeds)
         hours = per_epoch * exp.max_epochs * runs / 3600 if per_epoch is not None else None
         plans.append(CellPlan(cell.key, cell.tier, cell.budget, n_features, n_params,
                               _arch_label(cfg), micro, memory, fits, n_train, per_epoch, how,

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 import fts.experiments.plan as plan_module
 from fts.cli import cli
 from fts.core.paths import ProjectPaths
+from fts.experiments import load_experiment
 from fts.train.arch import select_architecture
 from fts.train.dryrun import n_features_of
 from models_torch import PatchTST, count_parameters
@@ -31,6 +32,7 @@ ctx_len = 32
 mode = "tail_days"
 val_days = 150
 test_days = 150
+folds = 2
 [dataset]
 min_val_positives = 0  # a smoke study on a short validation span: not about selection
 """
@@ -71,6 +73,7 @@ def test_dry_run_lists_every_cell_with_real_parameter_counts_and_writes_nothing(
     for key in keys:
         assert key in text.output
     paths = ProjectPaths(root)
+    exp = load_experiment(study)
     for p in plans:
         cfg = select_architecture(p["budget"], n_features_of(paths, p["tier"]), 32)
         assert p["n_params"] == count_parameters(cfg)
@@ -82,4 +85,7 @@ def test_dry_run_lists_every_cell_with_real_parameter_counts_and_writes_nothing(
             assert p["fits"] and p["estimate"] == "measured"
             assert p["train_samples"] > 0 and p["seconds_per_epoch"] > 0
             assert p["memory_bytes"] > 0
+            # 2 trials x 2 fold models + 2 seeded final runs, every epoch.
+            assert p["cell_hours"] == pytest.approx(
+                p["seconds_per_epoch"] * exp.max_epochs * (2 * 2 + 2) / 3600)
     assert text.output.count("DOES NOT FIT") == 4
