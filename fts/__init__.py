@@ -14,6 +14,9 @@ import os
 # an explicit OMP_WAIT_POLICY is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# Registers the Optuna journal's views with the warehouse (fts.warehouse.view_sources) before
+# any warehouse is opened: the warehouse layer keeps them but may not import fts.hpo.
+import fts.hpo.views  # noqa: E402, F401
 from fts.core.errors import (  # noqa: E402 - after the OpenMP setting above
     BuildError,
     ConfigError,

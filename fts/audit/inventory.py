@@ -24,9 +24,9 @@ from fts.core.errors import ManifestMismatch, NotFoundError
 from fts.core.hashing import sha256_json, table_content_sha256
 from fts.core.manifest import Manifest, parse_manifest
 from fts.core.paths import ProjectPaths
+from fts.hpo.views import create_hpo_views, finished_trial_records
 from fts.ingest.series import CANONICAL_COLUMNS
 from fts.warehouse.connection import _open  # private on purpose: see open_read_only
-from fts.warehouse.hpo_views import create_hpo_views, finished_trial_records
 
 
 @dataclass

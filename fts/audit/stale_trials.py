@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fts.audit.findings import WARNING, Issue
 from fts.core.paths import ProjectPaths
+from fts.hpo.views import HEARTBEAT_GRACE_S, create_hpo_views
 from fts.warehouse import connect
-from fts.warehouse.hpo_views import HEARTBEAT_GRACE_S, create_hpo_views
 
 
 def stale_trial_warnings(paths: ProjectPaths) -> list[Issue]:

@@ -16,7 +16,6 @@ run for hours while `fts sql` and other searches use the same warehouse.
 
 from __future__ import annotations
 
-import enum
 import json
 import os
 import socket
@@ -36,23 +35,6 @@ from fts.warehouse import connect
 T = TypeVar("T")
 JOURNAL = f"{ALIAS}.hpo.journal"
 Writer = tuple[str | None, int | None, float | None]
-
-
-class OP(enum.IntEnum):
-    """Optuna's journal op codes (optuna.storages.journal._storage.JournalOperation): an
-    on-disk format, so stable; copied here rather than imported from a private module."""
-
-    CREATE_STUDY = 0
-    DELETE_STUDY = 1
-    SET_STUDY_USER_ATTR = 2
-    SET_STUDY_SYSTEM_ATTR = 3
-    CREATE_TRIAL = 4
-    SET_TRIAL_PARAM = 5
-    SET_TRIAL_STATE_VALUES = 6
-    SET_TRIAL_INTERMEDIATE_VALUE = 7
-    SET_TRIAL_USER_ATTR = 8
-    SET_TRIAL_SYSTEM_ATTR = 9
-    DISCARD_TRIALS = 10
 
 
 _INSERT = f"""

@@ -20,8 +20,8 @@ from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
 from fts.hpo.study import StudySpec
+from fts.hpo.views import best_finished_trial, finished_trial_records
 from fts.warehouse import connect, current_manifests
-from fts.warehouse.hpo_views import best_finished_trial, finished_trial_records
 from fts.warehouse.publish import project_lock, publish
 
 STUDY_FORMAT = 1

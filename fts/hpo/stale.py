@@ -43,8 +43,8 @@ from optuna.trial import TrialState
 
 from fts.core.errors import FtsError, NotFoundError
 from fts.hpo.journal import DuckDBJournalBackend, writer_identity
+from fts.hpo.views import HEARTBEAT_GRACE_S, HEARTBEAT_INTERVAL_S
 from fts.warehouse import connect
-from fts.warehouse.hpo_views import HEARTBEAT_GRACE_S, HEARTBEAT_INTERVAL_S
 
 # Start times are compared with this slack (seconds): psutil derives them from boot time and
 # clock ticks, and they are stored rounded to milliseconds.

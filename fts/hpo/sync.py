@@ -29,8 +29,9 @@ from optuna.storages.journal import BaseJournalBackend
 
 from fts.core.errors import ConfigError, NotFoundError
 from fts.core.paths import ProjectPaths
-from fts.hpo.journal import OP, DuckDBJournalBackend
+from fts.hpo.journal import DuckDBJournalBackend
 from fts.hpo.storage import parse_storage_url, rdb_storage
+from fts.hpo.views import OP
 
 SOURCE_ATTR = "fts:synced_from"
 

@@ -7,23 +7,24 @@ Schemas:
 - `meta`: the manifest registry and the pointer from each tier to its current build.
 - `hpo`: `hpo.journal`, the Optuna journal of every hyper-parameter study (see fts.hpo.journal).
 Views named after each built tier, and `hpo_trials` / `hpo_studies` (which replay `hpo.journal`
-in SQL: fts.warehouse.hpo_views), exist twice: stored in the warehouse for any DuckDB client
+in SQL: fts.hpo.views, registered through fts.warehouse.view_sources), exist twice: stored in the warehouse for any DuckDB client
 (fts.warehouse.views), and as TEMP session views made on every fts open, which shadow the stored
 ones so that fts always reads the current build at the project's current location.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
 import duckdb
 
-from fts.warehouse.hpo_views import create_hpo_views, persistent_view_statements
+from fts.warehouse.view_sources import view_sources
 
 SCHEMA_VERSION = 1
 
-DDL = [
+BASE_DDL = [
     "CREATE SCHEMA IF NOT EXISTS raw",
     "CREATE SCHEMA IF NOT EXISTS meta",
     """CREATE TABLE IF NOT EXISTS meta.schema_version (version INTEGER NOT NULL)""",
@@ -192,16 +193,23 @@ DDL = [
         SELECT h.ticker, h.date, h.open, h.high, h.low, h.close, h.volume
         FROM raw.ohlcv_history h
         JOIN raw.latest_loads l USING (load_id)""",
-    # `hpo_trials` / `hpo_studies` stored, for DuckDB clients other than fts (which defines
-    # TEMP views of the same name on each open; those shadow these). The tier views are
-    # stored by set_current_tier (fts.warehouse.views).
-    *persistent_view_statements(),
 ]
 
 
-# The DDL last applied is recorded by its hash, so that an open of an up-to-date warehouse costs
-# one query instead of re-running every statement (the views are re-created each time).
-DDL_SHA256 = hashlib.sha256("\n;\n".join(DDL).encode("utf-8")).hexdigest()
+@functools.cache
+def ddl() -> tuple[str, ...]:
+    """Every schema statement: the tables above, then the views registered from the layers
+    above (`hpo_trials` / `hpo_studies`, stored for DuckDB clients other than fts, which defines
+    TEMP views of the same name on each open; those shadow these). The tier views are stored by
+    set_current_tier (fts.warehouse.views)."""
+    return (*BASE_DDL, *(stmt for source in view_sources() for stmt in source.stored()))
+
+
+@functools.cache
+def ddl_sha256() -> str:
+    """The hash of `ddl()`. The DDL last applied is recorded by it, so that an open of an
+    up-to-date warehouse costs one query instead of re-running every statement."""
+    return hashlib.sha256("\n;\n".join(ddl()).encode("utf-8")).hexdigest()
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -210,17 +218,17 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         applied = con.execute("SELECT sha256 FROM meta.schema_ddl").fetchall()
     except duckdb.CatalogException:  # a new warehouse, or one made before meta.schema_ddl
         applied = []
-    if applied == [(DDL_SHA256,)]:
+    if applied == [(ddl_sha256(),)]:
         return
     con.execute("BEGIN TRANSACTION")
     try:
-        for stmt in DDL:
+        for stmt in ddl():
             con.execute(stmt)
         if not con.execute("SELECT count(*) FROM meta.schema_version").fetchall()[0][0]:
             con.execute("INSERT INTO meta.schema_version VALUES (?)", [SCHEMA_VERSION])
         con.execute("CREATE TABLE IF NOT EXISTS meta.schema_ddl (sha256 VARCHAR NOT NULL)")
         con.execute("DELETE FROM meta.schema_ddl")
-        con.execute("INSERT INTO meta.schema_ddl VALUES (?)", [DDL_SHA256])
+        con.execute("INSERT INTO meta.schema_ddl VALUES (?)", [ddl_sha256()])
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -242,7 +250,8 @@ def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> 
     Temporary views work on read-only connections and always point at the current build,
     wherever the project directory has moved.
     """
-    create_hpo_views(con)
+    for source in view_sources():
+        source.session(con)
     if not _table_exists(con, "meta", "tier_current"):
         return
     for tier, rel_path in con.execute(

@@ -3,7 +3,7 @@
 `duckdb.connect("warehouse.duckdb").sql("select count(*) from a100")` works with nothing but
 the duckdb module: every built tier is a persistent view named after it (schema `main`) over
 its current Parquet file, and `hpo_trials` / `hpo_studies` are persistent views over the
-Optuna journal (their SQL: fts.warehouse.hpo_views; they are part of the schema DDL, so a
+Optuna journal (their SQL: fts.hpo.views; they are part of the schema DDL, so a
 change of that SQL re-creates them on the next read-write open).
 
 Paths: a tier view reads its Parquet file by ABSOLUTE path, because DuckDB resolves a view's

@@ -13,7 +13,7 @@ from fts.core.paths import ProjectPaths
 from fts.experiments import load_experiment
 from fts.experiments.runner import prepare, study_spec
 from fts.hpo.search import run_study
-from fts.warehouse.hpo_views import create_hpo_views
+from fts.hpo.views import create_hpo_views
 from tests.audit.conftest import query, run_fts
 
 

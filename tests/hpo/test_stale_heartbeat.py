@@ -13,8 +13,8 @@ import optuna
 from fts.core.paths import ProjectPaths
 from fts.hpo import journal_storage
 from fts.hpo.stale import heartbeat
+from fts.hpo.views import HEARTBEAT_GRACE_S
 from fts.warehouse import connect
-from fts.warehouse.hpo_views import HEARTBEAT_GRACE_S
 from tests.ingest.helpers import run_fts
 
 

@@ -152,7 +152,7 @@ def test_views_follow_the_journal_without_refresh(paths: ProjectPaths) -> None:
 
 def test_empty_views_have_the_columns_of_the_real_ones(paths: ProjectPaths) -> None:
     """An empty journal gets cheap stand-in views: same names, order and types."""
-    from fts.warehouse.hpo_views import empty_view_statements, hpo_view_statements
+    from fts.hpo.views import empty_view_statements, hpo_view_statements
 
     journal_storage(paths)  # creates hpo.journal
     with connect(paths.warehouse, read_only=True) as con:
@@ -163,3 +163,32 @@ def test_empty_views_have_the_columns_of_the_real_ones(paths: ProjectPaths) -> N
             con.execute(empty)
             assert [c[:2] for c in con.execute(f"DESCRIBE {name}").fetchall()] == [
                 c[:2] for c in real_cols]
+
+
+def test_journal_op_codes_are_optunas_and_written_once() -> None:
+    """The op codes live in one place (fts.hpo.views.OP), equal to Optuna's own enum, and the
+    replay SQL names them instead of repeating their numbers."""
+    import inspect
+    import re
+
+    from optuna.storages.journal._storage import JournalOperation
+
+    import fts.hpo.views as views
+
+    assert {o.name: o.value for o in views.OP} == {o.name: o.value for o in JournalOperation}
+    source = inspect.getsource(views)
+    assert not re.search(r"op_code\s*(=|IN\s*\()\s*\d", source)
+    statements = " ".join(views.hpo_view_statements())
+    assert f"op_code = {int(views.OP.CREATE_TRIAL)}" in statements  # rendered from the enum
+
+
+def test_the_warehouse_keeps_the_hpo_views_it_is_given_from_above() -> None:
+    """fts.hpo registers its views with the warehouse (which never imports hpo): the stored
+    views are part of the schema DDL, the session views are made on every open."""
+    from fts.hpo.views import create_hpo_views, persistent_view_statements
+    from fts.warehouse.schema import ddl
+    from fts.warehouse.view_sources import view_sources
+
+    (source,) = [s for s in view_sources() if s.name == "hpo"]
+    assert source.session is create_hpo_views
+    assert set(persistent_view_statements()) <= set(ddl())

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from fts.warehouse import connect
-from fts.warehouse.schema import DDL_SHA256
+from fts.warehouse.schema import ddl_sha256
 
 
 def _columns(path: Path, table: str) -> list[str]:
@@ -40,7 +40,7 @@ def test_a_warehouse_made_before_a_column_existed_gets_it(tmp_path: Path) -> Non
         pass
     assert "fingerprint" in _columns(path, "experiments.cells")
     with duckdb.connect(str(path), read_only=True) as con:
-        assert con.execute("SELECT sha256 FROM meta.schema_ddl").fetchall() == [(DDL_SHA256,)]
+        assert con.execute("SELECT sha256 FROM meta.schema_ddl").fetchall() == [(ddl_sha256(),)]
 
 
 def test_an_outdated_ddl_record_reapplies_the_schema(tmp_path: Path) -> None:

@@ -1,7 +1,10 @@
 """The session views `hpo_trials` and `hpo_studies`: Optuna's journal (`hpo.journal`) in SQL.
 
 They are TEMP views made on every open (fts.warehouse.schema.create_session_views), so they
-work on read-only connections and always match the code. Binding them costs ~20 ms, so a
+work on read-only connections and always match the code, and views stored in the warehouse for
+other DuckDB clients (part of the schema DDL). The warehouse gets both through
+fts.warehouse.view_sources, where this module registers them on import (fts/__init__ imports
+it first): the warehouse layer never imports hpo. Binding them costs ~20 ms, so a
 warehouse whose journal is empty gets empty views with the same columns instead (~1 ms).
 
 hpo_trials: study, number, state (COMPLETE/FAIL/PRUNED/RUNNING/WAITING), params (JSON, real
@@ -21,10 +24,32 @@ hpo_studies: study, direction, tier, budget, horizon, threshold (user attr `thre
 
 from __future__ import annotations
 
+import enum
 import json
 from typing import Any
 
 import duckdb
+
+from fts.warehouse.view_sources import ViewSource, register_view_source
+
+
+class OP(enum.IntEnum):
+    """Optuna's journal op codes (optuna.storages.journal._storage.JournalOperation): an
+    on-disk format, so stable; kept here, in one place, rather than imported from a private
+    module (a test compares them with Optuna's). The views below and fts.hpo.journal /
+    fts.hpo.sync use these names, never the numbers."""
+
+    CREATE_STUDY = 0
+    DELETE_STUDY = 1
+    SET_STUDY_USER_ATTR = 2
+    SET_STUDY_SYSTEM_ATTR = 3
+    CREATE_TRIAL = 4
+    SET_TRIAL_PARAM = 5
+    SET_TRIAL_STATE_VALUES = 6
+    SET_TRIAL_INTERMEDIATE_VALUE = 7
+    SET_TRIAL_USER_ATTR = 8
+    SET_TRIAL_SYSTEM_ATTR = 9
+    DISCARD_TRIALS = 10
 
 #: A running trial's worker records a heartbeat this often (seconds; fts.hpo.stale.heartbeat).
 HEARTBEAT_INTERVAL_S = 30
@@ -48,25 +73,25 @@ _HPO_CTES = """
 study_ops AS (
     SELECT row_number() OVER (ORDER BY seq) AS rn, seq, op_code,
            log->>'study_name' AS name, TRY_CAST(log->>'study_id' AS BIGINT) AS study_id
-    FROM {src} WHERE op_code IN (0, 1)
+    FROM {src} WHERE op_code IN ({CREATE_STUDY}, {DELETE_STUDY})
 ),
 study_replay(rn, seq, name, live, next_id, created_id, deleted_id) AS (
     SELECT 0::BIGINT, NULL::BIGINT, NULL::VARCHAR, []::STRUCT(id BIGINT, name VARCHAR)[],
            0::BIGINT, NULL::BIGINT, NULL::BIGINT
     UNION ALL
     SELECT o.rn, o.seq, o.name,
-        CASE WHEN o.op_code = 0
+        CASE WHEN o.op_code = {CREATE_STUDY}
                   AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
                  THEN list_append(r.live, {{'id': r.next_id, 'name': o.name}})
-             WHEN o.op_code = 1 THEN list_filter(r.live, lambda s: s.id <> o.study_id)
+             WHEN o.op_code = {DELETE_STUDY} THEN list_filter(r.live, lambda s: s.id <> o.study_id)
              ELSE r.live END,
-        r.next_id + CASE WHEN o.op_code = 0
+        r.next_id + CASE WHEN o.op_code = {CREATE_STUDY}
                   AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
                  THEN 1 ELSE 0 END,
-        CASE WHEN o.op_code = 0
+        CASE WHEN o.op_code = {CREATE_STUDY}
                   AND NOT list_contains(list_transform(r.live, lambda s: s.name), o.name)
                  THEN r.next_id END,
-        CASE WHEN o.op_code = 1
+        CASE WHEN o.op_code = {DELETE_STUDY}
                   AND list_contains(list_transform(r.live, lambda s: s.id), o.study_id)
                  THEN o.study_id END
     FROM study_replay r JOIN study_ops o ON o.rn = r.rn + 1
@@ -88,20 +113,20 @@ created AS (
            j.writer_host, j.writer_pid, j.writer_started, j.written_at
     FROM {src} j JOIN spans s ON s.study_id = TRY_CAST(j.log->>'study_id' AS BIGINT)
          AND j.seq > s.created_seq AND (s.deleted_seq IS NULL OR j.seq < s.deleted_seq)
-    WHERE j.op_code = 4
+    WHERE j.op_code = {CREATE_TRIAL}
 ),
 trial_ops AS (
     SELECT t.trial_id, j.seq, j.op_code, j.log, TRY_CAST(j.log->>'state' AS INTEGER) AS state,
            j.writer_host, j.writer_pid, j.writer_started, j.written_at
     FROM {src} j JOIN created t ON t.trial_id = TRY_CAST(j.log->>'trial_id' AS BIGINT)
          AND j.seq > t.create_seq
-    WHERE j.op_code IN (5, 6, 7, 8, 9)
+    WHERE j.op_code IN ({SET_TRIAL_PARAM}, {SET_TRIAL_STATE_VALUES}, {SET_TRIAL_INTERMEDIATE_VALUE}, {SET_TRIAL_USER_ATTR}, {SET_TRIAL_SYSTEM_ATTR})
 ),
 seen AS (
     SELECT trial_id, max(written_at) AS at FROM trial_ops GROUP BY trial_id
 ),
 finish AS (
-    SELECT trial_id, seq, state, log FROM trial_ops WHERE op_code = 6 AND state IN (1, 2, 3)
+    SELECT trial_id, seq, state, log FROM trial_ops WHERE op_code = {SET_TRIAL_STATE_VALUES} AND state IN (1, 2, 3)
     QUALIFY row_number() OVER (PARTITION BY trial_id ORDER BY seq) = 1
 ),
 trials AS (
@@ -115,13 +140,13 @@ trials AS (
 popped AS (
     SELECT o.trial_id, o.log, o.writer_host, o.writer_pid, o.writer_started
     FROM trial_ops o JOIN trials t USING (trial_id)
-    WHERE o.op_code = 6 AND o.state = 0 AND t.created_state = 4
+    WHERE o.op_code = {SET_TRIAL_STATE_VALUES} AND o.state = 0 AND t.created_state = 4
       AND (t.end_seq IS NULL OR o.seq < t.end_seq)
     QUALIFY row_number() OVER (PARTITION BY o.trial_id ORDER BY o.seq) = 1
 ),
 applied AS (
     SELECT o.* FROM trial_ops o JOIN trials t USING (trial_id)
-    WHERE o.op_code IN (5, 8) AND (t.end_seq IS NULL OR o.seq < t.end_seq)
+    WHERE o.op_code IN ({SET_TRIAL_PARAM}, {SET_TRIAL_USER_ATTR}) AND (t.end_seq IS NULL OR o.seq < t.end_seq)
 ),
 param_rows AS (
     SELECT t.trial_id, t.create_seq AS seq, e.id AS ord, e.key AS name, e.value AS internal,
@@ -130,7 +155,7 @@ param_rows AS (
     UNION ALL
     SELECT trial_id, seq, 0, log->>'param_name', log->'param_value_internal',
            json(log->>'distribution')
-    FROM applied WHERE op_code = 5
+    FROM applied WHERE op_code = {SET_TRIAL_PARAM}
 ),
 params AS (
     SELECT trial_id, CAST('{{' || string_agg(to_json(name)::VARCHAR || ':' || (
@@ -150,7 +175,7 @@ attr_rows AS (
     FROM trials t, json_each(t.log->'user_attrs') e
     UNION ALL
     SELECT a.trial_id, a.seq, 0, e.key, e.value
-    FROM applied a, json_each(a.log->'user_attr') e WHERE a.op_code = 8
+    FROM applied a, json_each(a.log->'user_attr') e WHERE a.op_code = {SET_TRIAL_USER_ATTR}
 ),
 attrs AS (
     SELECT trial_id, CAST('{{' || string_agg(to_json(key)::VARCHAR || ':' || value::VARCHAR, ','
@@ -209,7 +234,7 @@ live AS (
 ),
 attr_rows AS (
     SELECT l.study_id, j.seq, 0 AS ord, e.key, e.value
-    FROM live l JOIN {src} j ON j.op_code = 2
+    FROM live l JOIN {src} j ON j.op_code = {SET_STUDY_USER_ATTR}
          AND TRY_CAST(j.log->>'study_id' AS BIGINT) = l.study_id,
          json_each(j.log->'user_attr') e
 ),
@@ -279,8 +304,9 @@ def hpo_view_statements(source: str = "hpo.journal",
                         beats: str = "hpo.heartbeats") -> list[str]:
     """The CREATE TEMP VIEW statements of `hpo_trials` and `hpo_studies` over `source` (the
     journal) and `beats` (the heartbeats table, or a query with its trial_id, beat_at)."""
-    ctes = _HPO_CTES.format(src=source)
-    return [view.format(ctes=ctes, src=source, beats=beats, grace=HEARTBEAT_GRACE_S)
+    ops = {op.name: int(op) for op in OP}
+    ctes = _HPO_CTES.format(src=source, **ops)
+    return [view.format(ctes=ctes, src=source, beats=beats, grace=HEARTBEAT_GRACE_S, **ops)
             for view in (_HPO_TRIALS, _HPO_STUDIES)]
 
 
@@ -340,3 +366,6 @@ def persistent_view_statements() -> list[str]:
     (made with the schema: fts.warehouse.schema)."""
     return [stmt.replace("CREATE OR REPLACE TEMP VIEW ", "CREATE OR REPLACE VIEW main.", 1)
             for stmt in hpo_view_statements()]
+
+
+register_view_source(ViewSource("hpo", persistent_view_statements, create_hpo_views))
