@@ -23,6 +23,12 @@ from fts.core.hashing import sha256_bytes
 N_STARTUP_TRIALS = 8
 
 
+def startup_trials(n_trials: int) -> int:
+    """Random trials before TPE models the results: 8, but never more than half the study, so a
+    small search (the demo's 4 trials) still has trials that TPE chooses from what it has seen."""
+    return max(1, min(N_STARTUP_TRIALS, n_trials // 2))
+
+
 def trial_seed(seed: int, number: int) -> int:
     """The 32-bit seed of trial `number` of a study seeded with `seed` (stable across runs)."""
     return int(sha256_bytes(f"fts-hpo:{seed}:{number}".encode())[:8], 16)  # first 4 bytes

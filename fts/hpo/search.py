@@ -33,9 +33,10 @@ from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.hpo.guard import check_params_reached
 from fts.hpo.manifest import write_study_manifest
-from fts.hpo.sampler import TrialSeededSampler
+from fts.hpo.sampler import TrialSeededSampler, startup_trials
 from fts.hpo.space import (
     SearchSpace,
+    arch_settings,
     build_space,
     first_trials,
     key_channels,
@@ -83,7 +84,7 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
     storage = study_storage(paths, storage_url, heartbeat_interval=30 if storage_url else None,
                             grace_period=120 if storage_url else None)
     identity = spec.identity(dataset_id)
-    sampler = TrialSeededSampler(spec.seed)
+    sampler = TrialSeededSampler(spec.seed, startup_trials(n_trials))
     pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=2)
     try:
         study = optuna.load_study(study_name=spec.name, storage=storage, sampler=sampler,
@@ -341,7 +342,7 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         return TrialState.FAIL
     trial.set_user_attr("run_id", record.run_id)
     try:
-        check_params_reached(params, record.config, {"arch": parse_arch_key})
+        check_params_reached(params, record.config, {"arch": arch_settings})
     except FtsError as exc:
         trial.set_user_attr("fail_reason", str(exc)[:500])
         study.tell(trial, state=TrialState.FAIL)

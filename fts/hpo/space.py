@@ -49,6 +49,12 @@ def parse_arch_key(key: str) -> dict[str, int]:
             "d_ff": int(ff[2:]), "patch_len": int(patch), "stride": int(stride)}
 
 
+def arch_settings(key: str) -> dict[str, int | str]:
+    """Every model setting an arch key stands for: its shape and its channel mode (what the
+    run-time guard checks against the resolved model config)."""
+    return {**parse_arch_key(key), "channels": key_channels(key)}
+
+
 @dataclass(frozen=True)
 class SearchSpace:
     """The fixed choices of one study (stored as a study attribute, so resumes reuse them)."""

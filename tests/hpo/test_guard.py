@@ -12,7 +12,7 @@ import pytest
 from fts.core.errors import FtsError
 from fts.hpo.guard import SampledParamLost, check_params_reached
 from fts.hpo.search import run_study
-from fts.hpo.space import parse_arch_key
+from fts.hpo.space import arch_settings, parse_arch_key
 from fts.hpo.study import StudySpec
 from fts.project import Project
 from fts.train.config import TrainConfig
@@ -40,6 +40,17 @@ def test_a_value_that_differs_in_the_run_fails_naming_it(section, key, value, na
     resolved[section][key] = value
     with pytest.raises(SampledParamLost, match=named.replace(".", r"\.")):
         check_params_reached(PARAMS, resolved, EXPAND)
+
+
+def test_a_lost_channel_mode_fails() -> None:
+    """A `mixed-` architecture whose run trained channel-independent fails the trial."""
+    params = {**PARAMS, "arch": "mixed-" + ARCH}
+    resolved = json.loads(json.dumps(RESOLVED))
+    resolved["model"]["channels"] = "mixed"
+    check_params_reached(params, resolved, {"arch": arch_settings})
+    resolved["model"]["channels"] = "independent"
+    with pytest.raises(SampledParamLost, match="arch.channels='mixed'"):
+        check_params_reached(params, resolved, {"arch": arch_settings})
 
 
 def test_a_value_no_section_consumed_fails() -> None:
