@@ -174,17 +174,11 @@ def check_yp(y: Any, p: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 def block_ids(dates: Any, block: str | int = "month") -> np.ndarray:
     """Block index (0, 1, ... in time order) of each row; see the module docstring for the scheme."""
-    try:
-        idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(dates).ravel()))
-    except (ValueError, TypeError) as exc:
-        raise ValidationError(f"dates could not be read as dates: {exc}") from None
-    if idx.hasnans:
-        raise ValidationError("dates contain missing values")
+    idx = _date_index(dates)
     if block == "month":
         key = np.asarray(idx.year, dtype=np.int64) * 12 + np.asarray(idx.month, dtype=np.int64)
     elif isinstance(block, int | np.integer) and not isinstance(block, bool) and block >= 1:
-        _, day_rank = np.unique(idx.normalize().asi8, return_inverse=True)
-        key = day_rank // int(block)
+        key = _day_ranks(idx) // int(block)
     else:
         raise ValidationError(f'block must be "month" or a positive number of dates, got {block!r}')
     return np.unique(key, return_inverse=True)[1].ravel()
@@ -200,15 +194,24 @@ def _block_weights(rng: np.random.Generator, n_draws: int, blocks: np.ndarray, n
 
 def date_ranks(dates: Any) -> tuple[np.ndarray, int]:
     """Rank (0, 1, ... in time order) of each row's date among the distinct dates, and their count."""
+    rank = _day_ranks(_date_index(dates))
+    return rank, int(rank.max()) + 1 if rank.size else 0
+
+
+def _date_index(dates: Any) -> pd.DatetimeIndex:
+    """`dates` as a DatetimeIndex; a ValidationError when unreadable or missing."""
     try:
         idx = pd.DatetimeIndex(pd.to_datetime(np.asarray(dates).ravel()))
     except (ValueError, TypeError) as exc:
         raise ValidationError(f"dates could not be read as dates: {exc}") from None
     if idx.hasnans:
         raise ValidationError("dates contain missing values")
-    _, rank = np.unique(idx.normalize().asi8, return_inverse=True)
-    rank = rank.ravel()
-    return rank, int(rank.max()) + 1 if rank.size else 0
+    return idx
+
+
+def _day_ranks(idx: pd.DatetimeIndex) -> np.ndarray:
+    """Rank of each row's calendar day among the distinct days (0 = the earliest)."""
+    return np.unique(idx.normalize().asi8, return_inverse=True)[1].ravel()
 
 
 def circular_block_weights(rng: np.random.Generator, n_draws: int, rank: np.ndarray,

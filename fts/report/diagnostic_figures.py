@@ -36,6 +36,12 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def _note(ax, text: str) -> None:
+    """A panel that says why it has no plot."""
+    ax.axis("off")
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=8, wrap=True)
+
+
 def _empty(path: Path, text: str) -> None:
     """A figure that says why there is nothing to draw (so every listed figure exists)."""
     fig, ax = plt.subplots(figsize=(6, 1.5))
@@ -106,9 +112,7 @@ def hpo_history_figure(histories: dict[str, StudyHistory | str], path: Path) -> 
     for ax, (name, h) in zip(axes, histories.items(), strict=False):
         ax.set_title(name, fontsize=9)
         if isinstance(h, str) or h.values.size == 0:
-            ax.axis("off")
-            ax.text(0.5, 0.5, h if isinstance(h, str) else "no finished trial",
-                    ha="center", va="center", fontsize=8, wrap=True)
+            _note(ax, h if isinstance(h, str) else "no finished trial")
             continue
         ax.scatter(h.numbers, h.values, s=14, color="C0", label="trial objective")
         ax.step(h.numbers, h.best, where="post", color="C3", label="best so far")
@@ -129,9 +133,7 @@ def importance_figure(histories: dict[str, StudyHistory | str], path: Path) -> N
     for ax, (name, h) in zip(axes, histories.items(), strict=False):
         ax.set_title(name, fontsize=9)
         if isinstance(h, str) or h.importance is None:
-            ax.axis("off")
-            ax.text(0.5, 0.5, h if isinstance(h, str) else f"no importance: {h.reason}",
-                    ha="center", va="center", fontsize=8, wrap=True)
+            _note(ax, h if isinstance(h, str) else f"no importance: {h.reason}")
             continue
         names = list(h.importance)[::-1]  # most important on top
         ax.barh(names, [h.importance[n] for n in names], color="C2")
