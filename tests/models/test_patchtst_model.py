@@ -241,9 +241,11 @@ def test_mixed_channels_one_token_sequence_per_sample():
 def test_mixed_revin_is_per_channel_before_mixing():
     # RevIN still normalises each channel of each window: rescaling one channel leaves the
     # output unchanged in mixed mode too (affine off: identity after normalising).
-    cfg = small_cfg(32, 8, 4, n_features=4, channels="mixed", revin_affine=False)
+    # eps inside RevIN's root is the only thing breaking exact invariance (see the test above).
+    cfg = small_cfg(32, 8, 4, n_features=4, channels="mixed", revin_affine=False,
+                    revin_eps=1e-12)
     model = eval_model(cfg)
-    x = torch.randn(2, 32, 4, dtype=torch.float64)
+    x = torch.randn(2, 32, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     y = x.clone()
     y[..., 2] = 1000.0 * y[..., 2] + 7.0
     with torch.no_grad():

@@ -17,7 +17,9 @@ from fts.project import Project
 
 
 def _run_with_test_predictions(project: Project) -> str:
+    # Trained runs only: baselines store their test predictions in the same table.
     rows = project.sql("""select distinct run_id from train.predictions where split = 'test'
+                          and run_id in (select run_id from train.runs)
                           order by run_id""").to_pylist()
     assert rows, "the tiny experiment stores test predictions of its final runs"
     return rows[0]["run_id"]
