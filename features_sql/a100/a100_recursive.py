@@ -41,7 +41,7 @@ def _columns(g: pd.DataFrame) -> pd.DataFrame:
 
 def model(ctx):
     """One row per raw (ticker, date), untrimmed."""
-    ohlcv = ctx.source("raw", "ohlcv")
+    ohlcv = ctx.source("ohlcv")
     smas = ctx.ref("a20_talib", columns=["sma_50", "sma_200"])
     frame = ohlcv.merge(smas, on=["ticker", "date"], how="left", validate="one_to_one")
     return ctx.per_ticker(frame, _columns)

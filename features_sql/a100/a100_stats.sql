@@ -12,7 +12,7 @@ with source as (
         p.stoch_k_14, p.ad,
         q.vpt,
         v.vix_close
-    from {{ source('raw', 'ohlcv') }} o
+    from {{ source('ohlcv') }} o
     join {{ ref('a20_talib') }} t using (ticker, date)
     join {{ ref('a50_stats') }} s using (ticker, date)
     join {{ ref('a50_recursive') }} rc using (ticker, date)

@@ -2,7 +2,7 @@
 -- a20_weekly; vwap_20 is computed here. Output: ticker, date, the 20 columns in declared order.
 with source as (
     select ticker, date, close, volume, close * volume as close_volume
-    from {{ source('raw', 'ohlcv') }}
+    from {{ source('ohlcv') }}
 ),
 
 vwap as (

@@ -13,7 +13,7 @@ with source as (
         s.return_1d, s.atr_pct,
         p.tema_20, p.tema_50, p.kama_20, p.macd_signal, p.sma_9, p.kc_upper, p.kc_lower,
         {{ row_position() }} as rn
-    from {{ source('raw', 'ohlcv') }} o
+    from {{ source('ohlcv') }} o
     join {{ ref('a20_talib') }} t using (ticker, date)
     join {{ ref('a50_stats') }} s using (ticker, date)
     join {{ ref('a200_talib') }} p using (ticker, date)

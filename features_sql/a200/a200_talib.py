@@ -57,4 +57,4 @@ def _columns(g: pd.DataFrame) -> pd.DataFrame:
 
 def model(ctx):
     """One row per raw (ticker, date), untrimmed."""
-    return ctx.per_ticker(ctx.source("raw", "ohlcv"), _columns)
+    return ctx.per_ticker(ctx.source("ohlcv"), _columns)

@@ -31,7 +31,7 @@ def _columns(g: pd.DataFrame) -> pd.DataFrame:
 
 def model(ctx):
     """One row per raw (ticker, date), untrimmed."""
-    ohlcv = ctx.source("raw", "ohlcv")
+    ohlcv = ctx.source("ohlcv")
     rsi = ctx.ref("a20_talib", columns=["rsi_daily"])
     frame = ohlcv.merge(rsi, on=["ticker", "date"], how="left", validate="one_to_one")
     return ctx.per_ticker(frame, _columns)

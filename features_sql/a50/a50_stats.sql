@@ -9,7 +9,7 @@ with source as (
         t.bb_upper, t.bb_middle, t.bb_lower,
         rc.qqe_fast, rc.qqe_slow, rc.stc,
         v.vix_close
-    from {{ source('raw', 'ohlcv') }} o
+    from {{ source('ohlcv') }} o
     join {{ ref('a20_talib') }} t using (ticker, date)
     join {{ ref('a50_recursive') }} rc using (ticker, date)
     left join {{ ref('vix_asof') }} v using (ticker, date)

@@ -1,13 +1,13 @@
--- vix_asof: the vix tier's columns for every (ticker, date) of raw.ohlcv, untrimmed.
--- Each statistic is computed over ^VIX's own rows (one row per VIX trading day), then the
--- latest VIX row at or before each ticker date is as-of joined; a row older than
--- vix_max_staleness_days calendar days makes every vix column NULL (nullable: stale_vix).
+-- vix_asof: the vix tier's columns for every (ticker, date) of the bars, untrimmed.
+-- Each statistic is computed over the vix source's own rows (one row per VIX trading day), then
+-- the latest VIX row at or before each ticker date is as-of joined by as_of(); a row older than
+-- the source's max_staleness_days calendar days makes every vix column NULL (stale_source).
 -- Other tiers ref this model (not the trimmed `vix` tier) so that vix_close is available from
 -- the first VIX day on.
 with source as (
-    -- Label the series with the VIX ticker so the per-ticker window macros apply unchanged.
-    select '{{ var("vix_ticker") }}' as ticker, date, close
-    from {{ source('raw', 'vix') }}
+    -- One partition label, so the per-ticker window macros apply to the series unchanged.
+    select 'vix' as ticker, date, close
+    from {{ source('vix') }}
 ),
 
 vix_rows as (
@@ -45,34 +45,14 @@ vix_stats as (
     from vix_rows
 ),
 
-ticker_dates as (
-    select distinct ticker, date from {{ source('raw', 'ohlcv') }}
-),
-
 joined as (
-    -- As-of join: the latest VIX row at or before the ticker's date (never a later one).
-    select t.ticker, t.date, v.*
-    from ticker_dates t
-    asof left join vix_stats v on t.date >= v.vix_date
-),
-
-fresh as (
-    select
-        *,
-        v_age is not null and v_age <= {{ var('vix_max_staleness_days') }} as is_fresh
-    from (select *, datediff('day', vix_date, date) as v_age from joined)
+    -- The latest vix_stats row at or before each ticker date, NULL when stale.
+    select * from {{ as_of('vix', 'vix_stats', 'vix_date') }}
 )
 
 select
-    ticker,
-    date,
-    case when is_fresh then vix_close end as vix_close,
-    case when is_fresh then vix_sma_10 end as vix_sma_10,
-    case when is_fresh then vix_sma_20 end as vix_sma_20,
-    case when is_fresh then vix_percentile_60d end as vix_percentile_60d,
-    case when is_fresh then vix_zscore_20d end as vix_zscore_20d,
-    case when is_fresh then vix_regime end as vix_regime,
-    case when is_fresh then vix_change_1d end as vix_change_1d,
-    case when is_fresh then vix_change_5d end as vix_change_5d
-from fresh
+    ticker, date,
+    vix_close, vix_sma_10, vix_sma_20, vix_percentile_60d,
+    vix_zscore_20d, vix_regime, vix_change_1d, vix_change_5d
+from joined
 order by ticker, date

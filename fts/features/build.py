@@ -32,9 +32,9 @@ from fts.core.paths import ProjectPaths
 from fts.features.build_inputs import (
     BuildInputs,
     check_history,
-    needs_vix,
+    read_sources,
     select_inputs,
-    tiers_using_vix,
+    series_by_tier,
 )
 from fts.features.declarations import FeatureProject, load_feature_project
 from fts.features.graph import plan, tiers_in
@@ -106,10 +106,9 @@ def _environment() -> dict[str, str]:
     return env
 
 
-def _build_key(full_fp: str, inputs: BuildInputs, uses_vix: bool) -> str:
+def _build_key(full_fp: str, inputs: BuildInputs, series: list[str]) -> str:
     return sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp,
-                        "loads": sorted(lid for t, (lid, _) in inputs.loads.items()
-                                        if uses_vix or t != inputs.vix_ticker),
+                        "loads": sorted(lid for _, lid, _ in inputs.raw_loads(series)),
                         "tickers": inputs.tickers})
 
 
@@ -126,9 +125,9 @@ def build_tier(
     tier_order = tiers_in(project, models)
 
     with connect(paths.warehouse, read_only=True, session_views=False) as con:
-        inputs = select_inputs(con, project, tier, tickers, needs_vix(models))
-        vix_tiers = tiers_using_vix(project, models)
-        keys = {t: _build_key(full[t], inputs, t in vix_tiers) for t in tier_order}
+        inputs = select_inputs(con, project, tier, tickers, models)
+        tier_series = series_by_tier(project, models)
+        keys = {t: _build_key(full[t], inputs, tier_series[t]) for t in tier_order}
         current = current_tiers(con)
         existing: dict[str, Manifest] = {}
         for t in tier_order:
@@ -144,28 +143,21 @@ def build_tier(
             result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]),
                                            current[tier][1]))
             return result
-        ohlcv = con.sql(
-            "SELECT ticker, date, open, high, low, close, volume FROM raw.ohlcv "
-            "WHERE list_contains(?, ticker) ORDER BY ticker, date", params=[inputs.tickers]
-        ).to_arrow_table()
-        vix = con.sql(
-            "SELECT date, close FROM raw.ohlcv WHERE ticker = ? ORDER BY date",
-            params=[inputs.vix_ticker or ""],
-        ).to_arrow_table()
+        sources = read_sources(con, project, inputs)
 
     progress(f"{tier}: building {', '.join(t for t in tier_order if t not in existing)} "
              f"for {len(inputs.tickers)} ticker(s)")
-    session = run_plan(project, models, ohlcv, vix, progress)
+    session = run_plan(project, models, sources, progress)
     parents = parent_tiers(project, models)
     manifests = dict(existing)
     with session:
         # The same for every tier's volume check, so asked once.
         volume_tickers = {r[0] for r in session.con.execute(
-            f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
+            f"SELECT ticker FROM {source_relation(project.ohlcv_source)} GROUP BY 1 "
             "HAVING count(volume) > 0").fetchall()}
         prepared = [
             _prepare(project, session.con, t, keys[t], full[t], own[t], inputs, volume_tickers,
-                     manifests, result, parents[t], t in vix_tiers)
+                     manifests, result, parents[t], tier_series[t])
             for t in tier_order
         ]
     _write_and_register(paths, [p for p in prepared if p is not None])
@@ -192,7 +184,7 @@ def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
 def _prepare(
     project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str, key: str,
     full_fp: str, own_fp: str, inputs: BuildInputs, volume_tickers: set[str],
-    manifests: dict[str, Manifest], result: BuildResult, parents: set[str], uses_vix: bool,
+    manifests: dict[str, Manifest], result: BuildResult, parents: set[str], series: list[str],
 ) -> _Prepared | None:
     """Validate one tier and assemble its table and manifest (None if the current one is kept).
 
@@ -219,15 +211,13 @@ def _prepare(
     # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
     # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
     frame = table.to_pandas(date_as_object=False, split_blocks=True)
-    staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
-    check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
-                   staleness)
+    check_history(mem, project, tier, frame, inputs,
+                  max(c.warmup for c in columns) if columns else 0, series)
     validate_tier(tier, frame, columns, volume_tickers)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
     content_sha = table_content_sha256(table)
     upstream = [r for r in result.tiers if r.tier in parents]
-    raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
-                  if uses_vix or t != inputs.vix_ticker]
+    raw_inputs = [Input(lid, "raw", sha) for _, lid, sha in inputs.raw_loads(series)]
     tier_inputs = [Input(r.manifest_id, "tier",
                          str(manifests[r.tier]["outputs"][0]["content_sha256"]))
                    for r in upstream]

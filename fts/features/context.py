@@ -1,4 +1,5 @@
-"""`ModelContext`: what a Python model sees (`ctx.ref`, `ctx.source`, `ctx.var`, `ctx.per_ticker`)."""
+"""`ModelContext`: what a Python model sees (`ctx.ref`, `ctx.source`, `ctx.as_of`, `ctx.var`,
+`ctx.per_ticker`)."""
 
 from __future__ import annotations
 
@@ -9,20 +10,22 @@ import duckdb
 import pandas as pd
 
 from fts.core.errors import BuildError
-from fts.features.render import relation_name, source_relation
+from fts.features.declarations import FeatureProject
+from fts.features.render import as_of_sql, relation_name, source_relation
 
 
 class ModelContext:
     """Hands a Python model the outputs of the models it depends on, as pandas DataFrames."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, model: str, tiers: set[str], vars_: dict[str, Any],
+        self, con: duckdb.DuckDBPyConnection, model: str, project: FeatureProject,
         sources: dict[str, pd.DataFrame] | None = None,
     ):
         self._con = con
         self._model = model
-        self._tiers = tiers
-        self._vars = vars_
+        self._project = project
+        self._tiers = set(project.tiers)
+        self._vars = project.vars
         # Raw inputs fetched once per build and shared by its Python models (see `source`).
         self._sources = sources if sources is not None else {}
 
@@ -40,14 +43,25 @@ class ModelContext:
         except duckdb.BinderException as exc:
             raise BuildError(f"model {self._model}: ref({name!r}): {' '.join(str(exc).split())}") from exc
 
-    def source(self, schema: str, name: str) -> pd.DataFrame:
-        """Raw input: `raw.ohlcv` (the tickers being built) or `raw.vix` (date, close)."""
-        rel = source_relation(schema, name)
-        if rel not in self._sources:
-            order = "date" if name == "vix" else "ticker, date"
-            self._sources[rel] = self._con.execute(f"SELECT * FROM {rel} ORDER BY {order}").df()
+    def source(self, name: str) -> pd.DataFrame:
+        """A declared source's rows: the bars (ticker, date, open, high, low, close, volume)
+        sorted by ticker and date, or a series' own rows (date and its columns) sorted by date."""
+        key = f"source:{name}"
+        if key not in self._sources:
+            order = "ticker, date" if self._project.sources[name].kind == "ohlcv" else "date"
+            self._sources[key] = self._con.execute(
+                f"SELECT * FROM {source_relation(name)} ORDER BY {order}").df()
         # Each model gets its own copy, so one that modifies its frame cannot affect another.
-        return self._sources[rel].copy()
+        return self._sources[key].copy()
+
+    def as_of(self, name: str) -> pd.DataFrame:
+        """A series as-of joined to every (ticker, date) of the bars: ticker, date and the
+        series' columns, NULL where its latest row is older than its max_staleness_days."""
+        key = f"as_of:{name}"
+        if key not in self._sources:
+            self._sources[key] = self._con.execute(
+                f"SELECT * FROM {as_of_sql(self._project, name)} ORDER BY ticker, date").df()
+        return self._sources[key].copy()
 
     def var(self, name: str) -> Any:
         """A project variable from features_sql/project.yml."""

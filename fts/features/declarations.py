@@ -1,4 +1,9 @@
-"""Read the declarations in `features_sql/`: the project vars, the macros, the tiers and models.
+"""Read the declarations in `features_sql/`: the project vars and sources, the macros, the tiers
+and models.
+
+The sources (`sources:` in project.yml, as dbt's) are the raw inputs models may read: the
+per-ticker bars (kind `ohlcv`) and market-wide series (kind `series`: columns of one ticker of
+the raw store, as-of joined to every ticker date, NULL when older than `max_staleness_days`).
 
 A tier is a folder `features_sql/<tier>/` holding `<tier>.yml` (version, description, columns
 with warm-up, range and allowed-null reason), the final model `<tier>.sql` or `<tier>.py`, and
@@ -19,7 +24,7 @@ from fts.core.errors import ConfigError, NotFoundError
 
 NULL_REASONS = {
     "missing_volume": "the ticker has no volume data (volume is null throughout)",
-    "stale_vix": "no VIX close within the allowed staleness before this date",
+    "stale_source": "no value of a market-wide source within its max_staleness_days before this date",
 }
 RESERVED_DIRS = {"macros"}
 # How a column depends on the ticker's price and volume scale (see docs/features.md). A dataset
@@ -29,8 +34,45 @@ KINDS = {
     "price_level": "a price (same unit as close): scales with the price",
     "price_difference": "a difference of prices (e.g. ATR, MACD line): scales with the price",
     "volume_scaled": "scales with the volume (e.g. OBV, A/D oscillator, Klinger signal)",
-    "scale_free": "independent of the price and volume scale (ratio, percent, oscillator, count, VIX)",
+    "scale_free": "independent of the price and volume scale (ratio, percent, oscillator, count, index level)",
 }
+
+
+SOURCE_KINDS = {
+    "ohlcv": "per-ticker daily bars of the tickers being built (raw.ohlcv)",
+    "series": "a market-wide series: columns of one ticker of raw.ohlcv, as-of joined to every "
+              "ticker date, NULL when older than max_staleness_days",
+}
+#: Columns of raw.ohlcv a series may take, and what the ohlcv source holds.
+BAR_COLUMNS = ("open", "high", "low", "close", "volume")
+_SOURCE_KEYS = {"ohlcv": {"name", "kind", "description"},
+                "series": {"name", "kind", "description", "ticker", "columns", "max_staleness_days"}}
+#: A project.yml without `sources:` reads the bars only (projects from before sources existed).
+DEFAULT_SOURCES = ({"name": "ohlcv", "kind": "ohlcv"},)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A declared source. For a `series`: the raw ticker, its columns and the staleness limit."""
+
+    name: str
+    kind: str  # one of SOURCE_KINDS
+    description: str = ""
+    ticker: str | None = None
+    columns: tuple[str, ...] = ()
+    max_staleness_days: int | None = None
+
+    @property
+    def relation_columns(self) -> tuple[str, ...]:
+        """The columns of the source's relation in a build, in order."""
+        if self.kind == "ohlcv":
+            return ("ticker", "date", *BAR_COLUMNS)
+        return ("date", *self.columns)
+
+    def definition(self) -> dict[str, Any]:
+        """The parts that change the data a model reads (the description does not)."""
+        return {"name": self.name, "kind": self.kind, "ticker": self.ticker,
+                "columns": list(self.columns), "max_staleness_days": self.max_staleness_days}
 
 
 @dataclass(frozen=True)
@@ -83,6 +125,17 @@ class FeatureProject:
     macro_files: tuple[Path, ...]
     tiers: dict[str, TierSpec]
     models: dict[str, ModelSpec]
+    sources: dict[str, SourceSpec] = field(default_factory=dict)
+
+    @property
+    def ohlcv_source(self) -> str:
+        """The name of the per-ticker bars source (exactly one is declared)."""
+        return next(s.name for s in self.sources.values() if s.kind == "ohlcv")
+
+    @property
+    def series_tickers(self) -> set[str]:
+        """Raw tickers that market-wide series read: never built as per-ticker rows."""
+        return {s.ticker for s in self.sources.values() if s.kind == "series" and s.ticker}
 
     def tier(self, name: str) -> TierSpec:
         if name not in self.tiers:
@@ -156,7 +209,9 @@ def load_feature_project(root: Path) -> FeatureProject:
     if not root.is_dir():
         raise NotFoundError(f"{root}: no features_sql folder (run `fts init` to scaffold a project)")
     project_file = root / "project.yml"
-    vars_ = dict(_load_yaml(project_file).get("vars", {}) or {}) if project_file.exists() else {}
+    settings = _load_yaml(project_file) if project_file.exists() else {}
+    vars_ = dict(settings.get("vars", {}) or {})
+    sources = parse_sources(settings.get("sources", list(DEFAULT_SOURCES)), project_file)
     macro_files = tuple(sorted((root / "macros").glob("*.sql"))) if (root / "macros").is_dir() else ()
 
     tiers: dict[str, TierSpec] = {}
@@ -200,7 +255,7 @@ def load_feature_project(root: Path) -> FeatureProject:
             path=meta_path,
             models=tuple(folder_models),
         )
-    project = FeatureProject(root, vars_, macro_files, tiers, models)
+    project = FeatureProject(root, vars_, macro_files, tiers, models, sources)
     for t in tiers.values():
         if t.extends and t.extends not in tiers:
             raise ConfigError(f"{t.path}: extends unknown tier {t.extends!r}")
@@ -209,3 +264,59 @@ def load_feature_project(root: Path) -> FeatureProject:
         if dupes:
             raise ConfigError(f"{t.path}: columns declared more than once: {', '.join(dupes)}")
     return project
+
+
+def parse_sources(raw: Any, path: Path) -> dict[str, SourceSpec]:
+    """The `sources:` list of project.yml, checked: one line naming the file and the fix."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{path}: `sources` must be a list of mappings, each with a name and a kind")
+    sources: dict[str, SourceSpec] = {}
+    for i, entry in enumerate(raw):
+        spec = _parse_source(entry, path, i)
+        if spec.name in sources:
+            raise ConfigError(f"{path}: source {spec.name!r} is declared twice; give each source "
+                              "its own name")
+        sources[spec.name] = spec
+    bars = [s.name for s in sources.values() if s.kind == "ohlcv"]
+    if len(bars) != 1:
+        got = ", ".join(bars) if bars else "none"
+        raise ConfigError(f"{path}: declare exactly one source of kind `ohlcv` (the per-ticker "
+                          f"bars), found {got}")
+    return sources
+
+
+def _parse_source(raw: Any, path: Path, index: int) -> SourceSpec:
+    if not isinstance(raw, dict) or not raw.get("name"):
+        raise ConfigError(f"{path}: source #{index + 1} needs at least a `name` and a `kind`")
+    name = str(raw["name"])
+    where = f"{path}: source {name}"
+    if not name.isidentifier():
+        raise ConfigError(f"{where}: a source name is letters, digits and underscores "
+                          "(it is written as source('name'))")
+    kind = raw.get("kind")
+    if kind not in SOURCE_KINDS:
+        got = "no `kind`" if kind is None else f"kind {kind!r}"
+        raise ConfigError(f"{where}: {got}; declare `kind:` as one of {', '.join(SOURCE_KINDS)}")
+    unknown = sorted(set(raw) - _SOURCE_KEYS[kind])
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)} for kind {kind} "
+                          f"(allowed: {', '.join(sorted(_SOURCE_KEYS[kind]))})")
+    description = str(raw.get("description", "")).strip()
+    if kind == "ohlcv":
+        return SourceSpec(name, kind, description)
+    ticker = raw.get("ticker")
+    if not ticker or not isinstance(ticker, str):
+        raise ConfigError(f"{where}: a series needs `ticker:`, the raw ticker its rows come "
+                          "from (e.g. ^VIX)")
+    staleness = raw.get("max_staleness_days")
+    if isinstance(staleness, bool) or not isinstance(staleness, int) or staleness < 0:
+        raise ConfigError(f"{where}: a series needs `max_staleness_days:`, a whole number of "
+                          "calendar days >= 0 after which an as-of joined value is NULL")
+    columns = raw.get("columns", ["close"])
+    if isinstance(columns, str):
+        columns = [columns]
+    if (not isinstance(columns, list) or not columns or len(set(columns)) != len(columns)
+            or any(c not in BAR_COLUMNS for c in columns)):
+        raise ConfigError(f"{where}: `columns` must list distinct raw columns among "
+                          f"{', '.join(BAR_COLUMNS)} (got {columns!r})")
+    return SourceSpec(name, kind, description, ticker.upper(), tuple(columns), staleness)

@@ -1,8 +1,10 @@
-"""Render models: Jinja SQL with `ref`, `source` and `var`, and the dependencies of Python models.
+"""Render models: Jinja SQL with `ref`, `source`, `as_of` and `var`, and the dependencies of
+Python models.
 
 Rendering a SQL model records the models it `ref`s and the sources it reads, so the dependency
 graph comes from the SQL itself. A Python model's dependencies come from its literal
-`ctx.ref("...")` and `ctx.source("...", "...")` calls, read from its syntax tree.
+`ctx.ref("...")`, `ctx.source("...")` and `ctx.as_of("...")` calls, read from its syntax tree.
+Every source a model names must be declared under `sources:` in features_sql/project.yml.
 """
 
 from __future__ import annotations
@@ -15,9 +17,7 @@ from typing import Any
 import jinja2
 
 from fts.core.errors import BuildError, ConfigError
-from fts.features.declarations import FeatureProject, ModelSpec
-
-SOURCES = {("raw", "ohlcv"), ("raw", "vix")}
+from fts.features.declarations import FeatureProject, ModelSpec, SourceSpec
 
 
 def relation_name(model: str, trimmed_tier: bool = False) -> str:
@@ -25,8 +25,33 @@ def relation_name(model: str, trimmed_tier: bool = False) -> str:
     return f'"{model}"' if trimmed_tier else f'"{model}__model"'
 
 
-def source_relation(schema: str, name: str) -> str:
-    return f'"__source_{schema}_{name}"'
+def source_relation(name: str) -> str:
+    """The DuckDB relation that holds a declared source's rows during a build."""
+    return f'"__source_{name}"'
+
+
+def as_of_sql(project: FeatureProject, name: str, rows: str | None = None, on: str = "date") -> str:
+    """A subquery: for every (ticker, date) of the bars, the latest row of `rows` (a relation
+    or CTE; default the series' own rows) with `on` at or before the date, all NULL when that
+    row is more than the series' max_staleness_days calendar days older than the date.
+
+    Its columns are ticker, date, then those of `rows` without `on`.
+    """
+    series = project.sources[name]
+    rows = rows or source_relation(name)
+    bars = source_relation(project.ohlcv_source)
+    # The as-of join finds the date of the latest row; the equality join then brings that row
+    # only when it is fresh, so every column of a stale row is NULL alike.
+    return f"""(
+        select m.ticker, m.date, r.* exclude ({on})
+        from (
+            select t.ticker, t.date, s.{on} as __as_of
+            from (select distinct ticker, date from {bars}) t
+            asof left join {rows} s on t.date >= s.{on}
+        ) m
+        left join {rows} r
+            on r.{on} = m.__as_of and datediff('day', m.__as_of, m.date) <= {series.max_staleness_days}
+    )"""
 
 
 @dataclass
@@ -36,14 +61,28 @@ class RenderedModel:
     spec: ModelSpec
     sql: str | None
     refs: list[str] = field(default_factory=list)
-    sources: list[tuple[str, str]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)  # declared source names, first use first
     python_source: str | None = None
 
 
-def _check_source(model: str, schema: str, name: str) -> None:
-    if (schema, name) not in SOURCES:
-        known = ", ".join(f"{s}.{n}" for s, n in sorted(SOURCES))
-        raise BuildError(f"model {model}: unknown source {schema}.{name} (known: {known})")
+def check_source(project: FeatureProject, where: str, args: tuple[Any, ...], call: str = "source",
+                 ) -> SourceSpec:
+    """The declaration a `source(...)`/`as_of(...)` call names; one line with the fix if none."""
+    declared = ", ".join(sorted(project.sources)) or "none"
+    if len(args) != 1 or not isinstance(args[0], str):
+        shown = ", ".join(repr(a) for a in args)
+        hint = f"; write {call}({args[-1]!r})" if len(args) == 2 and isinstance(args[-1], str) else ""
+        raise BuildError(f"{where}: {call}({shown}): name one declared source{hint} "
+                         f"(declared in features_sql/project.yml: {declared})")
+    name = args[0]
+    if name not in project.sources:
+        raise BuildError(f"{where}: {call}({name!r}) names no declared source; declare it under "
+                         f"`sources:` in features_sql/project.yml (declared: {declared})")
+    spec = project.sources[name]
+    if call.endswith("as_of") and spec.kind != "series":
+        raise BuildError(f"{where}: as_of({name!r}): {name} is a {spec.kind} source; as_of joins "
+                         "a market-wide `series` source to the bars")
+    return spec
 
 
 @functools.lru_cache(maxsize=256)
@@ -66,10 +105,15 @@ def render_sql(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
         rendered.refs.append(name)
         return relation_name(name, trimmed_tier=name in project.tiers)
 
-    def source(schema: str, name: str) -> str:
-        _check_source(spec.name, schema, name)
-        rendered.sources.append((schema, name))
-        return source_relation(schema, name)
+    def source(*args: Any) -> str:
+        name = check_source(project, str(spec.path), args).name
+        rendered.sources.append(name)
+        return source_relation(name)
+
+    def as_of(name: Any = None, rows: str | None = None, on: str = "date") -> str:
+        check_source(project, str(spec.path), (name,), "as_of")
+        rendered.sources.extend([name, project.ohlcv_source])
+        return as_of_sql(project, name, rows, on)
 
     def var(name: str, default: Any = None) -> Any:
         if name not in project.vars and default is None:
@@ -80,7 +124,7 @@ def render_sql(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
     text = spec.path.read_text(encoding="utf-8")
     try:
         template = _compile(macros + text)
-        rendered.sql = template.render(ref=ref, source=source, var=var).strip()
+        rendered.sql = template.render(ref=ref, source=source, as_of=as_of, var=var).strip()
     except jinja2.TemplateError as exc:
         raise BuildError(f"{spec.path}: template error: {exc}") from exc
     rendered.refs = list(dict.fromkeys(rendered.refs))
@@ -88,8 +132,8 @@ def render_sql(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
     return rendered
 
 
-def python_dependencies(spec: ModelSpec) -> RenderedModel:
-    """Read a Python model's `ctx.ref`/`ctx.source` calls (string literals only)."""
+def python_dependencies(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
+    """Read a Python model's `ctx.ref`/`ctx.source`/`ctx.as_of` calls (string literals only)."""
     text = spec.path.read_text(encoding="utf-8")
     try:
         tree = ast.parse(text, filename=str(spec.path))
@@ -102,7 +146,7 @@ def python_dependencies(spec: ModelSpec) -> RenderedModel:
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
             continue
-        if node.func.attr not in ("ref", "source"):
+        if node.func.attr not in ("ref", "source", "as_of"):
             continue
         args = [a.value for a in node.args if isinstance(a, ast.Constant)]
         if len(args) != len(node.args) or not all(isinstance(a, str) for a in args):
@@ -112,9 +156,12 @@ def python_dependencies(spec: ModelSpec) -> RenderedModel:
             )
         if node.func.attr == "ref" and len(args) == 1:
             rendered.refs.append(args[0])
-        elif node.func.attr == "source" and len(args) == 2:
-            _check_source(spec.name, args[0], args[1])
-            rendered.sources.append((args[0], args[1]))
+        elif node.func.attr in ("source", "as_of"):
+            where = f"{spec.path}:{node.lineno}"
+            name = check_source(project, where, tuple(args), f"ctx.{node.func.attr}").name
+            rendered.sources.append(name)
+            if node.func.attr == "as_of":
+                rendered.sources.append(project.ohlcv_source)
     rendered.refs = list(dict.fromkeys(rendered.refs))
     rendered.sources = list(dict.fromkeys(rendered.sources))
     return rendered
@@ -124,4 +171,4 @@ def render_model(project: FeatureProject, spec: ModelSpec) -> RenderedModel:
     """Render a model of either kind."""
     if spec.kind == "sql":
         return render_sql(project, spec)
-    return python_dependencies(spec)
+    return python_dependencies(project, spec)

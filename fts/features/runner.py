@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import duckdb
@@ -89,10 +89,11 @@ def _first_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
 
 
-def trim_sql(tier: str, columns: list[ColumnSpec]) -> str:
+def trim_sql(tier: str, columns: list[ColumnSpec], bars: str) -> str:
     """SQL keeping each ticker's rows from the first date on which every column is defined.
 
     Columns that may be null for missing volume do not count for a ticker without volume.
+    `bars` is the relation of the per-ticker bars source.
     """
     conds = []
     for c in columns:
@@ -102,9 +103,8 @@ def trim_sql(tier: str, columns: list[ColumnSpec]) -> str:
             conds.append(f'm."{c.name}" IS NOT NULL')
     where = " AND ".join(conds) or "TRUE"
     model = relation_name(tier)
-    src = source_relation("raw", "ohlcv")
     return f"""
-        WITH vol AS (SELECT ticker, count(volume) > 0 AS has_volume FROM {src} GROUP BY ticker),
+        WITH vol AS (SELECT ticker, count(volume) > 0 AS has_volume FROM {bars} GROUP BY ticker),
         starts AS (
             SELECT m.ticker, min(m.date) AS start
             FROM {model} m JOIN vol v USING (ticker)
@@ -119,26 +119,32 @@ def trim_sql(tier: str, columns: list[ColumnSpec]) -> str:
 def run_plan(
     project: FeatureProject,
     models: list[RenderedModel],
-    ohlcv: pa.Table,
-    vix: pa.Table,
+    sources: Mapping[str, pa.Table],
     progress: Callable[[str], None],
     *,
     keep_untrimmed: bool = False,
 ) -> EngineSession:
     """Execute the models in order; return the session holding every tier's trimmed rows.
 
+    `sources` maps each declared source the models read to its rows (the bars source always,
+    as `fts.features.build_inputs.read_sources` returns them).
+
     Each tier's trimmed rows are in relation `"<tier>"` (and with `keep_untrimmed`, the last
     model's untrimmed output in `"<m>__model"`); intermediate outputs are dropped once no later
     model reads them. Close the session when done with it.
     """
+    missing = sorted({s for m in models for s in m.sources} - set(sources))
+    if missing:
+        raise BuildError(f"the models read source(s) {', '.join(missing)} but no rows were given "
+                         "for them")
     session = EngineSession()
     try:
         # DuckDB splits work by row groups of 122,880 rows: a smaller build cannot use a second
         # thread, which only adds scheduling (13 % of the engine's time on the sample). The
         # setting is global to the engine database, so each build sets it.
-        small = ohlcv.num_rows < ROW_GROUP_ROWS
+        small = sources[project.ohlcv_source].num_rows < ROW_GROUP_ROWS
         session.con.execute("SET threads = 1" if small else "RESET threads")
-        _load_sources(session.con, ohlcv, vix)
+        _load_sources(session.con, project, sources)
         _Runner(session.con, project, models, progress, keep_untrimmed).run()
     except BaseException:
         session.close()
@@ -146,19 +152,20 @@ def run_plan(
     return session
 
 
-def _load_sources(con: duckdb.DuckDBPyConnection, ohlcv: pa.Table, vix: pa.Table) -> None:
-    con.register("__ohlcv_arrow", ohlcv)
-    con.register("__vix_arrow", vix)
-    con.execute(
-        f"CREATE TABLE {source_relation('raw', 'ohlcv')} AS "
-        "SELECT * FROM __ohlcv_arrow ORDER BY ticker, date"
-    )
-    con.execute(
-        f"CREATE TABLE {source_relation('raw', 'vix')} AS "
-        "SELECT date, close FROM __vix_arrow ORDER BY date"
-    )
-    con.unregister("__ohlcv_arrow")
-    con.unregister("__vix_arrow")
+def _load_sources(con: duckdb.DuckDBPyConnection, project: FeatureProject,
+                  sources: Mapping[str, pa.Table]) -> None:
+    """One table per declared source, with its declared columns: the bars sorted by ticker and
+    date, a series by date."""
+    for name, table in sources.items():
+        spec = project.sources[name]
+        order = "ticker, date" if spec.kind == "ohlcv" else "date"
+        columns = ", ".join(f'"{c}"' for c in spec.relation_columns)
+        con.register("__source_arrow", table)
+        try:
+            con.execute(f"CREATE TABLE {source_relation(name)} AS "
+                        f"SELECT {columns} FROM __source_arrow ORDER BY {order}")
+        finally:
+            con.unregister("__source_arrow")
 
 
 class _Runner:
@@ -214,7 +221,8 @@ class _Runner:
             _check_tier_columns(con, self.project, name)
             con.execute(
                 f"CREATE TABLE {relation_name(name, trimmed_tier=True)} AS "
-                + trim_sql(name, self.project.columns(name))
+                + trim_sql(name, self.project.columns(name),
+                           source_relation(self.project.ohlcv_source))
             )
         return time.perf_counter() - started
 
@@ -227,7 +235,7 @@ class _Runner:
     def _run_python(self, model: RenderedModel) -> None:
         name, cur = model.spec.name, self.con
         fn = _load_python_model(model)
-        ctx = ModelContext(cur, name, self.tiers, self.project.vars, self.sources)
+        ctx = ModelContext(cur, name, self.project, self.sources)
         try:
             frame = fn(ctx)
         except BuildError:

@@ -22,11 +22,14 @@ LOCK_NAME = "versions.lock"
 
 
 def model_fingerprint(project: FeatureProject, model: RenderedModel) -> str:
-    """Fingerprint of one rendered model (vars are included for Python models)."""
+    """Fingerprint of one rendered model, with the declarations of the sources it reads (which
+    raw ticker and columns a series is, and its staleness limit, change the data); vars are
+    included for Python models (SQL has them rendered in)."""
+    sources = [project.sources[s].definition() for s in sorted(model.sources)]
     if model.spec.kind == "sql":
-        return sql_fingerprint(model.sql or "", str(model.spec.path))
+        return sha256_json([sql_fingerprint(model.sql or "", str(model.spec.path)), sources])
     base = python_fingerprint(model.python_source or "", str(model.spec.path))
-    return sha256_json([base, project.vars])
+    return sha256_json([base, project.vars, sources])
 
 
 def tier_fingerprints(
