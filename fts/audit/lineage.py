@@ -4,11 +4,12 @@ Derived from the declarations themselves, never from a hand-kept list:
 - SQL models: sqlglot's column lineage (`sqlglot.lineage.lineage`) on the RENDERED SQL of each
   model, with a schema holding every relation the model reads (raw sources, the outputs of the
   models before it in the plan, trimmed tiers), so `p.*` expands and `USING` joins resolve.
-  Each leaf of sqlglot's graph is a column of a relation: `"__source_raw_ohlcv"` is the raw
-  source, `"<m>__model"` model m, `"<tier>"` the trimmed tier (same columns as its model).
+  Each leaf of sqlglot's graph is a column of a relation: `"__source_<name>"` is the declared
+  source <name>, `"<m>__model"` model m, `"<tier>"` the trimmed tier (same columns as its model).
 - Python models: their syntax tree (`fts.audit.pymodel`), at the model level: each output column
   depends on every column the model reads, attributed to the source or ref that provides it.
-The walk recurses through refs until it reaches raw columns (`raw.ohlcv.close`, `raw.vix.close`).
+The walk recurses through refs until it reaches raw columns, named `raw.<source>.<column>` after
+the declared sources of features_sql/project.yml (`raw.ohlcv.close`, `raw.vix.close`).
 """
 
 from __future__ import annotations
@@ -31,11 +32,6 @@ from fts.features.declarations import FeatureProject, load_feature_project
 from fts.features.graph import plan
 from fts.features.render import RenderedModel, relation_name, source_relation
 
-#: The columns of each source relation a model can read (see fts.features.runner.run_plan).
-SOURCE_COLUMNS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("raw", "ohlcv"): ("ticker", "date", "open", "high", "low", "close", "volume"),
-    ("raw", "vix"): ("date", "close"),
-}
 #: Row keys: every model carries them, so they are listed apart from the value columns.
 KEY_COLUMNS = ("ticker", "date")
 _TYPES = {"ticker": "VARCHAR", "date": "DATE"}
@@ -154,10 +150,10 @@ class LineageGraph:
         # relation name as it appears in rendered SQL -> ("raw", "raw.ohlcv") | ("model", name)
         self.relations: dict[str, tuple[str, str]] = {}
         self.schema: dict[str, dict[str, str]] = {}
-        for (schema, name), cols in SOURCE_COLUMNS.items():
-            rel = source_relation(schema, name).strip('"')
-            self.relations[rel] = ("raw", f"{schema}.{name}")
-            self.schema[rel] = {c: _TYPES.get(c, "DOUBLE") for c in cols}
+        for name, source in project.sources.items():
+            rel = source_relation(name).strip('"')
+            self.relations[rel] = ("raw", f"raw.{name}")
+            self.schema[rel] = {c: _TYPES.get(c, "DOUBLE") for c in source.relation_columns}
         self.sql: dict[str, _SqlModel] = {}
         self.python: dict[str, PythonModelColumns] = {}
         self.outputs: dict[str, tuple[str, ...]] = {}
@@ -212,8 +208,8 @@ class LineageGraph:
         found: list[Producer] = []
         unresolved: list[str] = []
         for col in reads:
-            providers = [("raw", f"{s}.{n}", col) for s, n in rendered.sources
-                         if col in SOURCE_COLUMNS.get((s, n), ())]
+            providers = [("raw", f"raw.{s}", col) for s in rendered.sources
+                         if col in self.project.sources[s].relation_columns]
             if not providers or col not in KEY_COLUMNS:
                 # Keys come from the source when the model reads one; values from whoever has them.
                 providers += [("model", r, col) for r in rendered.refs
@@ -231,7 +227,7 @@ class LineageGraph:
 
     @staticmethod
     def _inputs_text(rendered: RenderedModel) -> list[str]:
-        return [f"{s}.{n}" for s, n in rendered.sources] + list(rendered.refs)
+        return [f"raw.{s}" for s in rendered.sources] + list(rendered.refs)
 
     # -- the walk -------------------------------------------------------------------------------
     def trace(self, tier: str, column: str) -> ColumnLineage:

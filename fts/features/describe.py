@@ -49,7 +49,7 @@ def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
         ],
         "models": [
             {"name": m.spec.name, "kind": m.spec.kind, "path": paths.relative(m.spec.path),
-             "refs": m.refs, "sources": [f"{a}.{b}" for a, b in m.sources]}
+             "refs": m.refs, "sources": list(m.sources)}
             for m in models
         ],
         "build": None,

@@ -78,7 +78,7 @@ def test_python_model_analysis_expands_literal_loops_and_fstrings(tmp_path: Path
         "    return pd.DataFrame({'spread': a - b, **out})\n"
         "def model(ctx):\n"
         "    base = ctx.ref('other')[['ticker', 'date', 'rsi_daily']]\n"
-        "    frame = base.merge(ctx.source('raw', 'ohlcv'), on=['ticker', 'date'])\n"
+        "    frame = base.merge(ctx.source('ohlcv'), on=['ticker', 'date'])\n"
         "    return ctx.per_ticker(frame, _cols)\n"
     )
     cols = analyse_python_model(model)

@@ -99,7 +99,7 @@ def test_unknown_tier_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_missing_vix_is_named(tmp_path: Path) -> None:
     project = make_toy_project(tmp_path, vix=False)
-    with pytest.raises(NotFoundError, match=r"needs \^VIX"):
+    with pytest.raises(NotFoundError, match=r"reads source vix, ticker \^VIX"):
         project.build_tier("toy2")
     project.build_tier("toy")  # the tier without VIX still builds
 
@@ -116,7 +116,7 @@ def test_missing_ref_and_syntax_error_and_cycle(tmp_path: Path) -> None:
         project.build_tier("toy")
     sql.write_text(original)
     py = tmp_path / "features_sql" / "toy" / "toy_double.py"
-    py.write_text(py.read_text().replace('raw = ctx.source("raw", "ohlcv")',
+    py.write_text(py.read_text().replace('raw = ctx.source("ohlcv")',
                                          'raw = ctx.ref("toy")'))
     with pytest.raises(BuildError, match="cycle"):
         project.build_tier("toy")

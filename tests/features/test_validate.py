@@ -21,7 +21,7 @@ COLUMNS = [
     ColumnSpec("ret", "one-day return", 1, "t"),
     ColumnSpec("rsi", "RSI", 14, "t", min=0.0, max=100.0),
     ColumnSpec("obv", "on-balance volume", 1, "t", nullable="missing_volume"),
-    ColumnSpec("vix", "VIX close", 0, "t", min=0.0, nullable="stale_vix"),
+    ColumnSpec("vix", "VIX close", 0, "t", min=0.0, nullable="stale_source"),
     ColumnSpec("regime", "VIX regime", 0, "t", min=0.0, max=2.0),
 ]
 VOLUME_TICKERS = {"AAA"}  # BBB has no volume: its `obv` may be null
@@ -145,7 +145,7 @@ def test_a_null_in_a_ranged_column_without_a_null_reason_is_refused() -> None:
 
 
 def test_a_null_in_a_column_with_a_null_reason_passes() -> None:
-    # vix declares stale_vix and a min: its nulls are neither refused nor compared to the min.
+    # vix declares stale_source and a min: its nulls are neither refused nor compared to the min.
     validate_tier("t", _with(vix={0: np.nan, 4: np.nan}), COLUMNS, VOLUME_TICKERS)
 
 

@@ -1,6 +1,6 @@
 -- The toy tier: one SQL column, one from a Python model.
 with source as (
-    select * from {{ source('raw', 'ohlcv') }}
+    select * from {{ source('ohlcv') }}
 ),
 logic as (
     select s.ticker, s.date,

@@ -2,5 +2,5 @@
 
 
 def model(ctx):
-    raw = ctx.source("raw", "ohlcv")
+    raw = ctx.source("ohlcv")
     return ctx.per_ticker(raw, lambda g: g[["close"]].rename(columns={"close": "close_x2"}) * 2)

@@ -3,6 +3,6 @@ with source as (
 ),
 logic as (
     select t.*, v.close as vix_level
-    from source t asof left join {{ source('raw', 'vix') }} v on t.date >= v.date
+    from source t left join {{ as_of('vix') }} v using (ticker, date)
 )
 select * from logic
