@@ -52,6 +52,12 @@ def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
              "refs": m.refs, "sources": list(m.sources)}
             for m in models
         ],
+        # Every declared source the tier's models read, directly or through upstream models.
+        "sources": [
+            {"name": name, "kind": src.kind, "ticker": src.ticker, "columns": list(src.columns),
+             "max_staleness_days": src.max_staleness_days, "description": src.description}
+            for name, src in project.sources.items() if any(name in m.sources for m in models)
+        ],
         "build": None,
     }
     if paths.warehouse.exists():

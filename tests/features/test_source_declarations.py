@@ -104,3 +104,10 @@ def test_the_series_declaration_is_part_of_the_definition(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match="tier toy2: its definition changed but its version"):
         project.build_tier("toy2")
     project.build_tier("toy")  # toy reads no series: its definition is unchanged
+
+
+def test_describe_lists_the_sources_a_tier_reads(tmp_path: Path) -> None:
+    make_toy_project(tmp_path)
+    lines = run_fts(tmp_path, "describe", "toy2").stdout.splitlines()
+    assert "  sources: ohlcv (ohlcv), vix (series ^VIX close, NULL after 5 days)" in lines
+    assert "  sources: ohlcv (ohlcv)" in run_fts(tmp_path, "describe", "toy").stdout.splitlines()
