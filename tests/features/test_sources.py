@@ -132,3 +132,17 @@ def test_the_rates_columns_are_causal(rates_project, cut: str) -> None:
     before = full[full.date <= cut_ts].reset_index(drop=True)
     assert len(truncated) == len(before) > 0
     pd.testing.assert_frame_equal(truncated, before, check_exact=True)
+
+
+def test_the_docs_walk_through_shows_the_tested_tier() -> None:
+    """docs/features.md shows the files this test builds, line for line (comments aside)."""
+    docs = (REPO / "docs" / "features.md").read_text()
+    for name in ("rates.sql", "rates.yml"):
+        for line in (RATES_TIER / name).read_text().splitlines():
+            if line.strip() and not line.startswith("--"):
+                assert f"   {line}" in docs, f"{name}: {line!r} is not in the walk-through"
+    for key, value in RATES_SOURCE.items():
+        shown = f'"{value}"' if key == "ticker" else (f"[{', '.join(value)}]"
+                                                      if isinstance(value, list) else value)
+        indent = "     - " if key == "name" else "       "
+        assert f"{indent}{key}: {shown}\n" in docs, key
