@@ -43,7 +43,8 @@ def describe_cmd(ctx: click.Context, tier: str, as_json: bool, as_schema: bool) 
     if info["extends"]:
         click.echo(f"  extends {info['extends']}")
     click.echo("  models: " + ", ".join(
-        f"{m['name']} ({m['kind']}; refs {', '.join(m['refs'] + m['sources']) or '-'})" for m in info["models"]))
+        f"{m['name']} ({m['kind']}; refs {', '.join(m['refs']) or '-'}; "
+        f"sources {', '.join(m['sources']) or '-'})" for m in info["models"]))
     click.echo("  sources: " + ", ".join(
         f"{s['name']} ({s['kind']}" + (f" {s['ticker']} {'/'.join(s['columns'])}, NULL after "
                                        f"{s['max_staleness_days']} days" if s["ticker"] else "")
