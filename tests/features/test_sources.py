@@ -146,3 +146,51 @@ def test_the_docs_walk_through_shows_the_tested_tier() -> None:
                                                       if isinstance(value, list) else value)
         indent = "     - " if key == "name" else "       "
         assert f"{indent}{key}: {shown}\n" in docs, key
+
+
+PY_TIER_YML = """tier: pyvix
+version: 1
+description: a Python model reading a series
+extends: null
+columns:
+  - name: vix_level
+    kind: scale_free
+    description: the as-of joined close
+    warmup: 0
+    nullable: stale_source
+  - name: vix_vs_mean
+    kind: scale_free
+    description: the close over the mean of the series' own rows
+    warmup: 0
+    nullable: stale_source
+"""
+PY_MODEL = '''import pandas as pd
+
+
+def model(ctx):
+    joined = ctx.as_of("vix")
+    mean = ctx.source("vix")["close"].mean()
+    return pd.DataFrame({"ticker": joined["ticker"], "date": joined["date"],
+                         "vix_level": joined["close"], "vix_vs_mean": joined["close"] / mean})
+'''
+
+
+def test_python_models_read_a_series_with_ctx_source_and_ctx_as_of(tmp_path: Path) -> None:
+    shutil.copytree(REPO / "tests" / "resources" / "toy_project" / "features_sql",
+                    tmp_path / "features_sql")
+    (tmp_path / "features_sql" / "pyvix").mkdir()
+    (tmp_path / "features_sql" / "pyvix" / "pyvix.yml").write_text(PY_TIER_YML)
+    (tmp_path / "features_sql" / "pyvix" / "pyvix.py").write_text(PY_MODEL)
+    dates = pd.bdate_range("2020-01-01", periods=40)
+    bars = pd.DataFrame({"ticker": "AAA", "date": dates, "open": 1.0, "high": 1.0, "low": 1.0,
+                         "close": 1.0, "volume": 1.0})
+    vix = pd.DataFrame({"date": dates[(dates < "2020-01-20") | (dates > "2020-01-31")]})
+    # Last row before the gap 2020-01-17: fresh through 01-22 (5 days), stale 01-23 .. 01-31.
+    vix["close"] = 10.0 + np.arange(len(vix))
+    out = compute_tier(tmp_path / "features_sql", "pyvix", bars, vix, trimmed=False)
+    ref = pd.merge_asof(bars[["date"]].astype("datetime64[ns]"),
+                        vix.astype({"date": "datetime64[ns]"}), on="date",
+                        tolerance=pd.Timedelta(days=5))
+    np.testing.assert_array_equal(out["vix_level"], ref["close"])
+    np.testing.assert_allclose(out["vix_vs_mean"], ref["close"] / vix["close"].mean())
+    assert out["vix_level"].isna().sum() == 7  # 01-23, 24, 27, 28, 29, 30, 31
