@@ -80,8 +80,8 @@ def check_source(project: FeatureProject, where: str, args: tuple[Any, ...], cal
                          f"`sources:` in features_sql/project.yml (declared: {declared})")
     spec = project.sources[name]
     if call.endswith("as_of") and spec.kind != "series":
-        raise BuildError(f"{where}: as_of({name!r}): {name} is a {spec.kind} source; as_of joins "
-                         "a market-wide `series` source to the bars")
+        raise BuildError(f"{where}: {call}({name!r}): {name} is the bars source (kind ohlcv); "
+                         "as_of joins a source of kind `series` to the bars")
     return spec
 
 

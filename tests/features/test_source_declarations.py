@@ -49,6 +49,16 @@ def test_a_bad_declaration_is_refused_naming_the_file(tmp_path: Path, sources, m
     assert message in str(err.value)
 
 
+def test_a_bad_declaration_is_one_line_from_the_cli(tmp_path: Path) -> None:
+    make_toy_project(tmp_path)
+    yml = tmp_path / "features_sql" / "project.yml"
+    yml.write_text(yml.read_text().replace("kind: series", "kind: serie"))
+    result = run_fts(tmp_path, "describe", "toy")
+    assert result.exit_code == 1
+    assert result.stderr == (f"error: {yml}: source vix: kind 'serie'; declare `kind:` as one of "
+                             "ohlcv, series\n")
+
+
 def test_declarations_are_read_with_their_defaults(tmp_path: Path) -> None:
     project = load_feature_project(_project_with(tmp_path, [BARS, {**VIX, "ticker": "^vix"}]))
     vix = project.sources["vix"]
@@ -67,7 +77,7 @@ def test_declarations_are_read_with_their_defaults(tmp_path: Path) -> None:
      "toy.sql: source('raw', 'ohlcv'): name one declared source; write source('ohlcv')"),
     ("toy/toy_double.py", 'ctx.source("ohlcv")', 'ctx.source("rates")',
      "toy_double.py:5: ctx.source('rates') names no declared source"),
-    ("toy2/toy2.sql", "as_of('vix')", "as_of('ohlcv')", "as_of('ohlcv'): ohlcv is a ohlcv source"),
+    ("toy2/toy2.sql", "as_of('vix')", "as_of('ohlcv')", "as_of('ohlcv'): ohlcv is the bars source (kind ohlcv)"),
 ])
 def test_an_undeclared_source_is_refused_in_one_line(tmp_path: Path, model, old, new, message):
     make_toy_project(tmp_path)
