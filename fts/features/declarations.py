@@ -132,11 +132,6 @@ class FeatureProject:
         """The name of the per-ticker bars source (exactly one is declared)."""
         return next(s.name for s in self.sources.values() if s.kind == "ohlcv")
 
-    @property
-    def series_tickers(self) -> set[str]:
-        """Raw tickers that market-wide series read: never built as per-ticker rows."""
-        return {s.ticker for s in self.sources.values() if s.kind == "series" and s.ticker}
-
     def tier(self, name: str) -> TierSpec:
         if name not in self.tiers:
             known = ", ".join(sorted(self.tiers)) or "none"

@@ -63,7 +63,7 @@ def test_declarations_are_read_with_their_defaults(tmp_path: Path) -> None:
     project = load_feature_project(_project_with(tmp_path, [BARS, {**VIX, "ticker": "^vix"}]))
     vix = project.sources["vix"]
     assert (vix.ticker, vix.columns, vix.max_staleness_days) == ("^VIX", ("close",), 5)
-    assert project.ohlcv_source == "ohlcv" and project.series_tickers == {"^VIX"}
+    assert project.ohlcv_source == "ohlcv"
     # A project.yml from before sources existed reads the bars only.
     (tmp_path / "features_sql" / "project.yml").write_text("vars: {}\n")
     assert list(load_feature_project(tmp_path / "features_sql").sources) == ["ohlcv"]
