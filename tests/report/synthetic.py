@@ -63,16 +63,24 @@ def _loss_probs(y: np.ndarray, loss: float | np.ndarray) -> np.ndarray:
     return np.where(y == 1, np.exp(-loss), 1.0 - np.exp(-loss))
 
 
+#: Validation log-loss stored with each synthetic baseline (ranked as on test by default).
+BASELINE_VAL = {"class_prior": 0.62, "good": 0.32, "bad": 1.4}
+
+
 def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
                 prior_prob: float = 0.3, good_loss: float = 0.3, seed: int = 0,
-                param_counts: bool = True):
+                param_counts: bool = True, baseline_val: dict[str, float] | None = None,
+                sizes: np.ndarray = SIZES):
     """A `ReportData` as `load_report_data` returns it, for synthetic targets.
 
     `targets` maps (tier, horizon, channel mode) to the true E of that target's law (A and
     alpha as above). Each target has one cell per size in SIZES with `seeds` final runs,
     shares its test samples with three baselines: the class prior (constant `prior_prob`),
-    `good` (per-sample log-loss `good_loss`) and `bad` (per-sample log-loss 1.5).
+    `good` (per-sample log-loss `good_loss`) and `bad` (per-sample log-loss 1.5), whose stored
+    validation log-loss is `baseline_val` (default BASELINE_VAL). Cell i's search objective
+    (its best trial's value) is 0.2 + 0.01 i, its final runs' validation log-loss 0.1 + 0.01 i.
     """
+    val = BASELINE_VAL if baseline_val is None else baseline_val
     from fts.report.data import ReportData
 
     rng = np.random.default_rng(seed)
@@ -80,10 +88,10 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
     labels: dict[str, np.ndarray] = {}
     for t, ((tier, horizon, channels), e) in enumerate(sorted(targets.items())):
         dataset = f"ds-{tier}-{horizon}"  # both channel modes of a tier share the dataset
-        y, probs, sizes, dates = draw_runs(rng, seeds=seeds, e=e, y=labels.get(dataset))
+        y, probs, _, dates = draw_runs(rng, sizes, seeds=seeds, e=e, y=labels.get(dataset))
         labels[dataset] = y
         frame = pd.DataFrame({"date": dates.date, "ticker": "SPY", "label": y.astype(int)})
-        for i, size in enumerate(SIZES):
+        for i, size in enumerate(sizes):
             budget = f"B{i}"
             cell = f"{tier}:{budget}:h{horizon}:p1" + (":mixed" if channels == "mixed" else "")
             ids = []
@@ -109,7 +117,8 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
                 preds.append(frame.assign(run_id=run_id, split="test", prob=probs[row]))
             cells.append({"experiment": "synthetic", "cell": cell, "tier": tier,
                           "budget": budget, "horizon": horizon, "threshold_pct": 1.0,
-                          "dataset_id": dataset, "best_trial": 2, "final_run_ids": ids})
+                          "dataset_id": dataset, "best_trial": 2, "final_run_ids": ids,
+                          "best_objective": 0.2 + 0.01 * i})
         if any(b["dataset_id"] == dataset for b in baselines):
             continue
         for model, p in (("class_prior", np.full(y.size, prior_prob)),
@@ -117,7 +126,8 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
             bid = f"baseline:{dataset}:{model}"
             baselines.append({"baseline_id": bid, "experiment": "synthetic", "tier": tier,
                               "horizon": horizon, "threshold_pct": 1.0, "dataset_id": dataset,
-                              "model": model, "manifest_id": None})
+                              "model": model, "manifest_id": None,
+                              "val_metrics": {"log_loss": val[model]}})
             preds.append(frame.assign(run_id=bid, split="test", prob=p))
     return ReportData("synthetic", pd.DataFrame(cells), pd.DataFrame(runs),
                       pd.concat(preds, ignore_index=True), pd.DataFrame(baselines), {},

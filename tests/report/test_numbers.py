@@ -58,14 +58,19 @@ def test_points_carry_both_parameter_axes_compute_and_the_selection_metric(synth
     assert [p["params"] for p in block["points"]] == [int(s) for s in SIZES]
     for i, p in enumerate(block["points"]):
         assert p["nonhead_params"] == p["params"] - HEAD and p["head_params"] == HEAD
+        assert p["encoder_params"] == p["params"] - HEAD - 100
         assert p["train_flops_per_sample"] == FLOPS_PER_PARAM * p["params"]
         assert p["seeds"] == [0, 1, 2]
-        assert p["selection_metric"] == pytest.approx(0.1 + 0.01 * i)
+        # The search's best objective chose the cell; the final runs' own validation loss is
+        # a different number, kept beside it.
+        assert p["selection_metric"] == pytest.approx(0.2 + 0.01 * i)
+        assert p["final_val_metric"] == pytest.approx(0.1 + 0.01 * i)
         assert p["metric_ci95"][0] < p["metric"] < p["metric_ci95"][1]
         assert p["architecture"]["d_model"] == 16 * (i + 1)
         assert p["architecture"]["channels"] == "independent"
         assert p["settings"]["lr"] == 1e-3 and p["best_trial"] == 2
     assert block["fit_nonhead"]["n_sizes"] == len(SIZES) and block["reason_nonhead"] is None
+    assert block["fit_encoder"]["n_sizes"] == len(SIZES) and block["reason_encoder"] is None
     assert block["param_counts_stored"] is True
 
 
