@@ -106,8 +106,10 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
                           "train": {"lr": 1e-3, "weight_decay": 0.01, "warmup_frac": 0.05,
                                     "batch_size": 64, "pos_weight": 1.0, "seed": s}}
                 if param_counts:
-                    config["param_counts"] = {"total": total, "embedding": 100,
-                                              "encoder": total - HEAD - 100, "head": HEAD}
+                    # Mixed mode embeds all C channels at once: its embedding grows with size.
+                    emb = total // 4 if channels == "mixed" else 100
+                    config["param_counts"] = {"total": total, "embedding": emb,
+                                              "encoder": total - HEAD - emb, "head": HEAD}
                     config["train_flops_per_sample"] = FLOPS_PER_PARAM * total
                 runs.append({"run_id": run_id, "tier": tier, "budget": budget, "seed": s,
                              "n_params": total, "horizon": horizon, "threshold_pct": 1.0,
