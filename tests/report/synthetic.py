@@ -6,9 +6,9 @@ of the drawn losses):
 
     loss[run, t] = L(N_run) + d_t + g_t (L(N_run) - E) + seed_run + e[run, t]
 
-d_t and g_t are AR(1) date effects shared by every run (a hard stretch of test dates raises
-every size's loss: the reason the interval must resample test dates), seed_run a seed effect,
-e iid noise. Every noise term has mean 0, so the expected loss of a run of size N is L(N).
+d_t and g_t are AR(1) date effects shared by every run (sd `date_sd` and `slope_sd`: a hard
+stretch of test dates raises every size's loss, the reason the interval must resample test
+dates), seed_run a seed effect (sd `seed_sd`: the reason it must resample seeds), e iid noise. Every noise term has mean 0, so the expected loss of a run of size N is L(N).
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ def ar1(rng: np.random.Generator, n: int, phi: float, sd: float) -> np.ndarray:
 
 def draw_runs(rng: np.random.Generator, sizes: np.ndarray = SIZES, seeds: int = 3,
               n_dates: int = N_DATES, e: float = E, a: float = A, alpha: float = ALPHA,
-              date_sd: float = 0.1, y: np.ndarray | None = None):
+              date_sd: float = 0.1, y: np.ndarray | None = None, seed_sd: float = 0.005,
+              slope_sd: float = 0.3):
     """(y (n,), probs (runs, n), run sizes (runs,), dates (n,)) of one synthetic target (on
     the labels `y` when given: targets of one dataset share them)."""
     run_sizes = np.repeat(np.asarray(sizes, dtype=float), seeds)
     level = law(run_sizes, e, a, alpha)
     d = ar1(rng, n_dates, 0.8, date_sd)
-    g = ar1(rng, n_dates, 0.8, 0.3)
+    g = ar1(rng, n_dates, 0.8, slope_sd)
     loss = (level[:, None] + d[None, :] + g[None, :] * (level - e)[:, None]
-            + 0.005 * rng.standard_normal(run_sizes.size)[:, None]
+            + seed_sd * rng.standard_normal(run_sizes.size)[:, None]
             + 0.05 * rng.standard_normal((run_sizes.size, n_dates)))
     loss = np.clip(loss, 0.01, None)  # never reached with these scales; keeps p in (0, 1)
     if y is None:
