@@ -6,7 +6,7 @@ raises every size's loss together, and a seed-only bootstrap (the earlier scheme
 one test set as if it were the population. Here each replicate
 
 1. draws one circular block resample of the distinct test dates (blocks of `block_len`
-   consecutive trading dates, `fts.report.bootstrap.circular_block_weights`), the SAME one for
+   consecutive trading dates, `fts.report.bootstrap.circular_date_counts`), the SAME one for
    every run and size, since they share the test set;
 2. rescores every run's per-sample test predictions under those date weights (the metric is
    recomputed from the predictions, not read from a stored number);
@@ -32,11 +32,12 @@ import numpy as np
 
 from fts.core.errors import ValidationError
 from fts.report.bootstrap import (
-    circular_block_weights,
+    circular_date_counts,
     date_ranks,
     expanded_tail,
     get_metric,
     jsonable,
+    score_in_chunks,
 )
 from fts.report.scaling import PowerLawFit, fit_power_law, refit_power_law
 
@@ -154,10 +155,10 @@ def joint_points(y: Any, probs: Any, dates: Any, groups: Any, metric: str = "log
     if rank.size != y_arr.size:
         raise ValidationError(f"dates has {rank.size} values, y has {y_arr.size}")
     rng = np.random.default_rng(seed)
-    w = circular_block_weights(rng, n_boot, rank, n_dates, block_len)
+    counts = circular_date_counts(rng, n_boot, n_dates, block_len)
     ones = np.ones((1, y_arr.size))
     full = np.array([m.weighted(y_arr, p, ones)[0] for p in p_arr])
-    scored = np.stack([m.weighted(y_arr, p, w) for p in p_arr], axis=1)  # (n_boot, runs)
+    scored = score_in_chunks(m, y_arr, p_arr, counts, rank)  # (n_boot, runs)
     distinct, index = np.unique(g_arr, return_inverse=True)
     index = index.ravel()
     star = resample_seeds(scored, index, rng)
@@ -167,8 +168,7 @@ def joint_points(y: Any, probs: Any, dates: Any, groups: Any, metric: str = "log
     lo, hi = np.nanquantile(means, [tail, 1 - tail], axis=0)
     mean = np.array([full[index == g].mean() for g in range(distinct.size)])
     extra_full = np.array([m.weighted(y_arr, p, ones)[0] for p in e_arr])
-    extra_star = (np.stack([m.weighted(y_arr, p, w) for p in e_arr], axis=1) if len(e_arr)
-                  else np.empty((n_boot, 0)))
+    extra_star = score_in_chunks(m, y_arr, e_arr, counts, rank)
     return JointPoints(distinct, mean, lo, hi, full, star, n_blocks, block_len, level, index,
                        extra_full, extra_star)
 

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
 
+import fts.report.bootstrap as bootstrap
 import fts.report.joint as joint
 from fts.core.errors import ValidationError
 from fts.report.bootstrap import circular_block_weights, date_ranks
@@ -55,8 +56,8 @@ def test_covers_when_seed_noise_dominates_the_date_effect():
 def test_without_date_resampling_the_interval_misses_e(monkeypatch):
     # The test dates are shared by every size: their draw shifts the whole curve. Resampling
     # seeds only (every date weight 1) gives an interval that ignores that and misses E.
-    monkeypatch.setattr(joint, "circular_block_weights",
-                        lambda rng, n, rank, n_dates, block_len: np.ones((n, rank.size)))
+    monkeypatch.setattr(joint, "circular_date_counts",
+                        lambda rng, n, n_dates, block_len: np.ones((n, n_dates)))
     hits = coverage(reps=10)
     assert hits["E"] <= 6, hits  # measured: 4 of 10
 
@@ -115,6 +116,22 @@ def test_seeds_are_resampled_within_their_size():
         drawn = np.unique(np.round(pts.replicates[:, cols], 10))
         assert set(drawn) <= set(np.round(allowed, 10))
         assert len(drawn) == k
+
+
+def test_scoring_a_chunk_of_resamples_at_a_time_changes_nothing(monkeypatch):
+    # Row weights are built a few resamples at a time (memory bounded on big test sets).
+    y, probs, sizes, dates = draw_runs(np.random.default_rng(8), seeds=2)
+    whole = joint_points(y, probs, dates, sizes, n_boot=30, extra=probs[:1])
+    monkeypatch.setattr(bootstrap, "_MAX_CELLS", 7 * y.size)  # chunks of 7 resamples
+    chunked = joint_points(y, probs, dates, sizes, n_boot=30, extra=probs[:1])
+    np.testing.assert_allclose(whole.replicates, chunked.replicates, rtol=1e-12)
+    np.testing.assert_allclose(whole.extra_replicates, chunked.extra_replicates, rtol=1e-12)
+    # The extra model is scored on the same date resamples as the runs (scikit-learn's
+    # weighted log-loss under the row weights of the same draws).
+    weights = circular_block_weights(np.random.default_rng(0), 30, date_ranks(dates)[0],
+                                     len(dates), joint.BLOCK_LEN)
+    want = [log_loss(y, probs[0], sample_weight=w) for w in weights]
+    np.testing.assert_allclose(chunked.extra_replicates[:, 0], want, rtol=1e-9)
 
 
 def test_circular_blocks_are_runs_of_consecutive_dates_and_every_date_is_equally_likely():
