@@ -148,7 +148,9 @@ def summary(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA,
     for role in ("class prior", "best baseline"):
         group = [t for t in tests if t.role == role]
         if not group:
-            lines.append(f"No cell could be tested against the {role} (none stored).")
+            why = ("none stored" if role == "class prior" else "no non-prior baseline stored "
+                   "with a validation log-loss to choose it by")
+            lines.append(f"No cell could be tested against the {role} ({why}).")
             continue
         metric = group[0].metric.replace("_", "-")
         holm_note = f"Holm-adjusted p < {alpha:g} over {family} baseline tests"

@@ -143,6 +143,15 @@ def test_the_best_baseline_is_chosen_on_validation_not_on_test():
     assert {t["verdict"] for t in best} == {"cell better"}
     assert {b["model"]: b["selection_metric"] for b in block["baselines"]} == {
         "class_prior": 0.62, "good": 0.5, "bad": 0.2}
+    # Without a validation log-loss no baseline is "best" (test never stands in for it).
+    nan = float("nan")
+    data = report_data({("a20", 1, "independent"): 0.6},
+                       baseline_val={"class_prior": 0.62, "good": nan, "bad": nan})
+    block = report_numbers(data, n_boot=50, n_boot_joint=20)["targets"][0]
+    assert block["best_baseline"] is None
+    assert {t["role"] for t in block["baseline_tests"]} == {"class prior"}
+    assert any("No cell could be tested against the best baseline (no non-prior baseline "
+               "stored with a validation log-loss" in line for line in block["summary"])
 
 
 def test_seeds_are_grouped_by_cell_even_when_two_cells_have_the_same_size():
