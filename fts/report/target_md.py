@@ -115,7 +115,8 @@ def target_sections(numbers: dict[str, Any]) -> list[str]:
                _fit_line(block.get("fit_encoder"), block.get("reason_encoder"),
                          "encoder parameters (total − head − embedding; in mixed channel "
                          "mode the embedding grows with the feature count)")]
-        md += [""] + _baseline_lines(block) + [" ".join(block.get("summary", [])), ""]
+        # The blank line ends the table: a text line right after it would read as a row.
+        md += [""] + _baseline_lines(block) + ["", " ".join(block.get("summary", [])), ""]
         md += ["", "Chosen architecture and settings (the search's best trial, retrained per "
                "seed):", ""] + _settings_table(block) + [""]
     return md
