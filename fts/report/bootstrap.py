@@ -225,6 +225,13 @@ def circular_block_weights(rng: np.random.Generator, n_draws: int, rank: np.ndar
     equally likely to be drawn (Politis & Romano 1992). A row's weight is how often its date
     was drawn, so rows sharing a date (several tickers) move together.
     """
+    return circular_date_counts(rng, n_draws, n_dates, block_len)[:, rank]
+
+
+def circular_date_counts(rng: np.random.Generator, n_draws: int, n_dates: int,
+                         block_len: int) -> np.ndarray:
+    """How often each distinct date is drawn (n_draws, n_dates) by `circular_block_weights`
+    (the same draws from `rng`): small, to be expanded to rows a chunk at a time."""
     if block_len < 1:
         raise ValidationError(f"block_len must be >= 1, got {block_len}")
     length = min(block_len, n_dates)
@@ -233,7 +240,21 @@ def circular_block_weights(rng: np.random.Generator, n_draws: int, rank: np.ndar
     picked = (starts[:, :, None] + np.arange(length)).reshape(n_draws, -1)[:, :n_dates] % n_dates
     flat = (picked + n_dates * np.arange(n_draws)[:, None]).ravel()
     counts = np.bincount(flat, minlength=n_draws * n_dates).reshape(n_draws, n_dates)
-    return counts.astype(float)[:, rank]
+    return counts.astype(float)
+
+
+def score_in_chunks(metric: Metric, y: np.ndarray, probs: np.ndarray, counts: np.ndarray,
+                    rank: np.ndarray) -> np.ndarray:
+    """Each model's metric (n_draws, n_models) under date `counts` (n_draws, n_dates), the
+    row weights built a chunk of resamples at a time so memory stays bounded (`_MAX_CELLS`)
+    however many rows (tickers x dates) the test set has."""
+    out = np.empty((counts.shape[0], len(probs)))
+    chunk = max(1, _MAX_CELLS // max(1, y.size))
+    for start in range(0, counts.shape[0], chunk):
+        w = counts[start:start + chunk][:, rank]
+        for k, p in enumerate(probs):
+            out[start:start + chunk, k] = metric.weighted(y, p, w)
+    return out
 
 
 def resample_metric(

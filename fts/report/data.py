@@ -11,6 +11,7 @@ import pandas as pd
 
 from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
+from fts.hpo.views import create_hpo_views, finished_trial_records
 from fts.warehouse import connect
 
 #: The order provenance is listed in: what the numbers were made from first.
@@ -22,7 +23,7 @@ class ReportData:
     """Everything a report shows, as read from the warehouse."""
 
     experiment: str
-    cells: pd.DataFrame  # experiments.cells
+    cells: pd.DataFrame  # experiments.cells + best_objective (the chosen trial's objective)
     runs: pd.DataFrame  # final runs: tier, budget, seed, n_params, metrics, dataset_id, cell, ...
     predictions: pd.DataFrame  # run_id, split, date, ticker, label, prob (final runs + baselines)
     baselines: pd.DataFrame  # experiments.baselines + manifest_id (None: fitted without one)
@@ -54,6 +55,7 @@ def load_report_data(paths: ProjectPaths, experiment: str) -> ReportData:
         epochs = con.sql("SELECT * FROM train.epochs WHERE list_contains(?, run_id) "
                          "ORDER BY run_id, epoch", params=[run_ids]).df()
         baseline_manifests = _baseline_manifests(con, baselines["baseline_id"].tolist())
+        cells["best_objective"] = best_objectives(con, cells)
         by_baseline = {b["baseline_id"]: mid for mid, b in baseline_manifests.items()}
         baselines["manifest_id"] = baselines["baseline_id"].map(by_baseline)
         dataset_ids = sorted(set(cells["dataset_id"]) | set(baselines["dataset_id"]))
@@ -69,6 +71,20 @@ def load_report_data(paths: ProjectPaths, experiment: str) -> ReportData:
         baselines[col] = baselines[col].map(json.loads)
     return ReportData(experiment, cells, runs, predictions, baselines, datasets, manifests,
                       baseline_manifests, epochs)
+
+
+def best_objectives(con: duckdb.DuckDBPyConnection, cells: pd.DataFrame) -> list[float | None]:
+    """Per cell, the objective of the trial its search chose (`best_trial` of its study, as
+    `hpo_trials` replays it from the Optuna journal): the fold-mean validation log-loss that
+    selected the cell. None where the study or the trial is not in the warehouse."""
+    create_hpo_views(con)  # TEMP views: allowed on a read-only connection
+    out: list[float | None] = []
+    for study, number in zip(cells["study"], cells["best_trial"], strict=True):
+        values = {t["number"]: t["value"] for t in finished_trial_records(con, study)
+                  if t["state"] == "COMPLETE"}
+        value = values.get(int(number))
+        out.append(None if value is None else float(value))
+    return out
 
 
 def _baseline_manifests(con: duckdb.DuckDBPyConnection, ids: list[str]) -> dict[str, dict]:

@@ -64,8 +64,11 @@ def draw_scaling(numbers: dict[str, Any]) -> Figure:
         for p in pts:
             ax.scatter([p["params"]] * len(p["per_seed"]), p["per_seed"], s=8, color="grey",
                        alpha=0.6)
-        ax.scatter(x, [p["selection_metric"] for p in pts], facecolors="none",
-                   edgecolors="black", label="validation (selection metric, not fitted)")
+        chosen = [(p["params"], p["selection_metric"]) for p in pts
+                  if p["selection_metric"] is not None]  # None: the study is not stored
+        if chosen:
+            ax.scatter(*zip(*chosen, strict=True), facecolors="none", edgecolors="black",
+                       label="search objective (selection metric, not fitted)")
         if block.get("fit") and len(x):
             grid = np.geomspace(x.min(), x.max(), 50)
             fit = block["fit"]

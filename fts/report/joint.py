@@ -6,13 +6,14 @@ raises every size's loss together, and a seed-only bootstrap (the earlier scheme
 one test set as if it were the population. Here each replicate
 
 1. draws one circular block resample of the distinct test dates (blocks of `block_len`
-   consecutive trading dates, `fts.report.bootstrap.circular_block_weights`), the SAME one for
+   consecutive trading dates, `fts.report.bootstrap.circular_date_counts`), the SAME one for
    every run and size, since they share the test set;
 2. rescores every run's per-sample test predictions under those date weights (the metric is
    recomputed from the predictions, not read from a stored number);
-3. resamples the seeds within each size (k of k with replacement, re-expanded by
-   sqrt(k/(k-1)) around the size's replicate mean, as `fts.report.scaling` does, so k seeds
-   carry their full spread);
+3. resamples the seeds within each cell (k of k with replacement, re-expanded by
+   sqrt(k/(k-1)) around the cell's replicate mean, as `fts.report.scaling` does, so k seeds
+   carry their full spread); grouped by cell, not by size, so two cells whose models happen to
+   have the same parameter count are never pooled;
 4. refits L(N) = E + A N^-alpha from the full-data fit (`refit_power_law`).
 
 Percentile intervals of E, A and alpha over the replicates, read at the expanded tail for the
@@ -31,11 +32,12 @@ import numpy as np
 
 from fts.core.errors import ValidationError
 from fts.report.bootstrap import (
-    circular_block_weights,
+    circular_date_counts,
     date_ranks,
     expanded_tail,
     get_metric,
     jsonable,
+    score_in_chunks,
 )
 from fts.report.scaling import PowerLawFit, fit_power_law, refit_power_law
 
@@ -43,16 +45,17 @@ from fts.report.scaling import PowerLawFit, fit_power_law, refit_power_law
 #: overlap they cause; 270 test dates give 13 blocks.
 BLOCK_LEN = 21
 COVERS = ("test dates (circular blocks of {block_len} consecutive trading dates, the same "
-          "blocks for every size) and seeds (resampled within each size), jointly; not the "
+          "blocks for every size) and seeds (resampled within each cell), jointly; not the "
           "hyperparameter search, which chose each cell's configuration")
 
 
 @dataclass(frozen=True)
 class JointPoints:
-    """Per distinct size: the seed-mean metric and its joint (dates x seeds) interval."""
+    """Per group of runs (one cell: a model retrained with several seeds), the seed-mean metric
+    and its joint (dates x seeds) interval."""
 
-    sizes: np.ndarray  # distinct sizes, ascending
-    mean: np.ndarray  # mean over the size's runs of each run's metric on the full test set
+    groups: np.ndarray  # distinct group keys, sorted
+    mean: np.ndarray  # per group: mean over its runs of each run's metric on the full test set
     lo: np.ndarray
     hi: np.ndarray
     run_values: np.ndarray  # each run's metric on the full test set, in the input order
@@ -60,6 +63,11 @@ class JointPoints:
     n_blocks: int
     block_len: int
     level: float
+    group_index: np.ndarray  # (n_runs,): index into `groups` of each run
+    # Models that have no seeds (baselines), scored on the SAME date resamples: their metric on
+    # the full test set (n_extra,) and per replicate (n_boot, n_extra).
+    extra_values: np.ndarray = field(default_factory=lambda: np.empty(0))
+    extra_replicates: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
 
 
 @dataclass(frozen=True)
@@ -88,65 +96,86 @@ class JointFit:
             "residuals": asdict(f.residuals) if f.residuals else None}, "reason": None})
 
 
-def _check(y: Any, probs: Any, sizes: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(y: Any, probs: Any, groups: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     y_arr = np.asarray(y, dtype=float).ravel()
     p_arr = np.atleast_2d(np.asarray(probs, dtype=float))
-    s_arr = np.asarray(sizes, dtype=float).ravel()
-    if p_arr.shape != (s_arr.size, y_arr.size):
-        raise ValidationError(f"probs must be (runs, samples) = ({s_arr.size}, {y_arr.size}), "
+    g_arr = np.asarray(groups).ravel()
+    if p_arr.shape != (g_arr.size, y_arr.size):
+        raise ValidationError(f"probs must be (runs, samples) = ({g_arr.size}, {y_arr.size}), "
                               f"got {p_arr.shape}")
     if not np.all((y_arr == 0) | (y_arr == 1)):
         raise ValidationError("y must hold only 0/1 labels")
     if not np.all(np.isfinite(p_arr)) or p_arr.min() < 0 or p_arr.max() > 1:
         raise ValidationError("probs must hold finite probabilities in [0, 1]")
-    if not (np.all(np.isfinite(s_arr)) and np.all(s_arr > 0)):
+    if g_arr.dtype.kind in "fiu" and not (np.all(np.isfinite(g_arr)) and np.all(g_arr > 0)):
         raise ValidationError("sizes must be finite and positive")
-    return y_arr, p_arr, s_arr
+    return y_arr, p_arr, g_arr
 
 
-def joint_points(y: Any, probs: Any, dates: Any, sizes: Any, metric: str = "log_loss", *,
+def resample_seeds(scored: np.ndarray, group_index: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """Step 3: per replicate row of `scored` (n_boot, runs), the runs of each group (the seeds
+    of one cell) drawn k of k with replacement and re-expanded by sqrt(k/(k-1)) around the
+    group's replicate mean (k of k draws keep only (k-1)/k of the spread); a one-run group
+    keeps its value."""
+    star = np.empty_like(scored)
+    for g in np.unique(group_index):
+        cols = np.flatnonzero(group_index == g)
+        k = cols.size
+        pick = cols[rng.integers(0, k, size=(scored.shape[0], k))]
+        values = np.take_along_axis(scored, pick, axis=1)
+        if k >= 2:
+            centre = scored[:, cols].mean(axis=1, keepdims=True)
+            values = centre + math.sqrt(k / (k - 1)) * (values - centre)
+        star[:, cols] = values
+    return star
+
+
+def joint_points(y: Any, probs: Any, dates: Any, groups: Any, metric: str = "log_loss", *,
                  n_boot: int = 500, block_len: int = BLOCK_LEN, level: float = 0.95,
-                 seed: int = 0) -> JointPoints:
+                 seed: int = 0, extra: Any = None) -> JointPoints:
     """Each run's metric and its replicates under the joint bootstrap (steps 1-3 above).
 
     y (n,): labels of the shared test samples; probs (runs, n): each run's probabilities of
-    them; dates (n,): each sample's date; sizes (runs,): each run's parameter count (runs of
-    one size are its seeds). Deterministic for a given `seed`.
+    them; dates (n,): each sample's date; groups (runs,): which runs are the seeds of one model
+    (the report passes each run's cell: two cells of equal size are still two models; numeric
+    sizes work too). `extra` (k, n): probabilities of models without seeds (baselines), scored
+    on the same date resamples (`extra_values`, `extra_replicates`). Deterministic for a given
+    `seed`.
     """
     if n_boot < 1:
         raise ValidationError(f"n_boot must be >= 1, got {n_boot}")
     m = get_metric(metric)
-    y_arr, p_arr, s_arr = _check(y, probs, sizes)
+    y_arr, p_arr, g_arr = _check(y, probs, groups)
+    e_arr = np.empty((0, y_arr.size)) if extra is None else np.atleast_2d(
+        np.asarray(extra, dtype=float))
+    if e_arr.shape[1:] != (y_arr.size,) or not np.all((e_arr >= 0) & (e_arr <= 1)):
+        raise ValidationError(f"extra must be (models, {y_arr.size}) probabilities in [0, 1]")
     rank, n_dates = date_ranks(dates)
     if rank.size != y_arr.size:
         raise ValidationError(f"dates has {rank.size} values, y has {y_arr.size}")
     rng = np.random.default_rng(seed)
-    w = circular_block_weights(rng, n_boot, rank, n_dates, block_len)
+    counts = circular_date_counts(rng, n_boot, n_dates, block_len)
     ones = np.ones((1, y_arr.size))
     full = np.array([m.weighted(y_arr, p, ones)[0] for p in p_arr])
-    scored = np.stack([m.weighted(y_arr, p, w) for p in p_arr], axis=1)  # (n_boot, runs)
-    star = np.empty_like(scored)
-    distinct = np.unique(s_arr)
-    for s in distinct:
-        g = np.flatnonzero(s_arr == s)
-        k = g.size
-        pick = g[rng.integers(0, k, size=(n_boot, k))]
-        values = np.take_along_axis(scored, pick, axis=1)
-        if k >= 2:  # re-expand the within-size spread: k of k draws keep (k-1)/k of it
-            centre = scored[:, g].mean(axis=1, keepdims=True)
-            values = centre + math.sqrt(k / (k - 1)) * (values - centre)
-        star[:, g] = values
+    scored = score_in_chunks(m, y_arr, p_arr, counts, rank)  # (n_boot, runs)
+    distinct, index = np.unique(g_arr, return_inverse=True)
+    index = index.ravel()
+    star = resample_seeds(scored, index, rng)
     n_blocks = math.ceil(n_dates / min(block_len, n_dates))
     tail = expanded_tail(level, n_blocks)
-    means = np.stack([star[:, s_arr == s].mean(axis=1) for s in distinct], axis=1)
+    means = np.stack([star[:, index == g].mean(axis=1) for g in range(distinct.size)], axis=1)
     lo, hi = np.nanquantile(means, [tail, 1 - tail], axis=0)
-    mean = np.array([full[s_arr == s].mean() for s in distinct])
-    return JointPoints(distinct, mean, lo, hi, full, star, n_blocks, block_len, level)
+    mean = np.array([full[index == g].mean() for g in range(distinct.size)])
+    extra_full = np.array([m.weighted(y_arr, p, ones)[0] for p in e_arr])
+    extra_star = score_in_chunks(m, y_arr, e_arr, counts, rank)
+    return JointPoints(distinct, mean, lo, hi, full, star, n_blocks, block_len, level, index,
+                       extra_full, extra_star)
 
 
 def joint_fit(points: JointPoints, sizes: Any, *, min_sizes: int = 4, seed: int = 0) -> JointFit:
-    """Fit L(N) to every run's metric at `sizes` (the same runs as `points`, possibly another
-    size axis, e.g. non-head parameters) and refit it on every replicate (step 4 above)."""
+    """Fit L(N) to every run's metric at `sizes` (the same runs as `points`, on any size axis:
+    total, non-head or encoder parameters) and refit it on every replicate (step 4 above)."""
     s_arr = np.asarray(sizes, dtype=float).ravel()
     if s_arr.size != points.run_values.size:
         raise ValidationError(f"{s_arr.size} sizes for {points.run_values.size} runs")
@@ -169,9 +198,9 @@ def joint_fit(points: JointPoints, sizes: Any, *, min_sizes: int = 4, seed: int 
         return JointFit(fit, nan2, nan2, nan2, n_boot, failed, covers, tuple(notes))
     if failed:
         notes.append(f"{failed} of {n_boot} bootstrap refits failed and were skipped")
-    singles = int(sum(np.count_nonzero(s_arr == s) == 1 for s in np.unique(s_arr)))
+    singles = int(np.count_nonzero(np.bincount(points.group_index) == 1))
     if singles:
-        notes.append(f"{singles} size(s) have one seed: their seed-to-seed spread is not in "
+        notes.append(f"{singles} cell(s) have one seed: their seed-to-seed spread is not in "
                      "the interval")
     if points.n_blocks < 10:
         notes.append(f"only {points.n_blocks} date blocks: the interval is coarse")

@@ -5,18 +5,20 @@ A target is (tier, horizon, threshold_pct, channel mode): runs of different targ
 different things (base rates differ by horizon and threshold) or are different models (channel
 mode), so nothing is pooled across targets. Per target:
 
-* `points`: one per cell (budget): its parameter axes (total; non-head = total - head, with
-  encoder and head, from the run config's `param_counts`), training FLOPs per sample, seeds, the
-  test metric (mean over seeds of each final run's metric, recomputed from its stored test
-  predictions) with its joint (test dates x seeds) interval, the validation metric labelled as
-  the selection metric (it chose the models, so it is shown, never fitted), and the cell's
-  chosen architecture and training settings;
-* `fit` / `fit_nonhead`: L(N) = E + A N^-alpha of the test metric against total and against
-  non-head parameters, with the joint bootstrap's intervals (`fts.report.joint`), or null
-  with a `reason`;
-* `baselines` and `baseline_tests`: each baseline's test metric on the same samples, and every
-  cell against the class prior and the best baseline (`fts.report.yardstick`), Holm-adjusted
-  over the whole report.
+* `points`: one per cell (budget): its parameter axes (total; non-head = total - head; encoder,
+  embedding and head, from the run config's `param_counts`), training FLOPs per sample, seeds,
+  the test metric (mean over seeds of each final run's metric, recomputed from its stored test
+  predictions) with its joint (test dates x seeds) interval, the selection metric (the
+  objective of the search's best trial, the fold-mean validation log-loss that chose the cell:
+  shown, never fitted), and the cell's chosen architecture and training settings;
+* `fit` / `fit_nonhead` / `fit_encoder`: L(N) = E + A N^-alpha of the test metric against
+  total, non-head and encoder parameters (in mixed channel mode the embedding grows with the
+  feature count, so only the encoder axis is free of it), with the joint bootstrap's intervals
+  (`fts.report.joint`), or null with a `reason`;
+* `baselines` and `baseline_tests`: each baseline's test and validation metric on the same
+  samples, and every cell against the class prior and the best baseline (chosen on
+  validation) on the mean over seeds of the per-run differences (`fts.report.yardstick`),
+  Holm-adjusted over the whole report.
 """
 
 from __future__ import annotations
@@ -31,7 +33,14 @@ import pandas as pd
 from fts.report.bootstrap import expanded_tail, get_metric, jsonable
 from fts.report.data import ReportData
 from fts.report.joint import BLOCK_LEN, JointPoints, covers_text, joint_fit, joint_points
-from fts.report.yardstick import BaselineTest, adjust, summary, target_tests
+from fts.report.yardstick import (
+    PRIOR,
+    BaselineTest,
+    adjust,
+    best_baseline,
+    seed_date_tests,
+    summary,
+)
 
 METRIC = "log_loss"
 DEFAULT_CHANNELS = "independent"
@@ -117,6 +126,7 @@ def _points(cells: pd.DataFrame, runs: pd.DataFrame, pts: JointPoints) -> list[d
             continue
         first = runs.iloc[mine[0]]
         vals = pts.run_values[mine]
+        best = getattr(c, "best_objective", None)
         lo, hi = _tail_bounds(pts.replicates[:, mine].mean(axis=1), pts)
         arch, settings = _settings(first["config"])
         out.append({
@@ -125,7 +135,10 @@ def _points(cells: pd.DataFrame, runs: pd.DataFrame, pts: JointPoints) -> list[d
             "metric": float(vals.mean()), "metric_ci95": [lo, hi],
             "metric_sd": float(vals.std(ddof=1)) if vals.size > 1 else None,
             "per_seed": [float(v) for v in vals],
-            "selection_metric": _mean_of(m.get(METRIC) for m in runs["val_metrics"].iloc[mine]),
+            # What chose the cell: the search's best objective (fold-mean validation log-loss),
+            # not the final runs' own validation loss (a different, later number).
+            "selection_metric": _mean_of([best]),
+            "final_val_metric": _mean_of(m.get(METRIC) for m in runs["val_metrics"].iloc[mine]),
             "best_trial": int(c.best_trial) if c.best_trial == c.best_trial else None,
             "architecture": arch, "settings": settings})
     return out
@@ -144,25 +157,75 @@ def _tail_bounds(values: np.ndarray, pts: JointPoints) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def _fits(runs: pd.DataFrame, pts: JointPoints,
-          seed: int) -> dict[str, Any]:
-    """`fit` against total parameters, `fit_nonhead` against total - head (when stored)."""
+#: The size axes fitted besides total parameters: (key suffix, param_axes key, words).
+AXES = (("nonhead", "nonhead_params", "non-head parameters (total - head)"),
+        ("encoder", "encoder_params", "encoder parameters"))
+
+
+def _fits(runs: pd.DataFrame, pts: JointPoints, seed: int) -> dict[str, Any]:
+    """`fit` against total parameters, `fit_nonhead` against total - head and `fit_encoder`
+    against the encoder alone (each when stored)."""
     axes = [param_axes(c, n) for c, n in zip(runs["config"], runs["n_params"], strict=True)]
     total = joint_fit(pts, [a["params"] for a in axes], seed=seed).to_dict()
     out = {"fit": total["fit"], "reason": total["reason"]}
-    if any(a["nonhead_params"] is None for a in axes):
-        out.update(fit_nonhead=None, reason_nonhead=(
-            "runs without `param_counts` in their config (stored before parameter counts "
-            "were recorded): fitted on total parameters (n_params) only"))
-    else:
-        nonhead = joint_fit(pts, [a["nonhead_params"] for a in axes], seed=seed).to_dict()
-        out.update(fit_nonhead=nonhead["fit"], reason_nonhead=nonhead["reason"])
+    for suffix, key, _ in AXES:
+        if any(a[key] is None for a in axes):
+            out.update({f"fit_{suffix}": None, f"reason_{suffix}": (
+                "runs without `param_counts` in their config (stored before parameter counts "
+                "were recorded): fitted on total parameters (n_params) only")})
+            continue
+        fit = joint_fit(pts, [a[key] for a in axes], seed=seed).to_dict()
+        out.update({f"fit_{suffix}": fit["fit"], f"reason_{suffix}": fit["reason"]})
     return out
 
 
-def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.DataFrame],
-                   ensembles: dict[str, pd.DataFrame], *, n_boot: int, n_boot_joint: int,
-                   seed: int, block_len: int) -> tuple[dict[str, Any], list[BaselineTest]]:
+def _baseline_levels(data: ReportData, cells: pd.DataFrame, samples: pd.DataFrame,
+                     bframes: dict[str, pd.DataFrame]) -> dict[str, dict[str, Any]]:
+    """Per baseline model of the target: its probabilities on the target's test samples (NaN
+    where it has none), its test metric there and its stored validation metric."""
+    first = cells.iloc[0]
+    mine = data.baselines[(data.baselines["tier"] == first["tier"])
+                          & (data.baselines["horizon"] == first["horizon"])
+                          & (data.baselines["threshold_pct"] == first["threshold_pct"])
+                          & data.baselines["dataset_id"].isin(cells["dataset_id"])]
+    keys = samples[["date", "ticker"]]
+    m = get_metric(METRIC)
+    out = {}
+    for b in mine.itertuples():
+        if b.baseline_id not in bframes:
+            continue
+        probs = keys.merge(bframes[b.baseline_id][["date", "ticker", "prob"]],
+                           on=["date", "ticker"], how="left")["prob"].to_numpy(dtype=float)
+        has = ~np.isnan(probs)
+        val = b.val_metrics if isinstance(getattr(b, "val_metrics", None), dict) else {}
+        out[b.model] = {"probs": probs, "has": has, "n_samples": int(has.sum()),
+                        "metric": m(samples["label"][has], probs[has]) if has.any() else None,
+                        "selection_metric": _mean_of([val.get(METRIC)])}
+    return out
+
+
+def _baseline_tests(runs: pd.DataFrame, samples: pd.DataFrame, probs: np.ndarray,
+                    levels: dict[str, dict[str, Any]], *, n_boot: int, seed: int,
+                    block_len: int) -> tuple[str | None, list[BaselineTest]]:
+    """The best baseline (on validation) and every cell against it and the class prior, on the
+    samples each baseline has, on the same date resamples as the runs."""
+    best = best_baseline({k: v["selection_metric"] for k, v in levels.items()}, METRIC)
+    tests: list[BaselineTest] = []
+    for name, role in ((PRIOR, "class prior"), (best, "best baseline")):
+        if name not in levels or not levels[name]["has"].any():
+            continue
+        has = levels[name]["has"]
+        tests += seed_date_tests(samples["label"].to_numpy()[has], samples["date"].to_numpy()[has],
+                                 probs[:, has], runs["cell"].to_numpy(), name, role,
+                                 levels[name]["probs"][has], METRIC, n_boot=n_boot,
+                                 block_len=block_len, seed=seed)
+    order = {c: i for i, c in enumerate(runs["cell"].unique())}
+    return best, sorted(tests, key=lambda t: order[t.cell])  # stable: prior first per cell
+
+
+def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.DataFrame], *,
+                   n_boot: int, n_boot_joint: int, seed: int,
+                   block_len: int) -> tuple[dict[str, Any], list[BaselineTest]]:
     """One target's block (without Holm, which needs the whole report's family)."""
     first = cells.iloc[0]
     runs = data.runs[data.runs["cell"].isin(cells["cell"])].sort_values(["cell", "seed"])
@@ -176,27 +239,24 @@ def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.
         "interval_covers": covers_text(block_len)}
     if samples.empty:
         block.update(points=[], fit=None, reason="no test sample is shared by the target's runs",
-                     fit_nonhead=None, reason_nonhead="no test sample", baselines=[])
+                     baselines=[], best_baseline=None)
+        block.update({f"{k}_{s}": None if k == "fit" else "no test sample"
+                      for s, _, _ in AXES for k in ("fit", "reason")})
         return block, []
-    pts = joint_points(samples["label"], probs, samples["date"], runs["n_params"], METRIC,
+    # Seeds grouped by cell: two cells with equal parameter counts are still two models.
+    pts = joint_points(samples["label"], probs, samples["date"], runs["cell"], METRIC,
                        n_boot=n_boot_joint, block_len=block_len, seed=seed)
     block["points"] = sorted(_points(cells, runs, pts), key=lambda p: (p["params"], p["cell"]))
     block.update(_fits(runs, pts, seed))
     block["param_counts_stored"] = block["reason_nonhead"] is None or not str(
         block["reason_nonhead"]).startswith("runs without")
-    mine = data.baselines[(data.baselines["tier"] == first["tier"])
-                          & (data.baselines["horizon"] == first["horizon"])
-                          & (data.baselines["threshold_pct"] == first["threshold_pct"])
-                          & data.baselines["dataset_id"].isin(cells["dataset_id"])]
-    keys = samples[["date", "ticker"]]
-    frames = {b.model: keys.merge(bframes[b.baseline_id], on=["date", "ticker"])
-              for b in mine.itertuples() if b.baseline_id in bframes}
-    m = get_metric(METRIC)
-    block["baselines"] = [{"model": k, "metric": m(f["label"], f["prob"]), "n_samples": len(f)}
-                          for k, f in frames.items()]
-    cell_ens = {c: keys.merge(ensembles[c], on=["date", "ticker"]) for c in cells["cell"]
-                if c in ensembles}
-    tests = target_tests(cell_ens, frames, METRIC, n_boot=n_boot, seed=seed)
+    levels = _baseline_levels(data, cells, samples, bframes)
+    block["baselines"] = [{"model": k, "metric": v["metric"], "n_samples": v["n_samples"],
+                           "selection_metric": v["selection_metric"]}
+                          for k, v in levels.items()]
+    best, tests = _baseline_tests(runs, samples, probs, levels, n_boot=n_boot, seed=seed,
+                                  block_len=block_len)
+    block["best_baseline"] = best
     return block, tests
 
 
@@ -204,13 +264,14 @@ def report_numbers(data: ReportData, *, n_boot: int = 500, n_boot_joint: int = J
                    seed: int = 0, block_len: int = BLOCK_LEN,
                    progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """Every target's block, the baseline tests Holm-adjusted over the whole report, and the
-    summary in words. Plain JSON (NaN -> null). `n_boot` resamples per baseline test,
-    `n_boot_joint` replicates of the joint bootstrap (each refits every fit: the slow part)."""
+    summary in words. Plain JSON (NaN -> null). `n_boot` joint (dates x seeds) resamples per
+    baseline test, `n_boot_joint` replicates of the fits' joint bootstrap (each refits every
+    fit: the slow part)."""
     cells = cells_with_channels(data)
-    bframes, ensembles = baseline_frames(data), cell_ensembles(data)
+    bframes = baseline_frames(data)
     blocks, tests, owner = [], [], []
     for _, group in cells.groupby(list(TARGET_KEYS), sort=True):
-        block, mine = target_numbers(data, group, bframes, ensembles, n_boot=n_boot,
+        block, mine = target_numbers(data, group, bframes, n_boot=n_boot,
                                      n_boot_joint=n_boot_joint, seed=seed, block_len=block_len)
         blocks.append(block)
         tests += mine

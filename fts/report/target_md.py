@@ -10,12 +10,14 @@ from fts.report.numbers import ARCH_KEYS, TRAIN_KEYS, fmt_interval
 
 
 def _points_table(block: dict[str, Any]) -> list[str]:
-    lines = ["| cell | total params | non-head params | head params | train FLOPs / sample | "
-             "seeds | test log-loss [95 % CI, dates x seeds] | validation log-loss "
-             "(selection metric, not fitted) |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| cell | total params | non-head params | encoder params | head params | "
+             "train FLOPs / sample | seeds | test log-loss [95 % CI, dates x seeds] | "
+             "search objective (selection metric, not fitted) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for p in block["points"]:
         lines.append(
             f"| {p['cell']} | {p['params']:,} | {_count(p['nonhead_params'])} | "
+            f"{_count(p['encoder_params'])} | "
             f"{_count(p['head_params'])} | {_flops(p['train_flops_per_sample'])} | "
             f"{len(p['seeds'])} | {p['metric']:.4f} {fmt_interval(p['metric_ci95'])} | "
             f"{'-' if p['selection_metric'] is None else format(p['selection_metric'], '.4f')} |")
@@ -48,11 +50,19 @@ def _fmt_pair(ci: Any) -> str:
 
 
 def _baseline_lines(block: dict[str, Any]) -> list[str]:
-    levels = ", ".join(f"{b['model']} {b['metric']:.4f}" for b in block["baselines"])
-    lines = [f"Baselines on the same test samples: {levels or 'none stored'}.", ""]
+    levels = ", ".join(f"{b['model']} {_num(b['metric'])} (validation {_num(b['selection_metric'])})"
+                       for b in block["baselines"])
+    best = block.get("best_baseline")
+    lines = [f"Baselines, test log-loss on the same samples: {levels or 'none stored'}. "
+             + (f"Best baseline (lowest validation log-loss, never chosen on test): {best}."
+                if best else "No non-prior baseline has a validation log-loss: none is the "
+                "best baseline."), ""]
     if not block["baseline_tests"]:
         return lines
-    lines += ["| cell | baseline | role | log-loss cell − baseline [95 % CI] | p | Holm p | "
+    lines += ["Each test: the mean over the cell's seeds of (run − baseline) test log-loss, the "
+              "quantity the fit uses; its interval resamples test-date blocks and seeds "
+              "jointly.", "",
+              "| cell | baseline | role | log-loss cell − baseline [95 % CI] | p | Holm p | "
               "verdict |", "|---|---|---|---|---|---|---|"]
     for t in block["baseline_tests"]:
         diff = "-" if t["difference"] is None else f"{t['difference']:+.4f}"
@@ -61,6 +71,10 @@ def _baseline_lines(block: dict[str, Any]) -> list[str]:
         lines.append(f"| {t['cell']} | {t['baseline']} | {t['role']} | {diff} {ci} | {p} | "
                      f"{ph} | {t['verdict']} |")
     return lines
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
 
 
 def _fmt_p(p: float | None) -> str:
@@ -84,8 +98,9 @@ def target_sections(numbers: dict[str, Any]) -> list[str]:
     several = len(numbers["channel_modes"]) > 1
     md = ["Each target (tier, horizon, threshold" + (", channel mode" if several else "")
           + ") is fitted on its own: nothing is pooled across targets. Only the test "
-          "log-loss is fitted; the validation log-loss chose the architecture, the settings "
-          "and the best epoch, so it is shown as the selection metric and never fitted.",
+          "log-loss is fitted; the search objective (the best trial's validation log-loss, "
+          "the mean over the walk-forward folds) chose the architecture and the settings, so "
+          "it is shown as the selection metric and never fitted.",
           "", f"Intervals on the points and on E, A and α cover "
           f"{numbers['targets'][0]['interval_covers']}."
           if numbers["targets"] else "", "", "**Against the baselines.** "
@@ -96,8 +111,12 @@ def target_sections(numbers: dict[str, Any]) -> list[str]:
         md += _points_table(block) + ["", "Power-law fits of the test log-loss:", ""]
         md += [_fit_line(block["fit"], block["reason"], "total parameters"),
                _fit_line(block["fit_nonhead"], block["reason_nonhead"],
-                         "non-head parameters (total − head)")]
-        md += [""] + _baseline_lines(block) + [" ".join(block.get("summary", [])), ""]
+                         "non-head parameters (total − head)"),
+               _fit_line(block.get("fit_encoder"), block.get("reason_encoder"),
+                         "encoder parameters (total − head − embedding; in mixed channel "
+                         "mode the embedding grows with the feature count)")]
+        # The blank line ends the table: a text line right after it would read as a row.
+        md += [""] + _baseline_lines(block) + ["", " ".join(block.get("summary", [])), ""]
         md += ["", "Chosen architecture and settings (the search's best trial, retrained per "
                "seed):", ""] + _settings_table(block) + [""]
     return md

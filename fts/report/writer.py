@@ -1,9 +1,10 @@
 """`fts report NAME`: a Markdown report with PNG figures under data/reports/NAME/, computed only
 from stored results (SQL over the warehouse), with the manifests each number came from.
 
-A cell's prediction for the interval, comparison and baseline tables is the mean of its seeds'
-probabilities (the seed ensemble); the scaling figure and fit use every seed's own loss. The
-numbers behind the per-target blocks are in report.json (`fts report NAME --json`).
+A cell's prediction for the test-metric, calibration and cell-comparison tables is the mean of
+its seeds' probabilities (the seed ensemble); the scaling figure, the fits and the baseline
+tests use every seed's own loss. The numbers behind the per-target blocks are in report.json
+(`fts report NAME --json`).
 """
 
 from __future__ import annotations

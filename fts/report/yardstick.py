@@ -1,13 +1,21 @@
 """Baselines as the yardstick: every cell is tested against the class prior and the best
 baseline of its target on the same test samples, and the family is Holm-corrected.
 
-Each test is the paired date-block bootstrap of `fts.report.stats.paired_bootstrap_test`
-(calendar months of test dates resampled, both models scored on every resample) on the cell's
-seed ensemble and the baseline's stored test predictions, joined on (date, ticker). The
-"best baseline" of a target is the non-prior baseline with the lowest test metric on those
-samples: picking it on the test split makes the yardstick as hard to beat as the test can show,
-which errs against claiming that a model beats it. The Holm correction runs over every baseline
-test of the report at once (statsmodels' `multipletests`).
+The tested quantity is the one the scaling fit uses: the mean over the cell's seeds of each
+final run's test metric, minus the baseline's. (Scoring the seed ENSEMBLE, the mean
+probability, instead would test a different and, by convexity of the log-loss, never worse
+quantity than the fitted points, and would leave seed variation out of the interval.) The
+test rides on the joint bootstrap of `fts.report.joint`: each replicate draws one circular
+block resample of the test dates, scores every final run AND the baseline on it, resamples the
+cell's seeds (k of k, re-expanded), and takes the mean over the drawn seeds of the per-run
+differences. The interval is the expanded percentile interval of those replicates and the
+p-value the bootstrap-SE t-test of `fts.report.stats.bootstrap_p_value`, both with the number of
+date blocks as the number of units.
+
+The "best baseline" of a target is the non-prior baseline with the lowest VALIDATION metric
+(its stored `val_metrics`, pooled over the walk-forward folds where the study has them):
+choosing it on the test split would make the test pick its own yardstick. The Holm correction
+runs over every baseline test of the report at once (statsmodels' `multipletests`).
 """
 
 from __future__ import annotations
@@ -17,31 +25,34 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from fts.report.bootstrap import get_metric, jsonable
-from fts.report.stats import paired_bootstrap_test
+from fts.report.bootstrap import MIN_BLOCKS, get_metric, jsonable, percentile_bounds
+from fts.report.joint import BLOCK_LEN, joint_points
+from fts.report.stats import bootstrap_p_value
 
 PRIOR = "class_prior"
 FAMILY_ALPHA = 0.05
+LEVEL = 0.95
 
 
 @dataclass(frozen=True)
 class BaselineTest:
-    """One cell against one baseline: difference cell - baseline of the test metric."""
+    """One cell against one baseline: mean over the cell's seeds of (run - baseline) of the
+    test metric."""
 
     cell: str
     baseline: str  # the baseline's model name
     role: str  # "class prior" or "best baseline"
     metric: str
-    cell_value: float
+    cell_value: float  # mean over seeds of each final run's metric (the fitted point)
     baseline_value: float
     difference: float
     lo: float
     hi: float
     p: float
     n_samples: int
+    n_seeds: int = 0
     p_holm: float = math.nan
     verdict: str = "not tested"  # "cell better", "baseline better", "no significant difference"
     warning: str | None = None
@@ -52,40 +63,51 @@ class BaselineTest:
         return jsonable(d)
 
 
-def best_baseline(frames: dict[str, pd.DataFrame], metric: str = "log_loss") -> str | None:
-    """The non-prior baseline with the best test `metric` (None when there is none)."""
+def best_baseline(val_scores: dict[str, float | None],
+                  metric: str = "log_loss") -> str | None:
+    """The non-prior baseline with the best VALIDATION `metric` ({model: its stored validation
+    value}); None when no non-prior baseline has one."""
     m = get_metric(metric)
-    scores = {name: m(f["label"], f["prob"]) for name, f in frames.items() if name != PRIOR}
-    scores = {k: v for k, v in scores.items() if not math.isnan(v)}
+    scores = {name: float(v) for name, v in val_scores.items()
+              if name != PRIOR and isinstance(v, int | float) and not math.isnan(v)}
     if not scores:
         return None
     pick = max if m.higher_is_better else min
-    return pick(scores, key=scores.__getitem__)
+    return pick(sorted(scores), key=scores.__getitem__)  # sorted: ties go to the first name
 
 
-def compare_with(cell: str, ensemble: pd.DataFrame, name: str, role: str, frame: pd.DataFrame,
-                 metric: str, n_boot: int, seed: int) -> BaselineTest:
-    """The paired test of a cell's seed ensemble against one baseline on their shared samples."""
-    merged = ensemble.merge(frame, on=["date", "ticker"], suffixes=("_c", "_b"))
-    r = paired_bootstrap_test(merged["label_c"].to_numpy(), merged["prob_c"].to_numpy(),
-                              merged["prob_b"].to_numpy(), merged["date"].to_numpy(), metric,
-                              n_boot=n_boot, seed=seed)
-    return BaselineTest(cell, name, role, metric, r.estimate_a, r.estimate_b, r.diff, r.lo, r.hi,
-                        r.p_value, len(merged), warning=r.warning)
-
-
-def target_tests(cells: dict[str, pd.DataFrame], baselines: dict[str, pd.DataFrame],
-                 metric: str = "log_loss", n_boot: int = 500, seed: int = 0) -> list[BaselineTest]:
-    """Every cell of one target against the class prior and the best baseline (not Holm-adjusted:
-    `adjust` does that over the whole report's family)."""
-    yardsticks = []
-    if PRIOR in baselines:
-        yardsticks.append((PRIOR, "class prior"))
-    best = best_baseline(baselines, metric)
-    if best is not None:
-        yardsticks.append((best, "best baseline"))
-    return [compare_with(cell, ens, name, role, baselines[name], metric, n_boot, seed)
-            for cell, ens in cells.items() for name, role in yardsticks]
+def seed_date_tests(y: Any, dates: Any, run_probs: Any, run_cells: Any, baseline: str,
+                    role: str, baseline_probs: Any, metric: str = "log_loss", *,
+                    n_boot: int = 500, block_len: int = BLOCK_LEN, seed: int = 0,
+                    level: float = LEVEL) -> list[BaselineTest]:
+    """Every cell (runs grouped by `run_cells`) against one baseline on the samples y (n,),
+    dates (n,): run_probs (runs, n), baseline_probs (n,). Not Holm-adjusted (`adjust`)."""
+    m = get_metric(metric)
+    pts = joint_points(y, run_probs, dates, run_cells, metric, n_boot=n_boot,
+                       block_len=block_len, level=level, seed=seed, extra=[baseline_probs])
+    base, base_star = float(pts.extra_values[0]), pts.extra_replicates[:, 0]
+    out = []
+    for g, cell in enumerate(pts.groups):
+        mine = pts.group_index == g
+        k = int(mine.sum())
+        diff = float(pts.run_values[mine].mean()) - base
+        d_star = pts.replicates[:, mine].mean(axis=1) - base_star
+        d_star = d_star[~np.isnan(d_star)]
+        notes = []
+        if k == 1:
+            notes.append("one seed: seed variation is not in the interval")
+        if pts.n_blocks < MIN_BLOCKS:
+            notes.append(f"only {pts.n_blocks} date blocks; the interval is coarse")
+        if math.isnan(diff) or d_star.size < 2:
+            lo = hi = p = math.nan
+            notes.append(f"{m.name} is undefined on these samples")
+        else:
+            lo, hi = percentile_bounds(d_star, level, pts.n_blocks)
+            p = bootstrap_p_value(d_star, diff, pts.n_blocks)
+        out.append(BaselineTest(str(cell), baseline, role, m.name, diff + base, base, diff, lo,
+                                hi, p, int(np.asarray(y).size), k,
+                                warning="; ".join(notes) or None))
+    return out
 
 
 def holm_adjusted(p_values: list[float], alpha: float = FAMILY_ALPHA) -> list[tuple[float, bool]]:
@@ -126,7 +148,9 @@ def summary(tests: list[BaselineTest], alpha: float = FAMILY_ALPHA,
     for role in ("class prior", "best baseline"):
         group = [t for t in tests if t.role == role]
         if not group:
-            lines.append(f"No cell could be tested against the {role} (none stored).")
+            why = ("none stored" if role == "class prior" else "no non-prior baseline stored "
+                   "with a validation log-loss to choose it by")
+            lines.append(f"No cell could be tested against the {role} ({why}).")
             continue
         metric = group[0].metric.replace("_", "-")
         holm_note = f"Holm-adjusted p < {alpha:g} over {family} baseline tests"

@@ -58,14 +58,19 @@ def test_points_carry_both_parameter_axes_compute_and_the_selection_metric(synth
     assert [p["params"] for p in block["points"]] == [int(s) for s in SIZES]
     for i, p in enumerate(block["points"]):
         assert p["nonhead_params"] == p["params"] - HEAD and p["head_params"] == HEAD
+        assert p["encoder_params"] == p["params"] - HEAD - 100
         assert p["train_flops_per_sample"] == FLOPS_PER_PARAM * p["params"]
         assert p["seeds"] == [0, 1, 2]
-        assert p["selection_metric"] == pytest.approx(0.1 + 0.01 * i)
+        # The search's best objective chose the cell; the final runs' own validation loss is
+        # a different number, kept beside it.
+        assert p["selection_metric"] == pytest.approx(0.2 + 0.01 * i)
+        assert p["final_val_metric"] == pytest.approx(0.1 + 0.01 * i)
         assert p["metric_ci95"][0] < p["metric"] < p["metric_ci95"][1]
         assert p["architecture"]["d_model"] == 16 * (i + 1)
         assert p["architecture"]["channels"] == "independent"
         assert p["settings"]["lr"] == 1e-3 and p["best_trial"] == 2
     assert block["fit_nonhead"]["n_sizes"] == len(SIZES) and block["reason_nonhead"] is None
+    assert block["fit_encoder"]["n_sizes"] == len(SIZES) and block["reason_encoder"] is None
     assert block["param_counts_stored"] is True
 
 
@@ -104,6 +109,69 @@ def test_every_cell_meets_the_prior_and_the_best_baseline_with_holm_over_the_fam
         assert any(s.startswith("No PatchTST cell beats the best baseline on test log-loss "
                                 "(Holm-adjusted p < 0.05 over 30 baseline tests)")
                    for s in block["summary"]), block["summary"]
+
+
+def test_the_encoder_fit_is_against_the_stored_encoder_counts(synthetic):
+    # In mixed mode the embedding (here a quarter of the model) grows with the feature count,
+    # so non-head parameters still carry it; the encoder axis does not.
+    data, numbers = synthetic
+    [block] = [b for b in numbers["targets"] if b["channels"] == "mixed"]
+    runs = data.runs[data.runs["cell"].isin([p["cell"] for p in block["points"]])]
+    runs = runs.sort_values(["cell", "seed"])
+    values = [v for p in sorted(block["points"], key=lambda p: p["cell"]) for v in p["per_seed"]]
+    encoder = [c["param_counts"]["encoder"] for c in runs["config"]]
+    want = fit_power_law(encoder, values, n_boot=0)
+    assert block["fit_encoder"]["A"] == pytest.approx(want.A, rel=1e-5)
+    assert block["fit_encoder"]["alpha"] == pytest.approx(want.alpha, rel=1e-5)
+    nonhead = fit_power_law([c["param_counts"]["total"] - HEAD for c in runs["config"]], values,
+                            n_boot=0)
+    assert abs(block["fit_nonhead"]["A"] - want.A) > 0.02 * want.A  # a different axis
+    assert nonhead.ok
+    assert all(p["encoder_params"] == p["params"] - HEAD - p["params"] // 4
+               for p in block["points"])
+
+
+def test_the_best_baseline_is_chosen_on_validation_not_on_test():
+    # `bad` has the best stored validation log-loss, `good` the best test log-loss: the
+    # yardstick is `bad`, so every cell (test log-loss < 1) beats it.
+    data = report_data({("a20", 1, "independent"): 0.6},
+                       baseline_val={"class_prior": 0.62, "good": 0.5, "bad": 0.2})
+    block = report_numbers(data, n_boot=50, n_boot_joint=20)["targets"][0]
+    assert block["best_baseline"] == "bad"
+    best = [t for t in block["baseline_tests"] if t["role"] == "best baseline"]
+    assert {t["baseline"] for t in best} == {"bad"} and len(best) == len(SIZES)
+    assert {t["verdict"] for t in best} == {"cell better"}
+    assert {b["model"]: b["selection_metric"] for b in block["baselines"]} == {
+        "class_prior": 0.62, "good": 0.5, "bad": 0.2}
+    # Without a validation log-loss no baseline is "best" (test never stands in for it).
+    nan = float("nan")
+    data = report_data({("a20", 1, "independent"): 0.6},
+                       baseline_val={"class_prior": 0.62, "good": nan, "bad": nan})
+    block = report_numbers(data, n_boot=50, n_boot_joint=20)["targets"][0]
+    assert block["best_baseline"] is None
+    assert {t["role"] for t in block["baseline_tests"]} == {"class prior"}
+    assert any("No cell could be tested against the best baseline (no non-prior baseline "
+               "stored with a validation log-loss" in line for line in block["summary"])
+
+
+def test_seeds_are_grouped_by_cell_even_when_two_cells_have_the_same_size():
+    # Cells B0 and B1 have the same parameter count; B1's runs are much worse (log-loss + ln 2
+    # on every sample). Pooling the seeds of equal sizes would mix B1's runs into B0's
+    # interval (and the other way round).
+    sizes = np.array([1e5, 1e5, 1e6, 1e7, 1e8])
+    data = report_data({("a20", 1, "independent"): 0.6}, sizes=sizes)
+    preds = data.predictions
+    worse = preds["run_id"].str.startswith("run-0-1-")  # the runs of cell B1
+    p, y = preds.loc[worse, "prob"], preds.loc[worse, "label"]
+    preds.loc[worse, "prob"] = np.where(y == 1, p / 2, 1 - (1 - p) / 2)
+    block = report_numbers(data, n_boot=20, n_boot_joint=100)["targets"][0]
+    by_cell = {pt["cell"]: pt for pt in block["points"]}
+    b0, b1 = by_cell["a20:B0:h1:p1"], by_cell["a20:B1:h1:p1"]
+    assert b1["metric"] > b0["metric"] + 0.5
+    assert b0["metric_ci95"][1] < b0["metric"] + 0.15, b0
+    assert b1["metric_ci95"][0] > b1["metric"] - 0.15, b1
+    tested = [t["cell_value"] for t in block["baseline_tests"] if t["cell"] == "a20:B1:h1:p1"]
+    assert tested == pytest.approx([b1["metric"]] * 2)
 
 
 def test_a_cell_that_beats_a_weak_prior_is_named():

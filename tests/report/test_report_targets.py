@@ -36,7 +36,13 @@ def test_json_has_one_target_whose_numbers_are_the_stored_ones(experiment_projec
     assert point["seeds"] == [0, 1] and point["params"] == stored[0][1]
     assert point["per_seed"] == pytest.approx([float(r[2]) for r in stored], rel=1e-6)
     assert point["metric"] == pytest.approx(sum(float(r[2]) for r in stored) / 2, rel=1e-6)
-    assert point["selection_metric"] == pytest.approx(sum(float(r[3]) for r in stored) / 2)
+    # The selection metric is what chose the cell: its best trial's objective, as Optuna's
+    # journal (replayed by the hpo_trials view) holds it; the final runs' own validation
+    # log-loss is a different number, kept beside it.
+    [(objective,)] = rows(root, "SELECT t.value FROM hpo_trials t JOIN experiments.cells c "
+                                "ON t.study = c.study AND t.number = c.best_trial")
+    assert point["selection_metric"] == pytest.approx(objective, rel=1e-12)
+    assert point["final_val_metric"] == pytest.approx(sum(float(r[3]) for r in stored) / 2)
     lo, hi = point["metric_ci95"]
     assert lo < point["metric"] < hi
     assert block["fit"] is None
@@ -58,16 +64,22 @@ def test_the_cell_is_tested_against_the_prior_and_the_best_baseline(experiment_p
     [block] = report_json(root)["targets"]
     stored = dict(rows(root, "SELECT model, CAST(test_metrics->>'log_loss' AS DOUBLE) "
                              "FROM experiments.baselines"))
+    val = dict(rows(root, "SELECT model, CAST(val_metrics->>'log_loss' AS DOUBLE) "
+                          "FROM experiments.baselines"))
     levels = {b["model"]: b["metric"] for b in block["baselines"]}
     assert levels == pytest.approx(stored)
-    best = min((m for m in stored if m != "class_prior"), key=stored.get)
+    assert {b["model"]: b["selection_metric"] for b in block["baselines"]} == pytest.approx(val)
+    best = min((m for m in val if m != "class_prior"), key=val.get)  # chosen on validation
+    assert block["best_baseline"] == best
     tests = {t["role"]: t for t in block["baseline_tests"]}
     assert set(tests) == {"class prior", "best baseline"}
     assert tests["class prior"]["baseline"] == "class_prior"
     assert tests["best baseline"]["baseline"] == best
     for t in tests.values():
         assert t["baseline_value"] == pytest.approx(stored[t["baseline"]])
-        assert t["n_samples"] == block["test_samples"]
+        assert t["n_samples"] == block["test_samples"] and t["n_seeds"] == 2
+        # The tested quantity is the fitted point: the mean over seeds of each run's loss.
+        assert t["cell_value"] == pytest.approx(block["points"][0]["metric"], rel=1e-12)
         # Holm over a family of two: the smaller p doubled, the larger kept (or lifted to it).
     ps = sorted(t["p"] for t in tests.values())
     holm = sorted(t["p_holm"] for t in tests.values())
@@ -79,7 +91,9 @@ def test_markdown_has_the_target_block_and_says_what_the_interval_covers(
         experiment_project_dir: Path):
     md = write_report(ProjectPaths(experiment_project_dir), "tiny", n_boot=100).read_text()
     assert "### a50 · h1 · +1 %" in md
-    assert "validation log-loss (selection metric, not fitted)" in md
+    assert "search objective (selection metric, not fitted)" in md
+    assert "Best baseline (lowest validation log-loss, never chosen on test)" in md
+    assert "- against encoder parameters" in md
     assert "not the hyperparameter search" in md
     assert "beats the class prior" in md or "beat the class prior" in md
     assert "| a50:10K:h1:p1 | class_prior | class prior |" in md
@@ -104,7 +118,9 @@ def test_parameter_axes_come_from_the_stored_run_config(experiment_project_dir: 
     assert point["train_flops_per_sample"] == 12345.0
     assert block["reason_nonhead"] == "1 distinct model size; a power-law fit needs at least 4"
     md = (root / "data/reports/tiny/report.md").read_text()
-    assert f"| {n_params:,} | {n_params - head:,} | {head:,} | 1.23e+04 |" in md
+    assert (f"| {n_params:,} | {n_params - head:,} | {n_params - head - 40:,} | {head:,} | "
+            "1.23e+04 |") in md
+    assert block["reason_encoder"] == block["reason"]
 
 
 def test_unknown_experiment_is_one_line_exit_1(experiment_project_dir: Path):
