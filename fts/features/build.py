@@ -1,19 +1,25 @@
-"""`build_tier`: build a tier (and the tiers it needs), skipping the ones that are up to date.
+"""`build_tier`: build a tier (and the tiers it needs), one file per ticker, skipping what is
+up to date.
 
 The engine reads in one direction, one module per step:
 1. `build_plan`: read the declarations, check versions, read the latest raw loads (short
-   read-only open); a tier whose current build has the same build key (fingerprint + raw
-   loads + tickers) is up to date; if the target is, stop;
-2. `runner.run_plan`: run every model in an in-memory DuckDB;
-3. `build_prepare`: trim and validate EVERY tier with pandera, so that a later tier failing its
-   checks leaves no file of an earlier one behind;
-4. `build_publish` (over `fts.warehouse.publish`): write each new Parquet file under a
-   temporary name; under the project lock rename it into place (a file nobody points at yet;
-   its name carries the hash of its manifest, so a concurrent build of the same tier writes
-   another file), write its manifest file, and in one warehouse transaction register the
-   manifests and files and point the tier views at the new files.
-Until step 4 commits, every reader still sees the previous build; if it fails, the files this
-build created are removed again (a kill leaves only garbage that `fts gc` removes).
+   read-only open); per tier and ticker, the build key (fingerprint + that ticker's load + the
+   market-wide loads the tier reads) decides what is up to date; if the target is, stop;
+2. `batches`: split the tickers to compute into batches sized to the memory budget;
+3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB (DuckDB's memory_limit
+   set to the budget), `build_prepare` trims and validates EVERY tier ticker by ticker, and
+   `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
+   is freed before the next one starts;
+4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
+   unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
+   it, with why, in their manifests;
+5. `build_publish`: one publication (`fts.warehouse.publish`) renames the staged files into the
+   tier folders, writes the manifests and, in one warehouse transaction, registers them and
+   points the tiers at their folders; then (still under the project lock) the files the new
+   builds no longer list move to `data/superseded/tiers/` (`fts.warehouse.tier_files`).
+Until step 5 commits, every reader of the warehouse still sees the previous build; if anything
+fails before, the staged files are removed again (a kill leaves garbage that `fts gc` removes,
+or, after the COMMIT, superseded files that the next build or `fts gc` moves out).
 """
 
 from __future__ import annotations
@@ -21,14 +27,32 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from fts.core.errors import BuildError
 from fts.core.paths import ProjectPaths
-from fts.features.build_plan import BUILD_FORMAT, parent_tiers, plan_build, read_raw
-from fts.features.build_prepare import BuildState, TierResult, prepare_tier
-from fts.features.build_publish import publish_tiers
+from fts.features.batches import (
+    default_memory_limit,
+    duckdb_size,
+    parse_memory_limit,
+    plan_batches,
+)
+from fts.features.build_plan import (
+    BUILD_FORMAT,
+    BuildPlan,
+    batch_inputs,
+    parent_tiers,
+    plan_build,
+    raw_row_counts,
+    read_raw,
+)
+from fts.features.build_prepare import Failures, TierResult, prepare_batch, tier_manifest
+from fts.features.build_publish import keep_ticker, publish_tiers, stage_ticker, tidy_folders
 from fts.features.render import source_relation
 from fts.features.runner import run_plan
 from fts.warehouse import connect
+from fts.warehouse.publish import Publication, StagedFile
+from fts.warehouse.tier_files import tier_folder
 
 __all__ = ["BUILD_FORMAT", "BuildResult", "TierResult", "build_tier", "parent_tiers"]
 
@@ -51,35 +75,119 @@ class BuildResult:
 
 def build_tier(
     paths: ProjectPaths, tier: str, *, tickers: Sequence[str] | None = None,
+    skip_invalid: bool = False, memory_limit: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
-    """Build `tier` and every tier it depends on; skip the ones that are up to date."""
+    """Build `tier` and every tier it depends on; skip the tickers that are up to date.
+
+    `tickers`: (re)build only these and keep every other ticker of the current build.
+    `skip_invalid`: build the tickers that pass the checks and record the others as excluded
+    (by default one failing ticker refuses the build, naming every failing ticker and check).
+    `memory_limit`: the build's memory budget (e.g. "4GB"; default a quarter of the RAM).
+    """
     started = time.perf_counter()
+    limit = parse_memory_limit(memory_limit) if memory_limit else default_memory_limit()
     with connect(paths.warehouse, read_only=True, session_views=False) as con:
         build = plan_build(paths, con, tier, tickers)
-        if tier in build.existing:
-            m = build.existing[tier]
-            progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
-                     f"manifest {m.id[:12]})")
-            return BuildResult(tier, [TierResult(tier, m.id, True, int(m["row_count"]),
-                                                 build.current_paths[tier])])
-        ohlcv, vix = read_raw(con, build.inputs)
-
-    progress(f"{tier}: building {', '.join(build.to_build)} "
-             f"for {len(build.inputs.tickers)} ticker(s)")
-    session = run_plan(build.project, build.models, ohlcv, vix, progress)
-    state = BuildState()
-    prepared = []
-    with session:
-        # The same for every tier's volume check, so asked once.
-        volume_tickers = {r[0] for r in session.con.execute(
-            f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
-            "HAVING count(volume) > 0").fetchall()}
-        for t in build.tier_order:
-            if t in build.existing:
-                state.keep(t, build.existing[t], build.current_paths[t])
-            else:
-                prepared.append(prepare_tier(build, state, session.con, t, volume_tickers))
-    publish_tiers(paths, prepared)
+        counts = raw_row_counts(con, build.compute) if build.compute else {}
+    tidy_folders(paths, build)  # what a build killed after its COMMIT left
+    target = build.tiers[tier]
+    if target.up_to_date:
+        m = target.current
+        assert m is not None
+        progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
+                 f"{len(m['tickers'])} ticker(s), manifest {m.id[:12]})")
+        return BuildResult(tier, [TierResult(tier, m.id, True, int(m["row_count"]),
+                                             str(target.current_path), kept=len(m["tickers"]))])
+    batches = plan_batches(build.compute, counts, limit)
+    progress(f"{tier}: building {', '.join(build.to_build)} for {len(build.compute)} "
+             f"ticker(s) ({len(target.kept)} kept) in {len(batches)} batch(es) of at most "
+             f"{duckdb_size(limit)}")
+    with Publication(paths) as pub:
+        failures = Failures()
+        staged, seconds = _run_batches(paths, build, batches, pub, failures, limit, progress)
+        if failures.by_ticker and not skip_invalid:
+            if len(failures.errors) == 1:
+                raise failures.errors[0]
+            raise BuildError(failures.message())
+        results, items = _assemble(build, pub, staged, seconds, failures)
+        publish_tiers(paths, pub, items)
+    for r in results:
+        for ticker, why in r.excluded.items():
+            progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")
     progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
-    return BuildResult(tier, state.results)
+    return BuildResult(tier, results)
+
+
+_Staged = dict[str, list[tuple[dict[str, Any], StagedFile]]]
+
+
+def _run_batches(
+    paths: ProjectPaths, build: BuildPlan, batches: list[list[str]], pub: Publication,
+    failures: Failures, limit: int, progress: Callable[[str], None],
+) -> tuple[_Staged, dict[str, float]]:
+    """Run, check and stage each batch in turn; {tier: [(output entry, staged file)]}."""
+    staged: _Staged = {t: [] for t in build.to_build}
+    seconds = dict.fromkeys(build.to_build, 0.0)
+    for i, batch in enumerate(batches, 1):
+        if len(batches) > 1:
+            progress(f"  batch {i}/{len(batches)}: {len(batch)} ticker(s)")
+        with connect(paths.warehouse, read_only=True, session_views=False) as con:
+            ohlcv, vix = read_raw(con, batch_inputs(build.inputs, batch))
+        session = run_plan(build.project, build.models, ohlcv, vix, progress,
+                           memory_limit=duckdb_size(limit))
+        del ohlcv, vix  # the session holds its own copy
+        with session:
+            # The same for every tier's volume check, so asked once.
+            volume_tickers = {r[0] for r in session.con.execute(
+                f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
+                "HAVING count(volume) > 0").fetchall()}
+            for t in build.to_build:
+                t0 = time.perf_counter()
+                wanted = [x for x in batch if x in build.tiers[t].keys]
+                if wanted:
+                    for rows in prepare_batch(build, session.con, t, wanted, volume_tickers,
+                                              failures):
+                        staged[t].append(stage_ticker(pub, build, t, rows))
+                seconds[t] += time.perf_counter() - t0
+    return staged, seconds
+
+
+def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict[str, float],
+              failures: Failures) -> tuple[list[TierResult], list[Any]]:
+    """Each tier's manifest (kept and new tickers) and what to publish with it."""
+    results, items, manifests = [], [], {}
+    for t in build.tier_order:
+        p = build.tiers[t]
+        if p.up_to_date:
+            assert p.current is not None
+            manifests[t] = p.current
+            results.append(TierResult(t, p.current.id, True, int(p.current["row_count"]),
+                                      str(p.current_path), kept=len(p.current["tickers"])))
+            continue
+        excluded = failures.excluded_from(t, build.ancestors(t))
+        new = [(e, f) for e, f in staged[t] if e["ticker"] not in excluded]
+        files = sorted(new + [(e, keep_ticker(pub, e)) for e in p.kept.values()],
+                       key=lambda ef: ef[0]["ticker"])
+        if not files:
+            raise BuildError(f"tier {t}: every ticker failed its checks, nothing was written: "
+                             + failures.message())
+        schema = (pub_schema(new) if new else dict(p.current["schema"]) if p.current else {})
+        m = tier_manifest(build, t, [e for e, _ in files], manifests, excluded, schema)
+        manifests[t] = m
+        items.append((m, [f for _, f in files]))
+        results.append(TierResult(t, m.id, False, int(m["row_count"]), tier_folder(t),
+                                  seconds[t], [e["ticker"] for e, _ in new], len(p.kept),
+                                  excluded))
+    return results, items
+
+
+def pub_schema(new: list[tuple[dict[str, Any], StagedFile]]) -> dict[str, str]:
+    """The column types of a tier's files (read from the first new file's footer)."""
+    import pyarrow.parquet as pq
+
+    f = new[0][1]
+    path = f.tmp if f.tmp is not None and f.tmp.exists() else None
+    if path is None:  # pragma: no cover - a staged file is on disk until the commit
+        return {}
+    return {fld.name: str(fld.type) for fld in pq.read_schema(path)}

@@ -1,21 +1,24 @@
-"""Preparing a tier for publication: take its trimmed rows from the build's engine session,
-check them (warm-up history, pandera), and assemble its table and manifest. Writes nothing."""
+"""Preparing a tier for publication: take one batch's trimmed rows of a tier from the engine
+session, check them (warm-up history, pandera) ticker by ticker, and assemble the tier's
+manifest once every batch is done. Writes nothing (`build_publish` stages and publishes)."""
 
 from __future__ import annotations
 
 import platform
-import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from fts.core.hashing import table_content_sha256
+from fts.core.errors import FtsError, ValidationError
+from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest, utc_now
 from fts.features.build_inputs import check_history
-from fts.features.build_plan import BuildPlan
+from fts.features.build_plan import BuildPlan, batch_inputs
 from fts.features.render import relation_name
 from fts.features.validate import validate_tier
+from fts.warehouse.tier_files import PER_TICKER, content_sha256_of, tier_content_sha256
 
 
 @dataclass
@@ -28,45 +31,60 @@ class TierResult:
     rows: int
     parquet_path: str
     seconds: float = 0.0
+    built: list[str] = field(default_factory=list)  # tickers (re)computed
+    kept: int = 0  # tickers of the previous build kept as they were
+    excluded: dict[str, list[str]] = field(default_factory=dict)  # ticker -> why (skip-invalid)
 
 
 @dataclass
-class PreparedTier:
-    """A validated tier that is not written yet: its rows, where they go and their manifest."""
+class TickerRows:
+    """One ticker's validated rows of a tier, from one batch."""
 
-    tier: str
+    ticker: str
     table: pa.Table
-    manifest: Manifest
-    rel_path: str
+    first: str
+    last: str
 
 
 @dataclass
-class BuildState:
-    """The manifest of every tier kept or prepared so far in a build, in plan order (a tier's
-    upstream pins are read from it) and what happened to each."""
+class Failures:
+    """Every ticker that failed a tier's checks, and why (collected over all batches)."""
 
-    manifests: dict[str, Manifest] = field(default_factory=dict)
-    results: list[TierResult] = field(default_factory=list)
+    by_ticker: dict[str, dict[str, str]] = field(default_factory=dict)  # ticker -> tier -> why
+    errors: list[FtsError] = field(default_factory=list)
 
-    def keep(self, tier: str, manifest: Manifest, path: str) -> None:
-        """Record a tier whose current build is kept (up to date)."""
-        self.manifests[tier] = manifest
-        self.results.append(TierResult(tier, manifest.id, True, int(manifest["row_count"]), path))
+    def add(self, tier: str, ticker: str, exc: FtsError) -> None:
+        self.by_ticker.setdefault(ticker, {})[tier] = reason(exc)
+        self.errors.append(exc)
 
-    def add(self, prepared: PreparedTier, seconds: float) -> None:
-        """Record a newly prepared tier."""
-        self.manifests[prepared.tier] = prepared.manifest
-        self.results.append(TierResult(prepared.tier, prepared.manifest.id, False,
-                                       prepared.table.num_rows, prepared.rel_path, seconds))
+    def excluded_from(self, tier: str, ancestors: set[str]) -> dict[str, list[str]]:
+        """The tickers a tier leaves out: those failing it or a tier it reads, with why."""
+        return {t: [why for tr, why in sorted(by_tier.items()) if tr == tier or tr in ancestors]
+                for t, by_tier in sorted(self.by_ticker.items())
+                if tier in by_tier or ancestors & set(by_tier)}
+
+    def message(self) -> str:
+        """One line naming every failing ticker and check."""
+        parts = [f"{t}: " + "; ".join(by_tier.values()) for t, by_tier in sorted(self.by_ticker.items())]
+        return (f"{len(self.by_ticker)} ticker(s) failed the tier checks, nothing was written: "
+                + " | ".join(parts) + " (--skip-invalid builds the other tickers and records "
+                "these as excluded)")
+
+
+def reason(exc: FtsError) -> str:
+    """An error's message without the 'nothing was written' tail (a reason, not an outcome)."""
+    text = " ".join(str(exc).split())
+    for tail in ("; nothing was written", ", nothing was written"):
+        text = text.replace(tail, "")
+    return text
 
 
 def environment() -> dict[str, str]:
     """The versions of the libraries a build's numbers depend on (recorded in its manifest)."""
-    import duckdb as _duckdb
     import numpy
     import pandas
 
-    env = {"python": platform.python_version(), "duckdb": _duckdb.__version__,
+    env = {"python": platform.python_version(), "duckdb": duckdb.__version__,
            "pyarrow": pa.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}
     try:
         import talib
@@ -77,64 +95,80 @@ def environment() -> dict[str, str]:
     return env
 
 
-def prepare_tier(
-    build: BuildPlan, state: BuildState, mem: duckdb.DuckDBPyConnection, tier: str,
-    volume_tickers: set[str],
-) -> PreparedTier:
-    """Validate one tier's trimmed rows in the session `mem` and assemble its table and
-    manifest (its upstream tiers must already be in `state`). Writes nothing."""
-    t0 = time.perf_counter()
-    project, inputs = build.project, build.inputs
-    uses_vix = tier in build.vix_tiers
-    spec = project.tier(tier)
+def prepare_batch(
+    build: BuildPlan, mem: duckdb.DuckDBPyConnection, tier: str, tickers: list[str],
+    volume_tickers: set[str], failures: Failures,
+) -> list[TickerRows]:
+    """Check one batch's trimmed rows of `tier` for `tickers` in the session `mem`; return the
+    rows of each ticker that passes and add every failing ticker to `failures`."""
+    project = build.project
     columns = project.columns(tier)
     trimmed = relation_name(tier, trimmed_tier=True)
-    table = mem.sql(f"SELECT * FROM {trimmed} ORDER BY ticker, date").to_arrow_table()
+    table = mem.sql(f"SELECT * FROM {trimmed} WHERE list_contains(?, ticker) "
+                    "ORDER BY ticker, date", params=[tickers]).to_arrow_table()
     ranges = mem.execute(
         f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM {trimmed} "
-        "GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own (a
-    # large build holds each tier once at a time; later tiers read only the sources).
+        "WHERE list_contains(?, ticker) GROUP BY 1 ORDER BY 1", [tickers]).fetchall()
+    # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own.
     mem.execute(f"DROP TABLE {trimmed}")
     # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
     # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
     frame = table.to_pandas(date_as_object=False, split_blocks=True)
-    staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
-    check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
-                  staleness)
-    validate_tier(tier, frame, columns, volume_tickers)
+    staleness = (int(project.vars.get("vix_max_staleness_days", 0))
+                 if tier in build.vix_tiers else None)
+    warmup = max(c.warmup for c in columns) if columns else 0
+    built = {r[0] for r in ranges}
+    for ticker in tickers:
+        if ticker not in built:  # the warm-up trim dropped it: find out why
+            try:
+                check_history(mem, tier, frame, batch_inputs(build.inputs, [ticker]), warmup,
+                              staleness)
+            except FtsError as exc:
+                failures.add(tier, ticker, exc)
+    try:
+        validate_tier(tier, frame, columns, volume_tickers)
+    except ValidationError:
+        # Rare, so worth a second pass: which tickers fail, each with its own reason.
+        for ticker, part in frame.groupby("ticker", sort=True):
+            try:
+                validate_tier(tier, part, columns, volume_tickers)
+            except ValidationError as exc:
+                failures.add(tier, str(ticker), exc)
     del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
-    content_sha = table_content_sha256(table)
-    raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
-                  if uses_vix or t != inputs.vix_ticker]
-    tier_inputs = [Input(r.manifest_id, "tier",
-                         str(state.manifests[r.tier]["outputs"][0]["content_sha256"]))
-                   for r in state.results if r.tier in build.parents[tier]]
-    fields = dict(
+    out, start = [], 0
+    for ticker, first, last, n in ranges:
+        if tier not in failures.by_ticker.get(ticker, {}):
+            out.append(TickerRows(ticker, table.slice(start, n), first, last))
+        start += n
+    return out
+
+
+def tier_manifest(
+    build: BuildPlan, tier: str, outputs: list[dict[str, Any]], upstream: dict[str, Manifest],
+    excluded: dict[str, list[str]], schema: dict[str, str],
+) -> Manifest:
+    """The manifest of a per-ticker tier build: `outputs` (one entry per ticker, kept and new,
+    sorted by ticker), the manifests of the upstream tiers it was made from, the tickers left
+    out and why."""
+    spec = build.project.tier(tier)
+    plan = build.tiers[tier]
+    loads = {lid for o in outputs for lid in o["loads"]}
+    known = {lid: sha for lid, sha in build.inputs.loads.values()}
+    if plan.current is not None:  # the loads of kept tickers, as the current build pinned them
+        known.update({i.id: i.sha256 for i in plan.current.inputs if i.kind == "raw"})
+    raw_inputs = [Input(lid, "raw", known[lid]) for lid in sorted(loads)]
+    tier_inputs = [Input(m.id, "tier", content_sha256_of(m))
+                   for t, m in upstream.items() if t in build.parents[tier]]
+    return Manifest.create(
         kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
-        created_at=utc_now(),
-        tier=tier, build_key=build.keys[tier], fingerprint=build.full[tier],
-        definition_fingerprint=build.own[tier],
-        columns=[c.name for c in columns],
-        schema={f.name: str(f.type) for f in table.schema},
-        row_count=table.num_rows,
-        tickers=inputs.tickers,
-        date_range={t: {"first": a, "last": b, "rows": n} for t, a, b, n in ranges},
-        environment=environment(),
+        created_at=utc_now(), tier=tier, layout=PER_TICKER,
+        build_key=sha256_json({o["ticker"]: o["key"] for o in outputs}),
+        fingerprint=build.full[tier], definition_fingerprint=build.own[tier],
+        columns=[c.name for c in build.project.columns(tier)], schema=schema,
+        row_count=sum(int(o["rows"]) for o in outputs),
+        tickers=[o["ticker"] for o in outputs],
+        date_range={o["ticker"]: {"first": o["first"], "last": o["last"], "rows": o["rows"]}
+                    for o in outputs},
+        content_sha256=tier_content_sha256({o["ticker"]: o["content_sha256"] for o in outputs}),
+        excluded=excluded, environment=environment(), outputs=outputs,
     )
-    # Named by the hash of the manifest without its outputs: the file's footer names the
-    # manifest, so the same name means the same bytes, and a concurrent build of the same tier
-    # (another created_at) writes another file instead of renaming over this one.
-    stem = Manifest.create(**fields).id[:16]  # type: ignore[arg-type]
-    rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{stem}.parquet"
-    manifest = Manifest.create(
-        **fields,  # type: ignore[arg-type]
-        outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
-    )
-    meta = {b"fts.manifest_id": manifest.id.encode(), b"fts.tier": tier.encode(),
-            b"fts.version": str(spec.version).encode(), b"fts.content_sha256": content_sha.encode()}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    prepared = PreparedTier(tier, table, manifest, rel_path)
-    state.add(prepared, time.perf_counter() - t0)
-    return prepared

@@ -124,9 +124,11 @@ def run_plan(
     progress: Callable[[str], None],
     *,
     keep_untrimmed: bool = False,
+    memory_limit: str | None = None,
 ) -> EngineSession:
     """Execute the models in order; return the session holding every tier's trimmed rows.
 
+    `memory_limit`: DuckDB's memory_limit for the run (a size such as '4096MiB').
     Each tier's trimmed rows are in relation `"<tier>"` (and with `keep_untrimmed`, the last
     model's untrimmed output in `"<m>__model"`); intermediate outputs are dropped once no later
     model reads them. Close the session when done with it.
@@ -138,6 +140,8 @@ def run_plan(
         # setting is global to the engine database, so each build sets it.
         small = ohlcv.num_rows < ROW_GROUP_ROWS
         session.con.execute("SET threads = 1" if small else "RESET threads")
+        if memory_limit:  # a build's budget (fts.features.batches), e.g. '4096MiB'
+            session.con.execute(f"SET memory_limit = '{memory_limit}'")
         _load_sources(session.con, ohlcv, vix)
         _Runner(session.con, project, models, progress, keep_untrimmed).run()
     except BaseException:

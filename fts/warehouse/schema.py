@@ -20,6 +20,7 @@ from pathlib import Path
 
 import duckdb
 
+from fts.warehouse.tier_files import view_source
 from fts.warehouse.view_sources import view_sources
 
 SCHEMA_VERSION = 1
@@ -257,9 +258,10 @@ def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> 
     for tier, rel_path in con.execute(
         "SELECT tier, parquet_path FROM meta.tier_current ORDER BY tier"
     ).fetchall():
-        if not (project_root / rel_path).exists():
+        source = view_source(project_root / rel_path)  # a file, or a per-ticker folder
+        if source is None:
             continue  # a deleted build: `fts audit` reports it; the rest stays usable
-        path = (project_root / rel_path).as_posix().replace("'", "''")
+        path = source.replace("'", "''")
         con.execute(
             f'CREATE OR REPLACE TEMP VIEW "{tier}" AS SELECT * FROM read_parquet(\'{path}\')'
         )

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import duckdb
 
+from fts.warehouse.tier_files import view_source
+
 #: The stored views fts manages read a tier's Parquet file and nothing else; the file is found
 #: again in the view's SQL text (DuckDB keeps it; a view comment set in the same transaction as
 #: CREATE OR REPLACE is lost, so comments cannot mark them).
@@ -44,17 +46,19 @@ def database_root(con: duckdb.DuckDBPyConnection) -> Path:
 
 
 def create_tier_view(con: duckdb.DuckDBPyConnection, tier: str, parquet: Path) -> None:
-    """Store (or re-point) the view `tier` over the Parquet file `parquet` (absolute).
+    """Store (or re-point) the view `tier` over the Parquet file `parquet` (absolute), or
+    over every file of the folder `parquet` (a per-ticker build, `fts.warehouse.tier_files`).
 
     DuckDB reads the file's schema to create the view, so a missing file (deleted since its
     build: `fts audit` reports it) gets no view, and any older view of the tier is dropped
     rather than left reading another build; the next read-write open after the file is back
     creates it.
     """
-    if not parquet.is_file():
+    source = view_source(parquet)  # a per-ticker build's folder reads as a glob of its files
+    if source is None:
         con.execute(f'DROP VIEW IF EXISTS main."{tier}"')
         return
-    path = _quote(parquet.as_posix())
+    path = _quote(source)
     con.execute(f'CREATE OR REPLACE VIEW main."{tier}" AS SELECT * FROM read_parquet(\'{path}\')')
 
 
@@ -83,7 +87,7 @@ def sync_tier_views(con: duckdb.DuckDBPyConnection) -> None:
     }
     stored = stored_tier_views(con)
     for tier, parquet in wanted.items():
-        if stored.get(tier) != parquet.as_posix() or not parquet.is_file():
+        if stored.get(tier) != view_source(parquet) or view_source(parquet) is None:
             create_tier_view(con, tier, parquet)
     for tier in stored.keys() - wanted.keys():
         if f"/data/tiers/{tier}/" in stored[tier]:  # never a view of the user's own
