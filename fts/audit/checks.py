@@ -128,11 +128,16 @@ def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verific
         content = table_content_sha256(table.replace_schema_metadata(None))
         found[str(out.get("ticker"))] = content
         v.compare(m, "table content hash", declared, content, rel)
-    if per_ticker:
+    if per_ticker and m.get("content_sha256"):
         whole = (None if any(h is None for h in found.values())
                  else tier_content_sha256({t: str(h) for t, h in found.items()}))
-        v.compare(m, "tier content hash (over its tickers' files)", m.get("content_sha256"),
-                  whole, tier_folder(str(m.get("tier", m.name))))
+        declared_files = {str(o.get("ticker")): o.get("content_sha256")
+                          for o in m.get("outputs") or []}
+        if found == declared_files:  # else a file is the cause, already named above
+            v.compare(m, "tier content hash (over its tickers' files)", m["content_sha256"],
+                      whole, tier_folder(str(m.get("tier", m.name))))
+        else:
+            v.hashes[str(m["content_sha256"])] = whole
     return v
 
 

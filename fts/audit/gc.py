@@ -23,7 +23,7 @@ from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
 from fts.warehouse import connect, transaction
 from fts.warehouse.publish import project_lock
-from fts.warehouse.tier_files import superseded_rel, tidy_tier_folders, untidy_files
+from fts.warehouse.tier_files import move_out, superseded_rel, untidy_files
 
 
 def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
@@ -32,10 +32,12 @@ def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
         raise NotFoundError(f"{paths.warehouse}: no warehouse yet; nothing to collect")
     with project_lock(paths):
         with connect(paths.warehouse, read_only=not delete, session_views=False) as con:
-            # A build killed after its COMMIT leaves superseded files in a tier folder.
-            untidy = ([f for moved in tidy_tier_folders(paths, con).values() for f in moved]
-                      if delete else untidy_files(paths, con))
             refs = committed_references(con)
+            # A build killed after its COMMIT leaves superseded files in a tier folder: those
+            # move out (files nothing registers are garbage, removed below).
+            untidy = [f for f in untidy_files(paths, con) if f in refs.files]
+            if delete:
+                move_out(paths, untidy)
             plan = GcPlan(garbage=garbage_manifests(paths, refs) + garbage_files(paths, refs),
                           superseded=superseded_builds(paths, refs), untidy=untidy)
             if delete and plan.superseded:

@@ -61,6 +61,8 @@ def describe_cmd(ctx: click.Context, tier: str, as_json: bool, as_schema: bool) 
                    f"{build['parquet']}" + ("" if build["up_to_date_definition"] else " (STALE: definition changed)"))
         for ticker, r in build["date_range"].items():
             click.echo(f"    {ticker}: {r['first']} .. {r['last']} ({r['rows']} rows)")
+        for ticker, why in build["excluded"].items():
+            click.echo(f"    {ticker}: EXCLUDED by --skip-invalid: {'; '.join(why)}")
     else:
         click.echo(f"  not built yet (run `fts build-tier {tier}`)")
     width = max(len(c["name"]) for c in info["columns"]) if info["columns"] else 4

@@ -22,8 +22,8 @@ from fts.core.hashing import sha256_file, sha256_json, table_content_sha256
 from fts.core.manifest import Input, Manifest, parse_manifest, read_manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets.assemble import PriceSeries
-from fts.warehouse.tier_files import content_sha256_of, is_per_ticker, locate
 from fts.warehouse import current_tiers
+from fts.warehouse.tier_files import content_sha256_of, is_per_ticker, locate
 
 
 @dataclass(frozen=True)

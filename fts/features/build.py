@@ -47,7 +47,13 @@ from fts.features.build_plan import (
     read_raw,
 )
 from fts.features.build_prepare import Failures, TierResult, prepare_batch, tier_manifest
-from fts.features.build_publish import keep_ticker, publish_tiers, stage_ticker, tidy_folders
+from fts.features.build_publish import (
+    folders_removed_on_failure,
+    keep_ticker,
+    publish_tiers,
+    stage_ticker,
+    tidy_folders,
+)
 from fts.features.render import source_relation
 from fts.features.runner import run_plan
 from fts.warehouse import connect
@@ -103,7 +109,7 @@ def build_tier(
     progress(f"{tier}: building {', '.join(build.to_build)} for {len(build.compute)} "
              f"ticker(s) ({len(target.kept)} kept) in {len(batches)} batch(es) of at most "
              f"{duckdb_size(limit)}")
-    with Publication(paths) as pub:
+    with folders_removed_on_failure(paths, build.to_build), Publication(paths) as pub:
         failures = Failures()
         staged, seconds = _run_batches(paths, build, batches, pub, failures, limit, progress)
         if failures.by_ticker and not skip_invalid:

@@ -4,6 +4,8 @@ the order and guarantees) and move the files it supersedes out of the tier folde
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -17,6 +19,7 @@ from fts.features.build_prepare import TickerRows
 from fts.warehouse import connect, set_current_tier
 from fts.warehouse.publish import Publication, StagedFile, project_lock
 from fts.warehouse.tier_files import (
+    TIERS_DIR,
     folder_files,
     retire,
     ticker_file,
@@ -61,7 +64,8 @@ def publish_tiers(paths: ProjectPaths, pub: Publication,
 
     def point_views(con: duckdb.DuckDBPyConnection) -> None:
         for m, _ in tiers:
-            set_current_tier(con, m.name, m.id, tier_folder(m.name))
+            set_current_tier(con, m.name, m.id, tier_folder(m.name),
+                             [str(o["path"]) for o in m["outputs"]])
 
     with project_lock(paths):
         pub.commit(tiers, point_views)
@@ -79,3 +83,19 @@ def tidy_folders(paths: ProjectPaths, build: BuildPlan) -> None:
         with project_lock(paths), connect(paths.warehouse, read_only=True,
                                           session_views=False) as con:
             tidy_tier_folders(paths, con, untidy)
+
+
+@contextlib.contextmanager
+def folders_removed_on_failure(paths: ProjectPaths, tiers: list[str]) -> Iterator[None]:
+    """A failed build leaves the project's files as they were: the tier folders (and data/,
+    data/tiers/) it created for its staged files are removed again if they are empty."""
+    folders = [paths.data, paths.absolute(TIERS_DIR)] + [paths.absolute(tier_folder(t))
+                                                          for t in tiers]
+    new = [f for f in folders if not f.exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in reversed(new):  # innermost first
+            with contextlib.suppress(OSError):  # not empty: something else lives there now
+                folder.rmdir()
+        raise

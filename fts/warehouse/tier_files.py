@@ -96,28 +96,20 @@ def retire(paths: ProjectPaths, tier: str, current: Iterable[str]) -> list[str]:
     superseded folder; returns their relative paths. Call it under the project lock (a
     publication renames its files into the folder before its COMMIT)."""
     extra = sorted(folder_files(paths, tier) - set(current))
-    moved_to: set[Path] = set()
-    for rel in extra:
-        dest = paths.absolute(superseded_rel(rel))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(paths.absolute(rel), dest)
-        moved_to.add(dest.parent)
-    for folder in moved_to:
-        _fsync_dir(folder)
-    if extra:
-        _fsync_dir(paths.absolute(tier_folder(tier)))
+    move_out(paths, extra)
     return extra
 
 
-def view_source(path: Path) -> str | None:
-    """What a view over a tier's current build reads (`path`: its file, or its folder of
-    per-ticker files): a path or a glob for read_parquet; None when there is nothing to read."""
-    if path.is_dir():
-        if not any(e.name.endswith(".parquet") and not e.name.startswith(".")
-                   for e in os.scandir(path)):
-            return None
-        return (path / "*.parquet").as_posix()
-    return path.as_posix() if path.is_file() else None
+def move_out(paths: ProjectPaths, rels: Iterable[str]) -> None:
+    """Move tier files (relative paths in their tier folders) to the superseded folder."""
+    folders: set[Path] = set()
+    for rel in rels:
+        dest = paths.absolute(superseded_rel(rel))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(paths.absolute(rel), dest)
+        folders |= {dest.parent, paths.absolute(rel).parent}
+    for folder in folders:  # the renames survive a power loss once both folders are synced
+        _fsync_dir(folder)
 
 
 def current_listing(con: Any) -> dict[str, set[str]]:
@@ -137,8 +129,19 @@ def tidy_tier_folders(paths: ProjectPaths, con: Any, tiers: Iterable[str] | None
     between its COMMIT and its own tidying leaves); {tier: moved}. The caller holds the
     project lock and `con`, a warehouse connection opened under it."""
     listing = current_listing(con)
-    return {t: moved for t in sorted(listing) if tiers is None or t in tiers
-            if (moved := retire(paths, t, listing[t]))}
+    # Only registered files: one nothing registers is a killed publication's (garbage for
+    # `fts gc`), which the next build of the same ticker renames over with the same bytes.
+    registered = {p for (p,) in con.execute(
+        "SELECT DISTINCT path FROM meta.artifacts WHERE starts_with(path, ?)",
+        [TIERS_DIR + "/"]).fetchall()}
+    moved: dict[str, list[str]] = {}
+    for t in sorted(listing):
+        if tiers is None or t in tiers:
+            extra = sorted((folder_files(paths, t) - listing[t]) & registered)
+            move_out(paths, extra)
+            if extra:
+                moved[t] = extra
+    return moved
 
 
 def untidy_files(paths: ProjectPaths, con: Any) -> list[str]:
