@@ -78,7 +78,7 @@ def test_one_file_per_ticker_and_readers_of_the_folder_see_exactly_the_current_b
     for frame in (pd.read_parquet(folder), ds.dataset(folder).to_table().to_pandas()):
         got = frame.sort_values(["ticker", "date"]).reset_index(drop=True)
         assert len(got) == len(current)
-        assert got["dema_20"].tolist() == current["close_to_sma_20"].tolist()
+        assert got["dema_20"].tolist() == current["dema_20"].tolist()
     # Both builds, the superseded one included, audit clean; the tier hash is its tickers'.
     report = audit_project(project.paths)
     assert report.ok and not report.warnings, [i.message for i in report.issues + report.warnings]
