@@ -23,7 +23,7 @@ from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
 from fts.warehouse import connect, transaction
 from fts.warehouse.publish import project_lock
-from fts.warehouse.tier_files import move_out, superseded_rel, untidy_files
+from fts.warehouse.tier_files import locate, move_out, superseded_rel, untidy_files
 
 
 def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
@@ -58,7 +58,7 @@ def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
 
 
 def _size(paths: ProjectPaths, rel: str) -> int:
-    path = paths.root / rel
+    path = locate(paths, rel)  # a superseded tier file lives in data/superseded/
     if path.is_dir():
         return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
     return path.stat().st_size if path.exists() else 0
