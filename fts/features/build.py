@@ -40,11 +40,12 @@ from fts.features.batches import (
 from fts.features.build_plan import (
     BUILD_FORMAT,
     BuildPlan,
-    batch_inputs,
+    bars_relation,
     parent_tiers,
     plan_build,
     raw_row_counts,
-    read_raw,
+    read_batch,
+    run_batch,
 )
 from fts.features.build_prepare import Failures, TierResult, prepare_batch, tier_manifest
 from fts.features.build_publish import (
@@ -54,8 +55,6 @@ from fts.features.build_publish import (
     stage_ticker,
     tidy_folders,
 )
-from fts.features.render import source_relation
-from fts.features.runner import run_plan
 from fts.warehouse import connect
 from fts.warehouse.publish import Publication, StagedFile
 from fts.warehouse.tier_files import tier_folder
@@ -139,14 +138,13 @@ def _run_batches(
         if len(batches) > 1:
             progress(f"  batch {i}/{len(batches)}: {len(batch)} ticker(s)")
         with connect(paths.warehouse, read_only=True, session_views=False) as con:
-            ohlcv, vix = read_raw(con, batch_inputs(build.inputs, batch))
-        session = run_plan(build.project, build.models, ohlcv, vix, progress,
-                           memory_limit=duckdb_size(limit))
-        del ohlcv, vix  # the session holds its own copy
+            raw = read_batch(con, build, batch)
+        session = run_batch(build, raw, progress, duckdb_size(limit))
+        del raw  # the session holds its own copy
         with session:
             # The same for every tier's volume check, so asked once.
             volume_tickers = {r[0] for r in session.con.execute(
-                f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
+                f"SELECT ticker FROM {bars_relation(build)} GROUP BY 1 "
                 "HAVING count(volume) > 0").fetchall()}
             for t in build.to_build:
                 t0 = time.perf_counter()

@@ -16,20 +16,26 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 
 from fts.core.hashing import sha256_json
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
-from fts.features.build_inputs import BuildInputs, needs_vix, select_inputs, tiers_using_vix
+from fts.features.build_inputs import (
+    BuildInputs,
+    check_history,
+    needs_vix,
+    select_inputs,
+    tiers_using_vix,
+)
 from fts.features.declarations import FeatureProject, load_feature_project
 from fts.features.graph import plan, tiers_in
-from fts.features.render import RenderedModel
+from fts.features.render import RenderedModel, source_relation
+from fts.features.runner import EngineSession, run_plan
 from fts.features.versions import check_versions, tier_fingerprints
 from fts.warehouse import current_tiers
 from fts.warehouse.registry import get_manifest
@@ -66,8 +72,10 @@ class BuildPlan:
     tier_order: list[str]  # the target and the tiers it needs, upstream first
     own: dict[str, str]  # tier -> fingerprint of its own definition
     full: dict[str, str]  # tier -> fingerprint of its definition and everything upstream
-    inputs: BuildInputs  # the loads of every ticker computed (and of ^VIX when read)
-    vix_tiers: set[str]  # tiers whose models (or upstream models) read ^VIX
+    inputs: BuildInputs  # the tickers computed and the loads the build reads
+    # tier -> {series name: (ticker, load_id, sha)}: the market-wide series the tier's models
+    # (or upstream models) read; their loads are in its tickers' build keys.
+    market: dict[str, dict[str, tuple[str, str, str]]]
     tiers: dict[str, TierPlan]
     parents: dict[str, set[str]]  # tier -> the tiers its own models ref
 
@@ -93,17 +101,11 @@ class BuildPlan:
         return seen
 
 
-def market_loads(inputs: BuildInputs) -> dict[str, tuple[str, str]]:
-    """The loads of the market-wide series a build reads (every load not of a built ticker)."""
-    built = set(inputs.tickers)
-    return {t: v for t, v in inputs.loads.items() if t not in built}
-
-
-def ticker_keys(full_fp: str, inputs: BuildInputs, uses_market: bool,
+def ticker_keys(full_fp: str, inputs: BuildInputs, market: dict[str, tuple[str, str, str]],
                 tickers: Sequence[str]) -> dict[str, str]:
     """Each ticker's build key: the tier's fingerprint, its load, the market-wide loads read."""
-    market = sorted(lid for lid, _ in market_loads(inputs).values()) if uses_market else []
-    prefix = sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp, "market": market})
+    prefix = sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp,
+                          "market": sorted(lid for _, lid, _ in market.values())})
     # One hash of the shared part, then one per ticker: thousands of tickers in milliseconds.
     return {t: hashlib.sha256(f"{prefix}:{t}:{inputs.loads[t][0]}".encode()).hexdigest()
             for t in tickers}
@@ -150,9 +152,7 @@ def plan_build(
     own, full = tier_fingerprints(project, models)
     check_versions(project, own)
     tier_order = tiers_in(project, models)
-    vix = needs_vix(models)
-    inputs = select_inputs(con, project, tier, tickers, vix)
-    vix_tiers = tiers_using_vix(project, models)
+    inputs = _select_inputs(con, project, tier, tickers, models)
     current = current_tiers(con)
     manifests = {t: get_manifest(con, current[t][0]) if t in current else None
                  for t in tier_order}
@@ -164,21 +164,16 @@ def plan_build(
         extra = {x for t in tier_order if manifests[t] is not None
                  for x in manifests[t]["tickers"] if x not in keepable[t]} - set(inputs.tickers)
         if extra:
-            inputs = select_inputs(con, project, tier, sorted(set(inputs.tickers) | extra), vix)
+            inputs = _select_inputs(con, project, tier, sorted(set(inputs.tickers) | extra),
+                                    models)
+    market = _market_by_tier(project, models, inputs)
     tiers = {}
     for t in tier_order:
-        keys = ticker_keys(full[t], inputs, t in vix_tiers, inputs.tickers)
+        keys = ticker_keys(full[t], inputs, market[t], inputs.tickers)
         tiers[t] = _tier_plan(t, keys, keepable[t], manifests[t],
                               current[t][1] if t in current else None, bool(tickers))
-    return BuildPlan(tier, project, models, tier_order, own, full, inputs, vix_tiers, tiers,
+    return BuildPlan(tier, project, models, tier_order, own, full, inputs, market, tiers,
                      parent_tiers(project, models))
-
-
-def batch_inputs(inputs: BuildInputs, tickers: Sequence[str]) -> BuildInputs:
-    """The inputs of one batch of tickers (the market-wide loads stay)."""
-    keep = set(tickers) | set(market_loads(inputs))
-    return dataclasses.replace(inputs, tickers=list(tickers),
-                               loads={t: v for t, v in inputs.loads.items() if t in keep})
 
 
 def raw_row_counts(con: duckdb.DuckDBPyConnection, tickers: Sequence[str]) -> dict[str, int]:
@@ -188,8 +183,32 @@ def raw_row_counts(con: duckdb.DuckDBPyConnection, tickers: Sequence[str]) -> di
         [list(tickers)]).fetchall())
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, inputs: BuildInputs) -> tuple[pa.Table, pa.Table]:
-    """The raw OHLCV rows of the build's tickers and the ^VIX closes, as Arrow tables."""
+# -- The one place that speaks `build_inputs`' API (what a build reads: tickers, loads, the
+# -- market-wide series and their rows); the other build modules go through these.
+
+def _select_inputs(con: duckdb.DuckDBPyConnection, project: FeatureProject, tier: str,
+                   tickers: Sequence[str] | None, models: list[RenderedModel]) -> BuildInputs:
+    return select_inputs(con, project, tier, tickers, needs_vix(models))
+
+
+def _market_by_tier(project: FeatureProject, models: list[RenderedModel],
+                    inputs: BuildInputs) -> dict[str, dict[str, tuple[str, str, str]]]:
+    reads = tiers_using_vix(project, models)
+    vix = inputs.vix_ticker
+    series = {"vix": (vix, *inputs.loads[vix])} if vix else {}
+    return {t: (series if t in reads else {}) for t in tiers_in(project, models)}
+
+
+def batch_inputs(inputs: BuildInputs, tickers: Sequence[str]) -> BuildInputs:
+    """The inputs of one batch of tickers (the market-wide series stay)."""
+    keep = set(tickers) | ({inputs.vix_ticker} if inputs.vix_ticker else set())
+    return dataclasses.replace(inputs, tickers=list(tickers),
+                               loads={t: v for t, v in inputs.loads.items() if t in keep})
+
+
+def read_batch(con: duckdb.DuckDBPyConnection, build: BuildPlan, tickers: Sequence[str]) -> Any:
+    """The raw rows one batch of tickers reads (and the market-wide series), for `run_batch`."""
+    inputs = batch_inputs(build.inputs, tickers)
     ohlcv = con.sql(
         "SELECT ticker, date, open, high, low, close, volume FROM raw.ohlcv "
         "WHERE list_contains(?, ticker) ORDER BY ticker, date", params=[inputs.tickers]
@@ -199,3 +218,23 @@ def read_raw(con: duckdb.DuckDBPyConnection, inputs: BuildInputs) -> tuple[pa.Ta
         params=[inputs.vix_ticker or ""],
     ).to_arrow_table()
     return ohlcv, vix
+
+
+def run_batch(build: BuildPlan, raw: Any, progress: Callable[[str], None],
+              memory_limit: str) -> EngineSession:
+    """Run every model of the plan over one batch's rows (`read_batch`) in DuckDB."""
+    ohlcv, vix = raw
+    return run_plan(build.project, build.models, ohlcv, vix, progress, memory_limit=memory_limit)
+
+
+def bars_relation(build: BuildPlan) -> str:
+    """The engine session's relation of the per-ticker bars."""
+    return source_relation("raw", "ohlcv")
+
+
+def check_ticker_history(build: BuildPlan, mem: duckdb.DuckDBPyConnection, tier: str,
+                         frame: Any, ticker: str, warmup: int) -> None:
+    """Raise `BuildError` naming why the warm-up trim dropped `ticker` from `tier`."""
+    staleness = (int(build.project.vars.get("vix_max_staleness_days", 0))
+                 if build.market[tier] else None)
+    check_history(mem, tier, frame, batch_inputs(build.inputs, [ticker]), warmup, staleness)

@@ -14,8 +14,7 @@ import pyarrow as pa
 from fts.core.errors import FtsError, ValidationError
 from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest, utc_now
-from fts.features.build_inputs import check_history
-from fts.features.build_plan import BuildPlan, batch_inputs
+from fts.features.build_plan import BuildPlan, check_ticker_history
 from fts.features.render import relation_name
 from fts.features.validate import validate_tier
 from fts.warehouse.tier_files import PER_TICKER, content_sha256_of, tier_content_sha256
@@ -114,15 +113,12 @@ def prepare_batch(
     # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
     # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
     frame = table.to_pandas(date_as_object=False, split_blocks=True)
-    staleness = (int(project.vars.get("vix_max_staleness_days", 0))
-                 if tier in build.vix_tiers else None)
     warmup = max(c.warmup for c in columns) if columns else 0
     built = {r[0] for r in ranges}
     for ticker in tickers:
         if ticker not in built:  # the warm-up trim dropped it: find out why
             try:
-                check_history(mem, tier, frame, batch_inputs(build.inputs, [ticker]), warmup,
-                              staleness)
+                check_ticker_history(build, mem, tier, frame, ticker, warmup)
             except FtsError as exc:
                 failures.add(tier, ticker, exc)
     try:
@@ -154,6 +150,7 @@ def tier_manifest(
     plan = build.tiers[tier]
     loads = {lid for o in outputs for lid in o["loads"]}
     known = {lid: sha for lid, sha in build.inputs.loads.values()}
+    known.update({lid: sha for _, lid, sha in build.market[tier].values()})
     if plan.current is not None:  # the loads of kept tickers, as the current build pinned them
         known.update({i.id: i.sha256 for i in plan.current.inputs if i.kind == "raw"})
     raw_inputs = [Input(lid, "raw", known[lid]) for lid in sorted(loads)]

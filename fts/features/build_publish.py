@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from fts.core.hashing import table_content_sha256
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
-from fts.features.build_plan import BuildPlan, market_loads
+from fts.features.build_plan import BuildPlan
 from fts.features.build_prepare import TickerRows
 from fts.warehouse import connect, set_current_tier
 from fts.warehouse.publish import Publication, StagedFile, project_lock
@@ -43,8 +43,7 @@ def stage_ticker(pub: Publication, build: BuildPlan, tier: str,
     # write time and grow the file.
     staged = pub.stage(rel, lambda tmp: pq.write_table(
         table, tmp, compression="zstd", use_dictionary=["ticker"]))
-    market = ([lid for lid, _ in market_loads(build.inputs).values()]
-              if tier in build.vix_tiers else [])
+    market = [lid for _, lid, _ in build.market[tier].values()]
     entry = {"ticker": rows.ticker, "path": rel, "key": key,
              "loads": [build.inputs.loads[rows.ticker][0], *sorted(market)],
              "content_sha256": content, "sha256": staged.sha256, "bytes": staged.bytes,
