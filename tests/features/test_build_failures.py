@@ -145,3 +145,16 @@ def test_skip_invalid_builds_the_rest_and_records_who_was_left_out_and_why(
     # Without the flag the next build still refuses them: skipped is never silently dropped.
     with pytest.raises(BuildError, match="2 ticker"):
         project.build_tier("a50")
+
+
+def test_a_ticker_failing_a_tier_is_left_out_of_the_tiers_that_read_it() -> None:
+    from fts.features.build_prepare import Failures
+
+    failures = Failures()
+    failures.add("a20", "GAPPY", BuildError("tier a20: GAPPY broke; nothing was written"))
+    failures.add("a50", "SHORT", BuildError("tier a50: SHORT too short; nothing was written"))
+    assert failures.excluded_from("a20", set()) == {"GAPPY": ["tier a20: GAPPY broke"]}
+    # a50 reads a20: GAPPY's a20 rows are missing, so its a50 rows are left out as well.
+    assert failures.excluded_from("a50", {"a20"}) == {
+        "GAPPY": ["tier a20: GAPPY broke"], "SHORT": ["tier a50: SHORT too short"]}
+    assert failures.excluded_from("vix", set()) == {}
