@@ -1,171 +1,153 @@
-"""Preparing a tier for publication: take one batch's trimmed rows of a tier from the engine
-session, check them (warm-up history, pandera) ticker by ticker, and assemble the tier's
-manifest once every batch is done. Writes nothing (`build_publish` stages and publishes)."""
+"""Tier definitions against the version lock, and the tier pointers against the manifests.
+
+A version must name one definition: `features_sql/versions.lock` records the fingerprint of each
+tier's own definition per version (`fts.features.versions`). A definition edited without a
+version bump is exactly the change a researcher cannot see from a manifest's `version`, so it is
+an audit failure naming the tier. The builds made under that version are listed as unproven:
+the declarations in the repository no longer reproduce them.
+"""
 
 from __future__ import annotations
 
-import platform
-from dataclasses import dataclass, field
-from typing import Any
-
-import duckdb
-import pyarrow as pa
-
-from fts.core.errors import FtsError, ValidationError
-from fts.core.hashing import sha256_json
-from fts.core.manifest import Input, Manifest, utc_now
-from fts.features.build_plan import BuildPlan, check_ticker_history
-from fts.features.render import relation_name
-from fts.features.validate import validate_tier
-from fts.warehouse.tier_files import PER_TICKER, content_sha256_of, tier_content_sha256
+from fts.audit.findings import WARNING, Issue
+from fts.audit.inventory import Inventory
+from fts.core.errors import FtsError
+from fts.core.paths import ProjectPaths
+from fts.features.declarations import load_feature_project
+from fts.features.graph import plan
+from fts.features.versions import LOCK_NAME, read_lock, tier_fingerprints
+from fts.warehouse.tier_files import folder_files, is_per_ticker, tier_folder
 
 
-@dataclass
-class TierResult:
-    """What happened to one tier in a build."""
+def check_definitions(paths: ProjectPaths, inv: Inventory,
+                      tiers: set[str] | None = None) -> tuple[list[Issue], int]:
+    """Issues (errors and warnings) about tier definitions; returns (issues, tiers checked).
 
-    tier: str
-    manifest_id: str
-    up_to_date: bool
-    rows: int
-    parquet_path: str
-    seconds: float = 0.0
-    built: list[str] = field(default_factory=list)  # tickers (re)computed
-    kept: int = 0  # tickers of the previous build kept as they were
-    excluded: dict[str, list[str]] = field(default_factory=dict)  # ticker -> why (skip-invalid)
-
-
-@dataclass
-class TickerRows:
-    """One ticker's validated rows of a tier, from one batch."""
-
-    ticker: str
-    table: pa.Table
-    first: str
-    last: str
-
-
-@dataclass
-class Failures:
-    """Every ticker that failed a tier's checks, and why (collected over all batches)."""
-
-    by_ticker: dict[str, dict[str, str]] = field(default_factory=dict)  # ticker -> tier -> why
-    errors: list[FtsError] = field(default_factory=list)
-
-    def add(self, tier: str, ticker: str, exc: FtsError) -> None:
-        self.by_ticker.setdefault(ticker, {})[tier] = reason(exc)
-        self.errors.append(exc)
-
-    def excluded_from(self, tier: str, ancestors: set[str]) -> dict[str, list[str]]:
-        """The tickers a tier leaves out: those failing it or a tier it reads, with why."""
-        return {t: [why for tr, why in sorted(by_tier.items()) if tr == tier or tr in ancestors]
-                for t, by_tier in sorted(self.by_ticker.items())
-                if tier in by_tier or ancestors & set(by_tier)}
-
-    def message(self) -> str:
-        """One line naming every failing ticker and check."""
-        parts = [f"{t}: " + "; ".join(by_tier.values()) for t, by_tier in sorted(self.by_ticker.items())]
-        return (f"{len(self.by_ticker)} ticker(s) failed the tier checks, nothing was written: "
-                + " | ".join(parts) + " (--skip-invalid builds the other tickers and records "
-                "these as excluded)")
-
-
-def reason(exc: FtsError) -> str:
-    """An error's message without the 'nothing was written' tail (a reason, not an outcome)."""
-    text = " ".join(str(exc).split())
-    for tail in ("; nothing was written", ", nothing was written"):
-        text = text.replace(tail, "")
-    return text
-
-
-def environment() -> dict[str, str]:
-    """The versions of the libraries a build's numbers depend on (recorded in its manifest)."""
-    import numpy
-    import pandas
-
-    env = {"python": platform.python_version(), "duckdb": duckdb.__version__,
-           "pyarrow": pa.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}
+    `tiers`: only these (default: every declared tier).
+    """
+    if not paths.features_sql.is_dir():
+        return [Issue("definitions_missing", f"{paths.relative(paths.features_sql)}: no feature "
+                      "declarations; tier definitions were not checked", severity=WARNING)], 0
     try:
-        import talib
+        project = load_feature_project(paths.features_sql)
+        lock = read_lock(project.root)
+    except FtsError as exc:
+        return [Issue("definitions_unreadable", f"features_sql: {exc}")], 0
+    issues: list[Issue] = []
+    stale: list[Issue] = []
+    builds = _builds_by_tier(inv)
+    names = sorted(t for t in project.tiers if tiers is None or t in tiers)
+    for tier in names:
+        version = str(project.tier(tier).version)
+        try:
+            own, full = tier_fingerprints(project, plan(project, tier))
+        except FtsError as exc:
+            issues.append(Issue("definitions_unreadable", f"tier {tier}: {exc}", name=tier))
+            continue
+        current = own[tier]
+        recorded = lock.get(tier, {}).get(version)
+        yml = paths.relative(project.tier(tier).path)
+        if recorded is not None and recorded != current:
+            made_before = [mid for mid, m in builds.get(tier, []) if str(m["version"]) == version
+                           and m.get("definition_fingerprint") != current]
+            issues.append(Issue(
+                "definition_changed",
+                f"tier {tier}: its definition changed but its version is still {version}; "
+                f"bump the version in {yml} (features_sql/{LOCK_NAME} records {recorded[:12]} "
+                f"for v{version}, the source now gives {current[:12]})",
+                kind="tier", name=tier, expected=recorded, found=current, path=yml,
+                unproven=made_before))
+        elif recorded is None:
+            issues.append(Issue(
+                "version_unrecorded", f"tier {tier}: version {version} is not in "
+                f"features_sql/{LOCK_NAME} yet (recorded by its first build)",
+                kind="tier", name=tier, path=yml, severity=WARNING))
+        for mid, m in builds.get(tier, []):
+            pinned = lock.get(tier, {}).get(str(m["version"]))
+            if pinned is not None and m.get("definition_fingerprint") not in (None, pinned):
+                issues.append(Issue(
+                    "lock_disagrees",
+                    f"tier {tier} build {mid[:12]} was made from definition "
+                    f"{str(m.get('definition_fingerprint'))[:12]} as v{m['version']}, but "
+                    f"features_sql/{LOCK_NAME} says v{m['version']} is {pinned[:12]}",
+                    kind="tier", name=tier, expected=pinned, found=m.get("definition_fingerprint"),
+                    path=f"features_sql/{LOCK_NAME}", unproven=[mid]))
+        stale.extend(_stale_current(inv, tier, full[tier]))
+    # A stale build is secondary while a definition is inconsistent (no rebuild is allowed yet).
+    if not any(i.code == "definition_changed" for i in issues):
+        issues.extend(stale)
+    return issues, len(names)
 
-        env["ta-lib"] = talib.__version__
-    except ImportError:  # pragma: no cover - TA-Lib is a dependency
-        pass
-    return env
 
-
-def prepare_batch(
-    build: BuildPlan, mem: duckdb.DuckDBPyConnection, tier: str, tickers: list[str],
-    volume_tickers: set[str], failures: Failures,
-) -> list[TickerRows]:
-    """Check one batch's trimmed rows of `tier` for `tickers` in the session `mem`; return the
-    rows of each ticker that passes and add every failing ticker to `failures`."""
-    project = build.project
-    columns = project.columns(tier)
-    trimmed = relation_name(tier, trimmed_tier=True)
-    table = mem.sql(f"SELECT * FROM {trimmed} WHERE list_contains(?, ticker) "
-                    "ORDER BY ticker, date", params=[tickers]).to_arrow_table()
-    ranges = mem.execute(
-        f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM {trimmed} "
-        "WHERE list_contains(?, ticker) GROUP BY 1 ORDER BY 1", [tickers]).fetchall()
-    # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own.
-    mem.execute(f"DROP TABLE {trimmed}")
-    # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
-    # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
-    frame = table.to_pandas(date_as_object=False, split_blocks=True)
-    warmup = max(c.warmup for c in columns) if columns else 0
-    built = {r[0] for r in ranges}
-    for ticker in tickers:
-        if ticker not in built:  # the warm-up trim dropped it: find out why
-            try:
-                check_ticker_history(build, mem, tier, frame, ticker, warmup)
-            except FtsError as exc:
-                failures.add(tier, ticker, exc)
-    try:
-        validate_tier(tier, frame, columns, volume_tickers)
-    except ValidationError:
-        # Rare, so worth a second pass: which tickers fail, each with its own reason.
-        for ticker, part in frame.groupby("ticker", sort=True):
-            try:
-                validate_tier(tier, part, columns, volume_tickers)
-            except ValidationError as exc:
-                failures.add(tier, str(ticker), exc)
-    del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
-    out, start = [], 0
-    for ticker, first, last, n in ranges:
-        if tier not in failures.by_ticker.get(ticker, {}):
-            out.append(TickerRows(ticker, table.slice(start, n), first, last))
-        start += n
+def _builds_by_tier(inv: Inventory) -> dict[str, list[tuple[str, dict]]]:
+    out: dict[str, list[tuple[str, dict]]] = {}
+    for mid, e in inv.entries.items():
+        if e.manifest is not None and e.kind == "tier":
+            tier = str(e.manifest.get("tier", e.manifest.name))
+            out.setdefault(tier, []).append((mid, e.manifest.body))
     return out
 
 
-def tier_manifest(
-    build: BuildPlan, tier: str, outputs: list[dict[str, Any]], upstream: dict[str, Manifest],
-    excluded: dict[str, list[str]], schema: dict[str, str],
-) -> Manifest:
-    """The manifest of a per-ticker tier build: `outputs` (one entry per ticker, kept and new,
-    sorted by ticker), the manifests of the upstream tiers it was made from, the tickers left
-    out and why."""
-    spec = build.project.tier(tier)
-    plan = build.tiers[tier]
-    loads = {lid for o in outputs for lid in o["loads"]}
-    known = {lid: sha for lid, sha in build.inputs.loads.values()}
-    known.update({lid: sha for _, lid, sha in build.market[tier].values()})
-    if plan.current is not None:  # the loads of kept tickers, as the current build pinned them
-        known.update({i.id: i.sha256 for i in plan.current.inputs if i.kind == "raw"})
-    raw_inputs = [Input(lid, "raw", known[lid]) for lid in sorted(loads)]
-    tier_inputs = [Input(m.id, "tier", content_sha256_of(m))
-                   for t, m in upstream.items() if t in build.parents[tier]]
-    return Manifest.create(
-        kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
-        created_at=utc_now(), tier=tier, layout=PER_TICKER,
-        build_key=sha256_json({o["ticker"]: o["key"] for o in outputs}),
-        fingerprint=build.full[tier], definition_fingerprint=build.own[tier],
-        columns=[c.name for c in build.project.columns(tier)], schema=schema,
-        row_count=sum(int(o["rows"]) for o in outputs),
-        tickers=[o["ticker"] for o in outputs],
-        date_range={o["ticker"]: {"first": o["first"], "last": o["last"], "rows": o["rows"]}
-                    for o in outputs},
-        content_sha256=tier_content_sha256({o["ticker"]: o["content_sha256"] for o in outputs}),
-        excluded=excluded, environment=environment(), outputs=outputs,
-    )
+def _stale_current(inv: Inventory, tier: str, full_fp: str) -> list[Issue]:
+    """A current build made from an older definition (or upstream) is stale: a warning."""
+    cur = inv.snapshot.tier_current.get(tier)
+    entry = inv.entries.get(cur[0]) if cur else None
+    if entry is None or entry.manifest is None or entry.manifest.get("fingerprint") == full_fp:
+        return []
+    return [Issue("tier_stale", f"tier {tier}: the current build {entry.id[:12]} was made from "
+                  "an older definition (its own or upstream); `fts build-tier "
+                  f"{tier}` rebuilds it", subject=entry.id, kind="tier", name=tier,
+                  expected=full_fp, found=entry.manifest.get("fingerprint"), severity=WARNING)]
+
+
+def check_tier_current(inv: Inventory, paths: ProjectPaths,
+                       tiers: set[str] | None = None) -> tuple[list[Issue], int]:
+    """Each `meta.tier_current` pointer names an existing tier manifest and its output file."""
+    issues: list[Issue] = []
+    pointers = {t: v for t, v in inv.snapshot.tier_current.items() if tiers is None or t in tiers}
+    for tier, (mid, rel) in sorted(pointers.items()):
+        entry = inv.entries.get(mid)
+        where = f"meta.tier_current[{tier}]"
+        if entry is None or entry.manifest is None:
+            issues.append(Issue("tier_current_missing", f"{where}: manifest {mid[:12]} does not "
+                                "exist (neither file nor meta.manifests row is usable)",
+                                kind="tier", name=tier, expected=mid, found=None, path=rel))
+            continue
+        m = entry.manifest
+        paths_out = [o.get("path") for o in m.get("outputs") or []]
+        if m.kind != "tier" or m.get("tier", m.name) != tier:
+            issues.append(Issue("tier_current_wrong", f"{where}: points at {m.kind} {m.name} "
+                                f"{mid[:12]}", kind="tier", name=tier, path=rel, unproven=[mid]))
+        elif is_per_ticker(m):
+            issues += _folder_issues(paths, tier, mid, rel, {str(p) for p in paths_out})
+        elif rel not in paths_out:
+            issues.append(Issue("tier_current_wrong", f"{where}: points at {rel}, but manifest "
+                                f"{mid[:12]} wrote {', '.join(map(str, paths_out))}",
+                                kind="tier", name=tier, expected=str(paths_out[:1]),
+                                found=rel, path=rel, unproven=[mid]))
+    return issues, len(pointers)
+
+
+def _folder_issues(paths: ProjectPaths, tier: str, mid: str, rel: str,
+                   listed: set[str]) -> list[Issue]:
+    """A per-ticker build: the pointer names the tier folder, which holds exactly its files."""
+    where = f"meta.tier_current[{tier}]"
+    if rel != tier_folder(tier):
+        return [Issue("tier_current_wrong", f"{where}: points at {rel}, but manifest {mid[:12]} "
+                      f"is a per-ticker build in {tier_folder(tier)}", kind="tier", name=tier,
+                      expected=tier_folder(tier), found=rel, path=rel, unproven=[mid])]
+    present = folder_files(paths, tier)
+    issues = []
+    if listed - present:
+        gone = sorted(listed - present)
+        issues.append(Issue("tier_folder_incomplete", f"{rel}: {len(gone)} file(s) of the current "
+                            f"build are not in the tier folder (first: {gone[0]}); readers of the "
+                            f"folder miss those tickers; `fts build-tier {tier}` rebuilds them",
+                            kind="tier", name=tier, path=gone[0], unproven=[mid]))
+    if present - listed:
+        extra = sorted(present - listed)
+        issues.append(Issue("tier_folder_extra", f"{rel}: {len(extra)} file(s) the current build "
+                            f"does not list (first: {extra[0]}); readers of the folder see their "
+                            f"rows too; `fts gc` (or the next `fts build-tier {tier}`) moves them "
+                            "out", kind="tier", name=tier, path=extra[0], severity=WARNING))
+    return issues
