@@ -137,18 +137,19 @@ class Project:
     # -- tiers ---------------------------------------------------------------------------------
     def build_tier(
         self, tier: str, *, tickers: Sequence[str] | None = None, progress: Progress = _silent,
-        skip_invalid: bool = False, memory_limit: str | None = None,
+        skip_invalid: bool = False, memory_limit: str | None = None, jobs: int = 1,
     ) -> Any:
         """Build `tier` and what it depends on; only the tickers that are not up to date.
 
         `tickers`: rebuild these, keep the other tickers of the current build; `skip_invalid`:
         leave out (and record) tickers failing the checks instead of refusing the build;
-        `memory_limit`: the build's memory budget, e.g. "4GB" (default: a quarter of the RAM).
+        `memory_limit`: the build's memory budget, e.g. "4GB" (default: a quarter of the RAM);
+        `jobs`: ticker batches run in this many processes at once (sharing the budget).
         """
         from fts.features import build_tier
 
         return build_tier(self.paths, tier, tickers=tickers, progress=progress,
-                          skip_invalid=skip_invalid, memory_limit=memory_limit)
+                          skip_invalid=skip_invalid, memory_limit=memory_limit, jobs=jobs)
 
     def describe(self, tier: str) -> dict[str, Any]:
         """Columns with definitions and warm-up, version, fingerprint and lineage of a tier."""

@@ -17,14 +17,17 @@ from fts.cli.common import get_project
               help="Build the tickers that pass the checks; record the failing ones as excluded.")
 @click.option("--memory-limit", default=None, metavar="SIZE",
               help="Memory budget of the build, e.g. 4GB (default: a quarter of the RAM).")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Run ticker batches in this many processes at once (sharing the budget).")
 @click.pass_context
 def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...], skip_invalid: bool,
-                   memory_limit: str | None) -> None:
+                   memory_limit: str | None, jobs: int) -> None:
     """Build TIER (and the tiers it depends on) into validated Parquet, one file per ticker;
     skip the tickers that are up to date."""
     project = get_project(ctx)
     result = project.build_tier(tier, tickers=list(tickers) or None, progress=click.echo,
-                                skip_invalid=skip_invalid, memory_limit=memory_limit)
+                                skip_invalid=skip_invalid, memory_limit=memory_limit,
+                                jobs=jobs)
     for t in result.tiers:
         state = ("up to date" if t.up_to_date else
                  f"built {len(t.built)} ticker(s), kept {t.kept}, in {t.seconds:.1f}s")

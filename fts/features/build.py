@@ -9,7 +9,8 @@ The engine reads in one direction, one module per step:
 3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB (DuckDB's memory_limit
    set to the budget), `build_prepare` trims and validates EVERY tier ticker by ticker, and
    `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
-   is freed before the next one starts;
+   is freed before the next one starts (`jobs` > 1: that many batches at once, each in a
+   worker process with its share of the budget);
 4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
    unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
    it, with why, in their manifests;
@@ -24,9 +25,13 @@ or, after the COMMIT, superseded files that the next build or `fts gc` moves out
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
 from typing import Any
 
 from fts.core.errors import BuildError
@@ -49,6 +54,7 @@ from fts.features.build_plan import (
 )
 from fts.features.build_prepare import Failures, TierResult, prepare_batch, tier_manifest
 from fts.features.build_publish import (
+    Stager,
     folders_removed_on_failure,
     keep_ticker,
     publish_tiers,
@@ -56,7 +62,7 @@ from fts.features.build_publish import (
     tidy_folders,
 )
 from fts.warehouse import connect
-from fts.warehouse.publish import Publication, StagedFile
+from fts.warehouse.publish import Publication, StagedFile, stage_file
 from fts.warehouse.tier_files import tier_folder
 
 __all__ = ["BUILD_FORMAT", "BuildResult", "TierResult", "build_tier", "parent_tiers"]
@@ -80,7 +86,7 @@ class BuildResult:
 
 def build_tier(
     paths: ProjectPaths, tier: str, *, tickers: Sequence[str] | None = None,
-    skip_invalid: bool = False, memory_limit: str | None = None,
+    skip_invalid: bool = False, memory_limit: str | None = None, jobs: int = 1,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
     """Build `tier` and every tier it depends on; skip the tickers that are up to date.
@@ -89,8 +95,11 @@ def build_tier(
     `skip_invalid`: build the tickers that pass the checks and record the others as excluded
     (by default one failing ticker refuses the build, naming every failing ticker and check).
     `memory_limit`: the build's memory budget (e.g. "4GB"; default a quarter of the RAM).
+    `jobs`: batches run in this many worker processes at once, sharing the budget.
     """
     started = time.perf_counter()
+    if jobs < 1:
+        raise BuildError(f"--jobs {jobs}: at least 1 process is needed")
     limit = parse_memory_limit(memory_limit) if memory_limit else default_memory_limit()
     with connect(paths.warehouse, read_only=True, session_views=False) as con:
         build = plan_build(paths, con, tier, tickers)
@@ -104,13 +113,15 @@ def build_tier(
                  f"{len(m['tickers'])} ticker(s), manifest {m.id[:12]})")
         return BuildResult(tier, [TierResult(tier, m.id, True, int(m["row_count"]),
                                              str(target.current_path), kept=len(m["tickers"]))])
-    batches = plan_batches(build.compute, counts, limit)
+    per_job = limit // jobs  # the workers share the budget
+    batches = plan_batches(build.compute, counts, per_job)
     progress(f"{tier}: building {', '.join(build.to_build)} for {len(build.compute)} "
              f"ticker(s) ({len(target.kept)} kept) in {len(batches)} batch(es) of at most "
-             f"{duckdb_size(limit)}")
+             f"{duckdb_size(per_job)}")
     with folders_removed_on_failure(paths, build.to_build), Publication(paths) as pub:
         failures = Failures()
-        staged, seconds = _run_batches(paths, build, batches, pub, failures, limit, progress)
+        staged, seconds = _run_batches(paths, build, batches, pub, failures, per_job, jobs,
+                                       progress)
         if failures.by_ticker and not skip_invalid:
             if len(failures.errors) == 1:
                 raise failures.errors[0]
@@ -129,32 +140,91 @@ _Staged = dict[str, list[tuple[dict[str, Any], StagedFile]]]
 
 def _run_batches(
     paths: ProjectPaths, build: BuildPlan, batches: list[list[str]], pub: Publication,
-    failures: Failures, limit: int, progress: Callable[[str], None],
+    failures: Failures, limit: int, jobs: int, progress: Callable[[str], None],
 ) -> tuple[_Staged, dict[str, float]]:
-    """Run, check and stage each batch in turn; {tier: [(output entry, staged file)]}."""
+    """Run, check and stage every batch, in turn or `jobs` at a time in worker processes;
+    {tier: [(output entry, staged file)]} and the seconds spent per tier."""
     staged: _Staged = {t: [] for t in build.to_build}
     seconds = dict.fromkeys(build.to_build, 0.0)
+
+    def merge(part: _BatchResult) -> None:
+        for t, files in part.staged.items():
+            staged[t] += [(e, pub.take(f)) for e, f in files]
+            seconds[t] += part.seconds[t]
+        failures.by_ticker.update(part.failures.by_ticker)
+        failures.errors += part.failures.errors
+
+    if jobs > 1 and len(batches) > 1:
+        progress(f"  {len(batches)} batches in {min(jobs, len(batches))} worker processes")
+        # spawn, not fork: the parent's DuckDB engine and its threads must not be copied.
+        with ProcessPoolExecutor(min(jobs, len(batches)), mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_batch_job, paths, build, b, limit, os.getpid())
+                       for b in batches]
+            wait(futures)
+        for fut in futures:  # every batch's files join the publication, so a failure removes them
+            if fut.exception() is None:
+                merge(fut.result())
+        error = next((f.exception() for f in futures if f.exception() is not None), None)
+        if error is not None:
+            raise error
+        return staged, seconds
     for i, batch in enumerate(batches, 1):
         if len(batches) > 1:
             progress(f"  batch {i}/{len(batches)}: {len(batch)} ticker(s)")
-        with connect(paths.warehouse, read_only=True, session_views=False) as con:
-            raw = read_batch(con, build, batch)
-        session = run_batch(build, raw, progress, duckdb_size(limit))
-        del raw  # the session holds its own copy
-        with session:
-            # The same for every tier's volume check, so asked once.
-            volume_tickers = {r[0] for r in session.con.execute(
-                f"SELECT ticker FROM {bars_relation(build)} GROUP BY 1 "
-                "HAVING count(volume) > 0").fetchall()}
-            for t in build.to_build:
-                t0 = time.perf_counter()
-                wanted = [x for x in batch if x in build.tiers[t].keys]
-                if wanted:
-                    for rows in prepare_batch(build, session.con, t, wanted, volume_tickers,
-                                              failures):
-                        staged[t].append(stage_ticker(pub, build, t, rows))
-                seconds[t] += time.perf_counter() - t0
+        merge(_one_batch(paths, build, batch, pub.stage, limit, progress))
     return staged, seconds
+
+
+@dataclass
+class _BatchResult:
+    staged: _Staged
+    seconds: dict[str, float]
+    failures: Failures
+
+
+def _one_batch(paths: ProjectPaths, build: BuildPlan, batch: list[str], stage: Stager,
+               limit: int, progress: Callable[[str], None]) -> _BatchResult:
+    """Run the models over one batch of tickers, check each tier's rows ticker by ticker and
+    stage the passing tickers' files (written to disk: nothing of the batch stays in memory)."""
+    out = _BatchResult({t: [] for t in build.to_build}, dict.fromkeys(build.to_build, 0.0),
+                       Failures())
+    with connect(paths.warehouse, read_only=True, session_views=False) as con:
+        raw = read_batch(con, build, batch)
+    session = run_batch(build, raw, progress, duckdb_size(limit))
+    del raw  # the session holds its own copy
+    with session:
+        # The same for every tier's volume check, so asked once.
+        volume_tickers = {r[0] for r in session.con.execute(
+            f"SELECT ticker FROM {bars_relation(build)} GROUP BY 1 "
+            "HAVING count(volume) > 0").fetchall()}
+        for t in build.to_build:
+            t0 = time.perf_counter()
+            wanted = [x for x in batch if x in build.tiers[t].keys]
+            if wanted:
+                for rows in prepare_batch(build, session.con, t, wanted, volume_tickers,
+                                          out.failures):
+                    out.staged[t].append(stage_ticker(stage, build, t, rows))
+            out.seconds[t] += time.perf_counter() - t0
+    return out
+
+
+def _batch_job(paths: ProjectPaths, build: BuildPlan, batch: list[str], limit: int,
+               owner: int) -> _BatchResult:
+    """One batch in a worker process: its files are staged under temporary names of the
+    `owner` (the build's process, which publishes them); removed again if the batch fails."""
+    written: list[StagedFile] = []
+
+    def stage(rel: str, write: Callable[[Path], None]) -> StagedFile:
+        written.append(stage_file(paths, rel, write, owner))
+        return written[-1]
+
+    try:
+        return _one_batch(paths, build, batch, stage, limit, lambda _: None)
+    except BaseException:
+        for f in written:
+            if f.tmp is not None:
+                f.tmp.unlink(missing_ok=True)
+        raise
 
 
 def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict[str, float],

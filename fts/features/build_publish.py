@@ -5,7 +5,8 @@ the order and guarantees) and move the files it supersedes out of the tier folde
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -27,8 +28,12 @@ from fts.warehouse.tier_files import (
     tier_folder,
 )
 
+#: Writes a file under a temporary name for the path given (`Publication.stage`, or
+#: `stage_file` in a worker process).
+Stager = Callable[[str, Callable[[Path], None]], StagedFile]
 
-def stage_ticker(pub: Publication, build: BuildPlan, tier: str,
+
+def stage_ticker(stage: Stager, build: BuildPlan, tier: str,
                  rows: TickerRows) -> tuple[dict[str, Any], StagedFile]:
     """Write one ticker's rows of `tier` under a temporary name; return its output entry."""
     key = build.tiers[tier].keys[rows.ticker]
@@ -41,7 +46,7 @@ def stage_ticker(pub: Publication, build: BuildPlan, tier: str,
     table = rows.table.replace_schema_metadata({**(rows.table.schema.metadata or {}), **meta})
     # Dictionary pages help the repeated tickers only; on float features they double the
     # write time and grow the file.
-    staged = pub.stage(rel, lambda tmp: pq.write_table(
+    staged = stage(rel, lambda tmp: pq.write_table(
         table, tmp, compression="zstd", use_dictionary=["ticker"]))
     market = [lid for _, lid, _ in build.market[tier].values()]
     entry = {"ticker": rows.ticker, "path": rel, "key": key,

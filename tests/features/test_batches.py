@@ -68,3 +68,29 @@ def test_a_bad_memory_limit_is_one_line_on_stderr_and_changes_nothing(
     assert result.stderr.strip().count("\n") == 0 and "--memory-limit 'lots'" in result.stderr
     assert "Traceback" not in result.output
     assert not (sample_project_dir / "data").exists()
+
+
+def test_batches_in_worker_processes_equal_a_build_in_one(
+        sample_project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fts.audit import audit_project
+    from fts.project import Project
+
+    project = _project(sample_project_dir, {"ACME": 600, "BETA": 650})
+    single_dir = tmp_path / "single"
+    shutil.copytree(sample_project_dir, single_dir)
+    lines: list[str] = []
+    # 64 MiB shared by 2 workers, at about 2,000 raw rows per 32 MiB (the batches are planned
+    # in the build's process): ACME and BETA (1,250 rows), then ^GSPC (5,031) alone.
+    monkeypatch.setattr(batches, "BYTES_PER_RAW_ROW", 2**25 // 2000)
+    result = project.build_tier("a20", memory_limit="64MiB", jobs=2, progress=lines.append)
+    assert any("2 batches in 2 worker processes" in ln for ln in lines), lines
+    assert result.target.built == ["ACME", "BETA", "^GSPC"]
+    Project(single_dir).build_tier("a20")
+    many = sorted((sample_project_dir / "data/tiers/a20").glob("*.parquet"))
+    one = sorted((single_dir / "data/tiers/a20").glob("*.parquet"))
+    assert [p.name for p in many] == [p.name for p in one] and len(many) == 3
+    for a, b in zip(many, one, strict=True):
+        assert a.read_bytes() == b.read_bytes()
+    assert not list((sample_project_dir / "data/tiers/a20").glob(".*"))  # no temporaries left
+    report = audit_project(project.paths)
+    assert report.ok and not report.warnings, [i.message for i in report.issues + report.warnings]
