@@ -15,6 +15,7 @@ import pyarrow as pa
 from fts.core.errors import ConfigError, FtsError, NotFoundError
 from fts.core.paths import ProjectPaths, resolve_project_dir
 from fts.warehouse import connect as _connect_warehouse
+from fts.warehouse.views import current_tier_files
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -77,8 +78,9 @@ class Project:
         """A snapshot of `name` as an Ibis table (`raw.ohlcv`, a tier name, `hpo_trials`, ...).
 
         The warehouse is open only while the snapshot is taken, so an expression kept in a
-        notebook blocks no fts writer: a tier is read from the Parquet file of its current build
-        (a build never changes in place; a rebuild writes a new file), any other table or view
+        notebook blocks no fts writer: a tier is read from the Parquet files of its current build
+        (a build never changes in place; a rebuild writes new files and moves the superseded ones
+        to data/superseded/, so call `table` again after a rebuild), any other table or view
         is copied into memory. The expression runs on a private in-memory DuckDB; call `table`
         again to see newer data.
         """
@@ -90,11 +92,9 @@ class Project:
             parquet = None
             if len(parts) == 1:
                 with contextlib.suppress(duckdb.CatalogException):
-                    row = con.execute("SELECT parquet_path FROM meta.tier_current WHERE tier = ?",
-                                      [name]).fetchone()
-                    parquet = self.root / row[0] if row else None
-                    if parquet is not None and parquet.is_dir():  # one file per ticker
-                        parquet = parquet / "*.parquet"
+                    # The build's own files (one per ticker): a snapshot, not the folder.
+                    files = current_tier_files(con, self.root).get(name)
+                    parquet = [str(f) for f in files] if files else None
             if parquet is None:
                 try:
                     snapshot = con.sql(f"SELECT * FROM {quoted}").to_arrow_table()
