@@ -15,6 +15,7 @@ import pyarrow as pa
 from fts.core.errors import ConfigError, FtsError, NotFoundError
 from fts.core.paths import ProjectPaths, resolve_project_dir
 from fts.warehouse import connect as _connect_warehouse
+from fts.warehouse.views import current_tier_files
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -77,8 +78,9 @@ class Project:
         """A snapshot of `name` as an Ibis table (`raw.ohlcv`, a tier name, `hpo_trials`, ...).
 
         The warehouse is open only while the snapshot is taken, so an expression kept in a
-        notebook blocks no fts writer: a tier is read from the Parquet file of its current build
-        (a build never changes in place; a rebuild writes a new file), any other table or view
+        notebook blocks no fts writer: a tier is read from the Parquet files of its current build
+        (a build never changes in place; a rebuild writes new files and moves the superseded ones
+        to data/superseded/, so call `table` again after a rebuild), any other table or view
         is copied into memory. The expression runs on a private in-memory DuckDB; call `table`
         again to see newer data.
         """
@@ -90,9 +92,9 @@ class Project:
             parquet = None
             if len(parts) == 1:
                 with contextlib.suppress(duckdb.CatalogException):
-                    row = con.execute("SELECT parquet_path FROM meta.tier_current WHERE tier = ?",
-                                      [name]).fetchone()
-                    parquet = self.root / row[0] if row else None
+                    # The build's own files (one per ticker): a snapshot, not the folder.
+                    files = current_tier_files(con, self.root).get(name)
+                    parquet = [str(f) for f in files] if files else None
             if parquet is None:
                 try:
                     snapshot = con.sql(f"SELECT * FROM {quoted}").to_arrow_table()
@@ -134,12 +136,20 @@ class Project:
 
     # -- tiers ---------------------------------------------------------------------------------
     def build_tier(
-        self, tier: str, *, tickers: Sequence[str] | None = None, progress: Progress = _silent
+        self, tier: str, *, tickers: Sequence[str] | None = None, progress: Progress = _silent,
+        skip_invalid: bool = False, memory_limit: str | None = None, jobs: int = 1,
     ) -> Any:
-        """Build `tier` and what it depends on; a no-op when it is up to date."""
+        """Build `tier` and what it depends on; only the tickers that are not up to date.
+
+        `tickers`: rebuild these, keep the other tickers of the current build; `skip_invalid`:
+        leave out (and record) tickers failing the checks instead of refusing the build;
+        `memory_limit`: the build's memory budget, e.g. "4GB" (default: a quarter of the RAM);
+        `jobs`: ticker batches run in this many processes at once (sharing the budget).
+        """
         from fts.features import build_tier
 
-        return build_tier(self.paths, tier, tickers=tickers, progress=progress)
+        return build_tier(self.paths, tier, tickers=tickers, progress=progress,
+                          skip_invalid=skip_invalid, memory_limit=memory_limit, jobs=jobs)
 
     def describe(self, tier: str) -> dict[str, Any]:
         """Columns with definitions and warm-up, version, fingerprint and lineage of a tier."""

@@ -22,6 +22,8 @@ def _summarize(body: dict[str, Any]) -> str:
         return (f"{body.get('row_count')} rows {body.get('first_date')}..{body.get('last_date')}, "
                 f"source {body.get('source_kind')}")
     if kind == "tier":
+        if body.get("layout") == "per_ticker":  # one file per ticker in the tier folder
+            path = f"{len(outs)} ticker file(s) in data/tiers/{body.get('tier')}"
         return f"v{body.get('version')}, {body.get('row_count')} rows, {path}"
     if kind == "dataset":
         counts = ", ".join(f"{k}={v.get('samples')}" for k, v in (body.get("counts") or {}).items())

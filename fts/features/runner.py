@@ -123,11 +123,13 @@ def run_plan(
     progress: Callable[[str], None],
     *,
     keep_untrimmed: bool = False,
+    memory_limit: str | None = None,
 ) -> EngineSession:
     """Execute the models in order; return the session holding every tier's trimmed rows.
 
     `sources` maps each declared source the models read to its rows (the bars source always,
     as `fts.features.build_inputs.read_sources` returns them).
+    `memory_limit`: DuckDB's memory_limit for the run (a size such as '4096MiB').
 
     Each tier's trimmed rows are in relation `"<tier>"` (and with `keep_untrimmed`, the last
     model's untrimmed output in `"<m>__model"`); intermediate outputs are dropped once no later
@@ -144,6 +146,8 @@ def run_plan(
         # setting is global to the engine database, so each build sets it.
         small = sources[project.ohlcv_source].num_rows < ROW_GROUP_ROWS
         session.con.execute("SET threads = 1" if small else "RESET threads")
+        if memory_limit:  # a build's budget (fts.features.batches), e.g. '4096MiB'
+            session.con.execute(f"SET memory_limit = '{memory_limit}'")
         _load_sources(session.con, project, sources)
         _Runner(session.con, project, models, progress, keep_untrimmed).run()
     except BaseException:

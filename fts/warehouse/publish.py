@@ -79,12 +79,32 @@ class StagedFile:
     tmp: Path | None  # None: the file is already in place (`Publication.adopt`)
     sha256: str
     bytes: int
+    #: Kept from a registered build (`Publication.keep`): checked by size, not re-hashed.
+    trusted: bool = False
 
 
-def temp_path(final: Path) -> Path:
-    """A temporary name beside `final` that names this process (so `gc` can tell whether its
-    writer is still alive)."""
-    return final.parent / f".{final.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+def temp_path(final: Path, owner: int | None = None) -> Path:
+    """A temporary name beside `final` that names this process, or the process `owner` that
+    will publish it (so `gc` can tell whether its writer is still alive)."""
+    return final.parent / f".{final.name}.{owner or os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def stage_file(paths: ProjectPaths, rel: str, write: Callable[[Path], None],
+               owner: int | None = None) -> StagedFile:
+    """Call `write(tmp)` to write the file that will be published at `rel`; flush it. `owner`:
+    the process that will publish it when that is not this one (a worker of a parallel tier
+    build), so that its temporary name stays alive for `fts gc` while the owner runs."""
+    final = paths.absolute(rel)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_path(final, owner)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        return StagedFile(rel, tmp, sha256_file(tmp), tmp.stat().st_size)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def temp_owner_alive(path: Path) -> bool | None:
@@ -160,17 +180,11 @@ class Publication:
 
     def stage(self, rel: str, write: Callable[[Path], None]) -> StagedFile:
         """Call `write(tmp)` to write the file that will be published at `rel`; flush it."""
-        final = self.paths.absolute(rel)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_path(final)
-        try:
-            write(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            staged = StagedFile(rel, tmp, sha256_file(tmp), tmp.stat().st_size)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        return self.take(stage_file(self.paths, rel, write))
+
+    def take(self, staged: StagedFile) -> StagedFile:
+        """Make a file staged by `stage_file` (in this process or a worker) part of this
+        publication: published by `commit`, else removed when the publication ends."""
         self._staged.append(staged)
         kill_point("staged")
         return staged
@@ -183,6 +197,13 @@ class Publication:
         """A file already at its final (content-derived) name, to be registered as is."""
         final = self.paths.absolute(rel)
         return StagedFile(rel, None, sha256_file(final), final.stat().st_size)
+
+    def keep(self, rel: str, sha256: str, size: int) -> StagedFile:
+        """A file a committed build registered (with `sha256`), listed again by a new one (a
+        tier build keeps its unchanged tickers' files). Only its size is checked at commit:
+        re-hashing thousands of kept files would cost more than the build; `fts audit`
+        re-hashes them."""
+        return StagedFile(rel, None, sha256, size, trusted=True)
 
     def commit(
         self,
@@ -228,6 +249,10 @@ class Publication:
                created: list[Path]) -> None:
         final = self.paths.absolute(f.rel)
         if f.tmp is None:
+            if f.trusted:
+                if not final.is_file() or final.stat().st_size != f.bytes:
+                    raise PublishError(f"{f.rel}: changed or removed while being published")
+                return
             if not final.exists() or sha256_file(final) != f.sha256:
                 raise PublishError(f"{f.rel}: changed or removed while being published")
             return
@@ -282,4 +307,4 @@ def publish(
 
 
 __all__ = ["KILL_ENV", "STEPS", "Publication", "PublishError", "StagedFile", "kill_point",
-           "project_lock", "publish", "temp_owner_alive", "temp_path"]
+           "project_lock", "publish", "stage_file", "temp_owner_alive", "temp_path"]
