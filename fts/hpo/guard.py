@@ -26,13 +26,20 @@ class SampledParamLost(FtsError):
 
 
 def check_params_reached(params: Mapping[str, Any], resolved: Mapping[str, Any],
-                         expand: Mapping[str, Callable[[Any], Mapping[str, Any]]]) -> None:
+                         expand: Mapping[str, Callable[[Any], Mapping[str, Any]]],
+                         fixed: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Raise SampledParamLost naming every sampled value the resolved config does not carry.
 
     `expand` maps a sampled name that stands for several settings (such as `arch`) to a function
-    giving those settings, each checked under `model`.
+    giving those settings, each checked under `model`. `fixed` holds the study's own settings
+    (not sampled, the same for every trial) by section of the resolved config, such as
+    {"model": {"revin_stats": True}}: each must be there with that value too.
     """
     lost: list[str] = []
+    for section, settings in (fixed or {}).items():
+        have = resolved.get(section, {})
+        lost += [f"{section}.{k}={v!r} (study setting; run has {have.get(k, 'nothing')!r})"
+                 for k, v in settings.items() if have.get(k) != v]
     for name, value in params.items():
         if name in expand:
             model = resolved.get("model", {})
