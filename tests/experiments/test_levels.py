@@ -53,6 +53,7 @@ def write(tmp_path: Path, name: str, dataset: str = "", model: str = "") -> Path
     ('normalization = "revin"', "revin_stats = true", True, True, {"revin_stats": True}),
     ('normalization = "train_zscore"', "revin_stats = false", False, False,
      {"normalization": "train_zscore"}),
+    ('normalization = "revin"', "revin_stats = false", True, False, {}),  # what cells had before
 ])
 def test_the_study_setting_reaches_every_run(built_project_dir: Path, tmp_path: Path,
                                              dataset: str, model: str, revin: bool, stats: bool,
