@@ -9,7 +9,7 @@ import click
 
 from fts.cli.common import get_project, progress_printer
 from fts.datasets.normalize import NORMALIZATIONS
-from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS
+from fts.train.levels import DEFAULT_NORMALIZATION
 
 
 @click.group("hpo", invoke_without_command=True)
@@ -39,8 +39,8 @@ from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
               show_default=True, help="revin: each window normalised inside the model; "
               "train_zscore: features standardised on the train rows, RevIN off; none: raw, RevIN off.")
-@click.option("--revin-stats/--no-revin-stats", default=DEFAULT_REVIN_STATS, show_default=True,
-              help="With revin: hand each channel's window mean and log-std to the head.")
+@click.option("--revin-stats/--no-revin-stats", default=None,
+              help="With revin: hand each channel's window mean and log-std to the head. [default: on with revin, off otherwise]")
 @click.option("--max-hours", type=float, default=24.0, show_default=True,
               help="Refuse a study whose estimated total (an upper bound) exceeds this.")
 @click.option("--dry-run", is_flag=True,
@@ -53,7 +53,7 @@ from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS
 def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
               threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
               max_epochs: int, patience: int, max_train_batches: int, seed: int, inputs: str,
-              min_val_positives: int, channels: str, normalization: str, revin_stats: bool,
+              min_val_positives: int, channels: str, normalization: str, revin_stats: bool | None,
               max_hours: float, dry_run: bool,
               as_json: bool, quiet: bool) -> None:
     """Search architectures within BUDGET and training settings with Optuna; the study is

@@ -8,7 +8,7 @@ import click
 
 from fts.cli.common import get_project, progress_printer
 from fts.datasets.normalize import NORMALIZATIONS
-from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS
+from fts.train.levels import DEFAULT_NORMALIZATION
 
 
 def _gib(n: int) -> str:
@@ -82,9 +82,9 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
               show_default=True, help="revin: each window normalised inside the model; "
               "train_zscore: features standardised on the train rows, RevIN off; none: raw, RevIN off.")
-@click.option("--revin-stats/--no-revin-stats", default=DEFAULT_REVIN_STATS, show_default=True,
+@click.option("--revin-stats/--no-revin-stats", default=None,
               help="With revin: hand each channel's window mean and log-std to the head, so the "
-              "model still sees each channel's level.")
+              "model still sees each channel's level. [default: on with revin, off otherwise]")
 @click.option("--max-hours", type=float, default=24.0, show_default=True,
               help="Refuse a run whose estimate (every epoch run) exceeds this.")
 @click.option("--json", "as_json", is_flag=True,
@@ -97,7 +97,7 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
               warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
               max_train_batches: int, dropout: float, bf16: bool, device: str, channels: str,
               dry_run: bool, inputs: str, min_val_positives: int, normalization: str,
-              revin_stats: bool, max_hours: float, as_json: bool, quiet: bool) -> None:
+              revin_stats: bool | None, max_hours: float, as_json: bool, quiet: bool) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig

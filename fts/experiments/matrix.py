@@ -12,7 +12,7 @@ from typing import Any
 
 from fts.core.errors import ConfigError, NotFoundError
 from fts.datasets import INPUTS, MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
-from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS, LEGACY, level_options
+from fts.train.levels import DEFAULT_NORMALIZATION, LEGACY, level_options
 from models_torch import parse_budget
 
 
@@ -57,9 +57,9 @@ class Experiment:
     source: str = ""
     channels: str = "independent"  # PatchTST channel mode: independent, mixed or search
     # How the model sees each channel's level (fts.train.levels): `[dataset] normalization`
-    # and `[model] revin_stats`.
+    # and `[model] revin_stats` (resolved: on with RevIN unless the file says otherwise).
     normalization: str = DEFAULT_NORMALIZATION
-    revin_stats: bool = DEFAULT_REVIN_STATS
+    revin_stats: bool = True
 
     @property
     def levels(self) -> dict[str, Any]:
@@ -117,9 +117,8 @@ def load_experiment(path: str | Path) -> Experiment:
     if unknown:
         raise ConfigError(f"{path}: unknown [model] key(s) {', '.join(unknown)}")
     normalization = dataset.get("normalization", DEFAULT_NORMALIZATION)
-    revin_stats = model.get("revin_stats", DEFAULT_REVIN_STATS)
     try:
-        level_options(normalization, revin_stats)
+        revin_stats = level_options(normalization, model.get("revin_stats"))["revin_stats"]
     except ConfigError as exc:
         raise ConfigError(f"{path}: [dataset]/[model]: {exc}") from exc
     inputs = str(dataset.get("inputs", "scale_free"))

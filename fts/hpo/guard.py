@@ -8,7 +8,9 @@ sampler drew; any difference fails the trial with the parameter named.
 
 Where each sampled name lives in the resolved config: `arch` expands to the model's shape fields;
 every other name must appear, with the same value, under `model` or `train` (a name found in
-neither is a failure too, since nothing consumed it).
+neither is a failure too, since nothing consumed it). The study's own fixed settings that shape
+the model (RevIN and its stats path, the dataset's normalization) are checked the same way, by
+section, so a study that says "RevIN with stats" cannot record trials that trained without.
 """
 
 from __future__ import annotations
@@ -52,5 +54,5 @@ def check_params_reached(params: Mapping[str, Any], resolved: Mapping[str, Any],
         elif any(f != value for f in found):
             lost.append(f"{name}={value!r} (run has {found[0]!r})")
     if lost:
-        raise SampledParamLost("sampled setting(s) did not reach the run: " + "; ".join(lost)
+        raise SampledParamLost("setting(s) did not reach the run: " + "; ".join(lost)
                                + ": the trial is failed, since its stored parameters were not used")

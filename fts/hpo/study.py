@@ -12,7 +12,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from fts.train.config import TrainConfig
-from fts.train.levels import DEFAULT_NORMALIZATION, DEFAULT_REVIN_STATS, level_options
+from fts.train.levels import DEFAULT_NORMALIZATION, level_options
 from fts.train.request import RunRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
@@ -39,14 +39,16 @@ class StudySpec:
     min_val_positives: int = MIN_VAL_POSITIVES
     channels: str = "independent"  # "independent", "mixed", or "search" (both are choices)
     # How the model sees each channel's level (fts.train.levels): the dataset's normalization
-    # and RevIN's window statistics fed to the head; fixed for the whole study.
+    # and RevIN's window statistics fed to the head (None: on with RevIN); fixed for the study.
     normalization: str = DEFAULT_NORMALIZATION
-    revin_stats: bool = DEFAULT_REVIN_STATS
+    revin_stats: bool | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in ("independent", "mixed", "search"):
             raise ConfigError(f"channels {self.channels!r}: use independent, mixed or search")
-        level_options(self.normalization, self.revin_stats)  # validates the pair
+        # Validates the pair and resolves an unset revin_stats (the identity stores a bool).
+        stats = level_options(self.normalization, self.revin_stats)["revin_stats"]
+        object.__setattr__(self, "revin_stats", stats)
         if not self.name:
             label = f"{self.tier}-{self.budget}-h{self.horizon}-p{self.threshold_pct:g}"
             object.__setattr__(self, "name", label)

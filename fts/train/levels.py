@@ -9,7 +9,8 @@ that level is much of the information. Two settings decide what reaches the mode
   feature with the training rows' mean and std and turns the model's RevIN OFF, so levels
   survive (comparable across windows and tickers); "none" feeds raw features, RevIN off.
 - `revin_stats` (a model setting, only with "revin"): also hand each channel's window mean and
-  log-std to the head, so the level RevIN removed comes back by another path.
+  log-std to the head, so the level RevIN removed comes back by another path. Left unset
+  (None), it is on with "revin" and off otherwise; set, it is checked against the normalization.
 
 Both end up in the resolved run config as the model fields `revin` and `revin_stats`.
 """
@@ -21,24 +22,26 @@ from fts.datasets import NORMALIZATIONS
 
 # The shipped default (`fts train`, `fts hpo`, the studies): see docs/training.md, "Channel
 # levels", for the measurement behind it.
-DEFAULT_NORMALIZATION = "revin"
-DEFAULT_REVIN_STATS = True
+DEFAULT_NORMALIZATION = "revin"  # and revin_stats unset: on, since RevIN is
 # What every run, study and cell had before the choice existed: a setting equal to this is left
 # out of fingerprints, so results stored before it still match.
 LEGACY = {"normalization": "revin", "revin_stats": False}
 
 
-def level_options(normalization: str, revin_stats: bool) -> dict[str, bool]:
+def level_options(normalization: str, revin_stats: bool | None = None) -> dict[str, bool]:
     """The PatchTSTConfig fields the choice decides: {"revin": ..., "revin_stats": ...}.
 
-    Raises ConfigError for an unknown normalization, a non-boolean `revin_stats`, or
-    `revin_stats` without RevIN (there are no window statistics to feed).
+    `revin_stats` None means "on when RevIN is". Raises ConfigError for an unknown
+    normalization, a `revin_stats` that is neither None nor a bool, or `revin_stats` True
+    without RevIN (there are no window statistics to feed).
     """
     if normalization not in NORMALIZATIONS:
         raise ConfigError(f"normalization {normalization!r} is not one of {', '.join(NORMALIZATIONS)}")
+    revin = normalization == "revin"
+    if revin_stats is None:
+        revin_stats = revin
     if not isinstance(revin_stats, bool):
         raise ConfigError(f"revin_stats must be true or false, got {revin_stats!r}")
-    revin = normalization == "revin"
     if revin_stats and not revin:
         raise ConfigError(f"revin_stats needs normalization 'revin' (got {normalization!r}): "
                           "without RevIN the model already sees each channel's level")

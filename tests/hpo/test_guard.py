@@ -101,17 +101,16 @@ def test_a_study_setting_missing_from_the_run_fails_naming_it() -> None:
 def test_a_trial_whose_revin_stats_is_dropped_fails(built_project_dir: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The study's revin_stats dropped between the StudySpec and the trial's RunRequest (the
-    request's default wins): the trial must FAIL, naming it."""
+    request's default, on with RevIN, wins): the trial must FAIL, naming it."""
     import fts.hpo.search as search
-    from fts.train.levels import DEFAULT_REVIN_STATS
     from fts.train.request import RunRequest
 
     def dropping(**kw: object) -> RunRequest:
-        return RunRequest(**{**kw, "revin_stats": DEFAULT_REVIN_STATS})
+        return RunRequest(**{**kw, "revin_stats": None})
 
     monkeypatch.setattr(search, "RunRequest", dropping)
     spec = StudySpec(tier="a20", budget="20K", ctx_len=32, max_epochs=1, max_train_batches=1,
-                     name="lost-stats", normalization="revin", revin_stats=not DEFAULT_REVIN_STATS)
+                     name="lost-stats", normalization="revin", revin_stats=False)
     with pytest.raises(FtsError, match="failed in a row"):
         run_study(Project(built_project_dir).paths, spec, 1, show_bar=False)
     rows = Project(built_project_dir).sql(

@@ -23,6 +23,9 @@ TRAIN = ["train", "--tier", "a20", "--budget", "20K", "--horizon", "1", "--thres
 
 def test_level_options_decide_revin_and_its_stats() -> None:
     assert level_options("revin", True) == {"revin": True, "revin_stats": True}
+    # Unset: on with RevIN, off without it (no window statistics to feed).
+    assert level_options("revin") == {"revin": True, "revin_stats": True}
+    assert level_options("train_zscore") == {"revin": False, "revin_stats": False}
     assert level_options("revin", False) == {"revin": True, "revin_stats": False}
     assert level_options("train_zscore", False) == {"revin": False, "revin_stats": False}
     assert level_options("none", False) == {"revin": False, "revin_stats": False}
@@ -38,9 +41,9 @@ def test_level_options_decide_revin_and_its_stats() -> None:
 
 
 @pytest.mark.parametrize(("flags", "normalization", "revin", "stats"), [
-    (["--normalization", "revin", "--revin-stats"], "revin", True, True),
-    (["--normalization", "revin", "--no-revin-stats"], "revin", True, False),
-    (["--normalization", "train_zscore", "--no-revin-stats"], "train_zscore", False, False),
+    ([], "revin", True, True),  # the default: RevIN with the window stats
+    (["--no-revin-stats"], "revin", True, False),
+    (["--normalization", "train_zscore"], "train_zscore", False, False),
 ])
 def test_the_cli_setting_reaches_the_stored_run(built_project_dir: Path, flags: list[str],
                                                 normalization: str, revin: bool,
