@@ -89,12 +89,14 @@ rolling as (
         {{ rolling_max('high', 52) }} as high_52, {{ rolling_min('low', 52) }} as low_52,
         {{ rolling_max('high', 20) }} as donchian_upper_20,
         {{ rolling_min('low', 20) }} as donchian_lower_20,
-        -- count_n: how many of the last n values are <= today's.
-        {{ count_le('rsi_daily', 60) }} as rsi_count_60,
+        -- count_n: how many of the last n values are <= today's. RSI is compared at 1e-9:
+        -- a flat close leaves RSI exactly unchanged (both Wilder averages shrink by 13/14),
+        -- a tie that float rounding would break differently at another price scale.
+        {{ count_le('round(rsi_daily, 9)', 60) }} as rsi_count_60,
         {{ count_le('adx_14', 60) }} as adx_count_60,
         {{ count_le('atr_pct', 60) }} as atr_pct_count_60,
         {{ count_le('close', 20) }} as close_count_20,
-        {{ count_le('rsi_daily', 20) }} as rsi_count_20,
+        {{ count_le('round(rsi_daily, 9)', 20) }} as rsi_count_20,
         {{ count_le('obv', 20) }} as obv_count_20
     from source
 ),

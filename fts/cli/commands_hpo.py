@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from fts.cli.common import get_project, progress_printer
+from fts.datasets.normalize import NORMALIZATIONS
+from fts.train.levels import DEFAULT_NORMALIZATION
 
 
 @click.group("hpo", invoke_without_command=True)
@@ -34,6 +36,11 @@ from fts.cli.common import get_project, progress_printer
 @click.option("--channels", type=click.Choice(["independent", "mixed", "search"]),
               default="independent", show_default=True,
               help="PatchTST channel mode; search: both modes are choices of the search.")
+@click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
+              show_default=True, help="revin: each window normalised inside the model; "
+              "train_zscore: features standardised on the train rows, RevIN off; none: raw, RevIN off.")
+@click.option("--revin-stats/--no-revin-stats", default=None,
+              help="With revin: hand each channel's window mean and log-std to the head. [default: on with revin, off otherwise]")
 @click.option("--max-hours", type=float, default=24.0, show_default=True,
               help="Refuse a study whose estimated total (an upper bound) exceeds this.")
 @click.option("--dry-run", is_flag=True,
@@ -46,7 +53,8 @@ from fts.cli.common import get_project, progress_printer
 def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon: int,
               threshold: float, trials: int, name: str, storage_url: str | None, ctx_len: int,
               max_epochs: int, patience: int, max_train_batches: int, seed: int, inputs: str,
-              min_val_positives: int, channels: str, max_hours: float, dry_run: bool,
+              min_val_positives: int, channels: str, normalization: str, revin_stats: bool | None,
+              max_hours: float, dry_run: bool,
               as_json: bool, quiet: bool) -> None:
     """Search architectures within BUDGET and training settings with Optuna; the study is
     stored in the warehouse (or PostgreSQL) and resumes where it stopped."""
@@ -59,7 +67,8 @@ def hpo_group(ctx: click.Context, tier: str | None, budget: str | None, horizon:
     spec = StudySpec(tier=tier, budget=budget, horizon=horizon, threshold_pct=threshold,
                      ctx_len=ctx_len, seed=seed, name=name, max_epochs=max_epochs,
                      patience=patience, max_train_batches=max_train_batches, inputs=inputs,
-                     min_val_positives=min_val_positives, channels=channels)
+                     min_val_positives=min_val_positives, channels=channels,
+                     normalization=normalization, revin_stats=revin_stats)
     project = get_project(ctx)
     progress = progress_printer(quiet, as_json)
     if dry_run:

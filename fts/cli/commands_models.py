@@ -7,6 +7,8 @@ import json
 import click
 
 from fts.cli.common import get_project, progress_printer
+from fts.datasets.normalize import NORMALIZATIONS
+from fts.train.levels import DEFAULT_NORMALIZATION
 
 
 def _gib(n: int) -> str:
@@ -77,6 +79,12 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
 @click.option("--min-val-positives", type=int, default=50, show_default=True,
               help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
               "0 disables the rule (recorded in the dataset).")
+@click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
+              show_default=True, help="revin: each window normalised inside the model; "
+              "train_zscore: features standardised on the train rows, RevIN off; none: raw, RevIN off.")
+@click.option("--revin-stats/--no-revin-stats", default=None,
+              help="With revin: hand each channel's window mean and log-std to the head, so the "
+              "model still sees each channel's level. [default: on with revin, off otherwise]")
 @click.option("--max-hours", type=float, default=24.0, show_default=True,
               help="Refuse a run whose estimate (every epoch run) exceeds this.")
 @click.option("--json", "as_json", is_flag=True,
@@ -88,8 +96,8 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
               lr: float, weight_decay: float, batch_size: int, micro_batch: int,
               warmup_frac: float, min_lr_ratio: float, grad_clip: float, pos_weight: float,
               max_train_batches: int, dropout: float, bf16: bool, device: str, channels: str,
-              dry_run: bool, inputs: str, min_val_positives: int, max_hours: float,
-              as_json: bool, quiet: bool) -> None:
+              dry_run: bool, inputs: str, min_val_positives: int, normalization: str,
+              revin_stats: bool | None, max_hours: float, as_json: bool, quiet: bool) -> None:
     """Train one PatchTST on TIER for the threshold target; store the run in the warehouse."""
     from fts.core.errors import ConfigError
     from fts.train.config import TrainConfig
@@ -109,7 +117,8 @@ def train_cmd(ctx: click.Context, tier: str, budget: str, horizon: int, threshol
                           batch_size=batch_size, micro_batch=micro_batch, grad_clip=grad_clip,
                           pos_weight=pos_weight, bf16=bf16, seed=seed,
                           max_train_batches=max_train_batches),
-        inputs=inputs, min_val_positives=min_val_positives,
+        inputs=inputs, min_val_positives=min_val_positives, normalization=normalization,
+        revin_stats=revin_stats,
     )
     project = get_project(ctx)
     progress = progress_printer(quiet, as_json)

@@ -1,6 +1,7 @@
 """Declared experiment matrices: `studies/NAME.toml` -> `Experiment` (tiers x budgets x horizons
-x thresholds, HPO trials per cell, final-training seeds, split policy, context length, and the
-`[dataset]` options: model inputs and the validation-positives rule)."""
+x thresholds, HPO trials per cell, final-training seeds, split policy, context length, the
+`[dataset]` options: model inputs, normalization and the validation-positives rule, and the
+`[model]` options: channel levels fed to the head, `revin_stats`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from fts.core.errors import ConfigError, NotFoundError
 from fts.datasets import INPUTS, MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
+from fts.train.levels import DEFAULT_NORMALIZATION, LEGACY, level_options
 from models_torch import parse_budget
 
 
@@ -54,6 +56,21 @@ class Experiment:
     max_train_batches: int = 0
     source: str = ""
     channels: str = "independent"  # PatchTST channel mode: independent, mixed or search
+    # How the model sees each channel's level (fts.train.levels): `[dataset] normalization`
+    # and `[model] revin_stats` (resolved: on with RevIN unless the file says otherwise).
+    normalization: str = DEFAULT_NORMALIZATION
+    revin_stats: bool = True
+
+    @property
+    def levels(self) -> dict[str, Any]:
+        """The channel-level settings as keyword arguments of StudySpec / RunRequest."""
+        return {"normalization": self.normalization, "revin_stats": self.revin_stats}
+
+    def levels_changed(self) -> dict[str, Any]:
+        """The channel-level settings that differ from what cells had before they existed
+        (`fts.train.levels.LEGACY`): only these enter a cell's settings, so cells finished
+        before the option still match a study file that asks for the same."""
+        return {k: v for k, v in self.levels.items() if v != LEGACY[k]}
 
     def cells(self) -> list[Cell]:
         """Every cell, in a stable order: budgets inside tiers inside targets."""
@@ -83,7 +100,7 @@ def load_experiment(path: str | Path) -> Experiment:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
     known = {"name", "description", "tiers", "budgets", "horizons", "thresholds", "trials",
-             "seeds", "ctx_len", "split", "training", "dataset", "channels"}
+             "seeds", "ctx_len", "split", "training", "dataset", "channels", "model"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}")
@@ -92,9 +109,18 @@ def load_experiment(path: str | Path) -> Experiment:
     if unknown:
         raise ConfigError(f"{path}: unknown [training] key(s) {', '.join(unknown)}")
     dataset = data.get("dataset", {})
-    unknown = sorted(set(dataset) - {"inputs", "min_val_positives"})
+    unknown = sorted(set(dataset) - {"inputs", "min_val_positives", "normalization"})
     if unknown:
         raise ConfigError(f"{path}: unknown [dataset] key(s) {', '.join(unknown)}")
+    model = data.get("model", {})
+    unknown = sorted(set(model) - {"revin_stats"})
+    if unknown:
+        raise ConfigError(f"{path}: unknown [model] key(s) {', '.join(unknown)}")
+    normalization = dataset.get("normalization", DEFAULT_NORMALIZATION)
+    try:
+        revin_stats = level_options(normalization, model.get("revin_stats"))["revin_stats"]
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: [dataset]/[model]: {exc}") from exc
     inputs = str(dataset.get("inputs", "scale_free"))
     if inputs not in INPUTS:
         raise ConfigError(f"{path}: [dataset] inputs {inputs!r} is not one of {', '.join(INPUTS)}")
@@ -121,6 +147,7 @@ def load_experiment(path: str | Path) -> Experiment:
         max_epochs=int(training.get("max_epochs", 30)), patience=int(training.get("patience", 5)),
         max_train_batches=int(training.get("max_train_batches", 0)), source=str(path),
         channels=str(data.get("channels", "independent")),
+        normalization=normalization, revin_stats=revin_stats,
     )
     if exp.channels not in ("independent", "mixed", "search"):
         raise ConfigError(f"{path}: `channels` must be independent, mixed or search, "

@@ -26,6 +26,7 @@ from fts.train.arch import select_architecture
 from fts.train.device import available_memory_bytes, pick_device, use_all_cores
 from fts.train.dryrun import n_features_of
 from fts.train.estimate import probe_seconds_per_step
+from fts.train.levels import level_options
 from fts.train.run import MEMORY_HEADROOM
 from models_torch import (
     PatchTSTConfig,
@@ -96,7 +97,7 @@ def plan_experiment(paths: ProjectPaths, exp: Experiment, *, probe: bool = True,
             # dearer mode per parameter).
             mode = "mixed" if exp.channels == "mixed" else "independent"
             template = PatchTSTConfig(n_features=features[tier], ctx_len=exp.ctx_len,
-                                      channels=mode)
+                                      channels=mode, **level_options(**exp.levels))
             archs[tier, budget] = select_architecture(budget, features[tier], exp.ctx_len,
                                                       template=template)
         return archs[tier, budget]

@@ -46,7 +46,8 @@ def study_spec(exp: Experiment, cell: Cell, common_start: Any) -> StudySpec:
                      max_epochs=exp.max_epochs, patience=exp.patience,
                      max_train_batches=exp.max_train_batches, split=exp.split,
                      common_start=common_start, inputs=exp.inputs,
-                     min_val_positives=exp.min_val_positives, channels=exp.channels)
+                     min_val_positives=exp.min_val_positives, channels=exp.channels,
+                     **exp.levels)
 
 
 class CellSettingsChanged(ConfigError):
@@ -63,7 +64,8 @@ def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, A
         "common_start": str(common_start), "max_epochs": exp.max_epochs,
         "patience": exp.patience, "max_train_batches": exp.max_train_batches,
         # Only when not the default, so cells finished before channel modes existed still match.
-        **({"channels": exp.channels} if exp.channels != "independent" else {})}))
+        **({"channels": exp.channels} if exp.channels != "independent" else {}),
+        **exp.levels_changed()}))
 
 
 def _done_cells(paths: ProjectPaths, experiment: str) -> dict[str, dict[str, Any] | None]:
@@ -195,7 +197,7 @@ def spec_dataset(exp: Experiment, cell: Cell) -> Any:
 
     return DatasetSpec(tier=cell.tier, horizon=cell.horizon, threshold_pct=cell.threshold_pct,
                        ctx_len=exp.ctx_len, split=exp.split, inputs=exp.inputs,
-                       min_val_positives=exp.min_val_positives)
+                       min_val_positives=exp.min_val_positives, normalization=exp.normalization)
 
 
 def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[str, Any],
@@ -210,7 +212,7 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       common_start=spec.common_start, inputs=exp.inputs,
                       min_val_positives=exp.min_val_positives, evaluate_test=True, purpose="final",
                       study=cell.study, study_manifest=study_manifest,
-                      channels=key_channels(params["arch"]))
+                      channels=key_channels(params["arch"]), **exp.levels)
 
 
 def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,

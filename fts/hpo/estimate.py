@@ -120,7 +120,8 @@ def estimate_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     device = pick_device()
     available = int(available_memory_bytes(device) * MEMORY_HEADROOM)
     n_features = n_features_of(paths, spec.tier)
-    space = space or build_space(spec.budget, n_features, spec.ctx_len, spec.channels)
+    space = space or build_space(spec.budget, n_features, spec.ctx_len, spec.channels,
+                                 spec.model_options)
     first = first_trials(space, n_trials)
     centre = space.centre_key()
     chosen = [(CENTRE, centre)] + [e for e in space.extremes if e[1] != centre]
@@ -129,7 +130,8 @@ def estimate_study(paths: ProjectPaths, spec: StudySpec, n_trials: int, *,
     archs = []
     for label, key in chosen:
         cfg = PatchTSTConfig(n_features=n_features, ctx_len=spec.ctx_len,
-                             channels=key_channels(key), **parse_arch_key(key))
+                             channels=key_channels(key), **spec.model_options,
+                             **parse_arch_key(key))
         est = estimate_run(cfg, batch_size=BATCH, max_epochs=spec.max_epochs,
                            max_train_batches=spec.max_train_batches, train_samples=train,
                            val_samples=val, device=device, available=available, probe=probe)

@@ -48,10 +48,12 @@ from fts.hpo.storage import parse_storage_url, study_storage
 from fts.hpo.study import StudySpec
 from fts.train.estimate import CannotFinish
 from fts.train.folds import train_on_folds
+from fts.train.levels import LEGACY
 from fts.train.request import RunRequest
 from fts.train.run import DoesNotFit, prepare_dataset, run_training
 
-IDENTITY_DEFAULTS = {"channels": "independent"}
+# What a study stored before a setting existed had (a resume asking the same still matches).
+IDENTITY_DEFAULTS = {"channels": "independent", **LEGACY}
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 TAKEN = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # hold a place of the N
 Progress = Callable[[str], None]
@@ -107,7 +109,8 @@ def open_study(paths: ProjectPaths, spec: StudySpec, storage_url: str | None,
                               "it was left untouched: choose another --study name")
         space = SearchSpace.from_dict(attrs["search_space"])
     else:
-        space = build_space(spec.budget, n_features, spec.ctx_len, spec.channels)
+        space = build_space(spec.budget, n_features, spec.ctx_len, spec.channels,
+                            spec.model_options)
         study = optuna.create_study(study_name=spec.name, storage=storage, direction="minimize",
                                     sampler=sampler, pruner=pruner, load_if_exists=True)
         for key, value in identity.items():
@@ -306,7 +309,8 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         split=spec.split, common_start=spec.common_start, tickers=spec.tickers,
         evaluate_test=False, purpose="trial", study=spec.name, trial_number=trial.number,
         channels=key_channels(params["arch"]), inputs=spec.inputs,
-        min_val_positives=spec.min_val_positives,
+        min_val_positives=spec.min_val_positives, normalization=spec.normalization,
+        revin_stats=spec.revin_stats,
     )
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
@@ -342,7 +346,9 @@ def _run_asked_trial(paths: ProjectPaths, study: optuna.Study, trial: optuna.Tri
         return TrialState.FAIL
     trial.set_user_attr("run_id", record.run_id)
     try:
-        check_params_reached(params, record.config, {"arch": arch_settings})
+        check_params_reached(params, record.config, {"arch": arch_settings},
+                             fixed={"model": spec.model_options,
+                                    "dataset": {"normalization": spec.normalization}})
     except FtsError as exc:
         trial.set_user_attr("fail_reason", str(exc)[:500])
         study.tell(trial, state=TrialState.FAIL)

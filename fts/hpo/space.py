@@ -13,6 +13,7 @@ the run it configures.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,14 +81,19 @@ class SearchSpace:
                    {k: int(v) for k, v in data["n_params"].items()}, data.get("centre", ""))
 
 
-def build_space(budget: str, n_features: int, ctx_len: int,
-                channels: str = "independent") -> SearchSpace:
-    """The study's fixed architecture list: one mode's thinned grid, or both for "search"."""
+def build_space(budget: str, n_features: int, ctx_len: int, channels: str = "independent",
+                options: Mapping[str, Any] | None = None) -> SearchSpace:
+    """The study's fixed architecture list: one mode's thinned grid, or both for "search".
+
+    `options` are the study's fixed model fields (RevIN and its stats path, see
+    fts.train.levels): they change the parameter counts, so the grid is built with them.
+    """
     if channels not in STUDY_CHANNELS:
         raise ConfigError(f"channels {channels!r}: use one of {', '.join(STUDY_CHANNELS)}")
+    options = dict(options or {})
     if channels != "search":
-        return _mode_space(budget, n_features, ctx_len, channels)
-    spaces = [_mode_space(budget, n_features, ctx_len, mode) for mode in CHANNEL_MODES]
+        return _mode_space(budget, n_features, ctx_len, channels, options)
+    spaces = [_mode_space(budget, n_features, ctx_len, mode, options) for mode in CHANNEL_MODES]
     extremes = tuple((f"{mode}: {label}", key)
                      for mode, space in zip(CHANNEL_MODES, spaces, strict=True)
                      for label, key in space.extremes)
@@ -96,9 +102,10 @@ def build_space(budget: str, n_features: int, ctx_len: int,
                        spaces[0].centre)
 
 
-def _mode_space(budget: str, n_features: int, ctx_len: int, channels: str) -> SearchSpace:
+def _mode_space(budget: str, n_features: int, ctx_len: int, channels: str,
+                options: dict[str, Any]) -> SearchSpace:
     """Thin one channel mode's grid into a fixed architecture list."""
-    template = PatchTSTConfig(n_features=n_features, ctx_len=ctx_len, channels=channels)
+    template = PatchTSTConfig(n_features=n_features, ctx_len=ctx_len, channels=channels, **options)
     grid = budget_grid(budget, n_features, ctx_len, template)
     target = parse_budget(budget)
     best: dict[tuple[int, int], Arch] = {}

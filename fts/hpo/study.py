@@ -12,6 +12,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
 from fts.train.config import TrainConfig
+from fts.train.levels import DEFAULT_NORMALIZATION, level_options
 from fts.train.request import RunRequest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,80}$")
@@ -37,10 +38,17 @@ class StudySpec:
     inputs: str = "scale_free"
     min_val_positives: int = MIN_VAL_POSITIVES
     channels: str = "independent"  # "independent", "mixed", or "search" (both are choices)
+    # How the model sees each channel's level (fts.train.levels): the dataset's normalization
+    # and RevIN's window statistics fed to the head (None: on with RevIN); fixed for the study.
+    normalization: str = DEFAULT_NORMALIZATION
+    revin_stats: bool | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in ("independent", "mixed", "search"):
             raise ConfigError(f"channels {self.channels!r}: use independent, mixed or search")
+        # Validates the pair and resolves an unset revin_stats (the identity stores a bool).
+        stats = level_options(self.normalization, self.revin_stats)["revin_stats"]
+        object.__setattr__(self, "revin_stats", stats)
         if not self.name:
             label = f"{self.tier}-{self.budget}-h{self.horizon}-p{self.threshold_pct:g}"
             object.__setattr__(self, "name", label)
@@ -53,7 +61,13 @@ class StudySpec:
                 "threshold_pct": self.threshold_pct, "ctx_len": self.ctx_len,
                 "dataset_manifest_id": dataset_manifest_id, "seed": self.seed,
                 "max_epochs": self.max_epochs, "patience": self.patience,
-                "max_train_batches": self.max_train_batches, "channels": self.channels}
+                "max_train_batches": self.max_train_batches, "channels": self.channels,
+                "normalization": self.normalization, "revin_stats": self.revin_stats}
+
+    @property
+    def model_options(self) -> dict[str, bool]:
+        """The model fields fixed for every trial: RevIN and its stats path."""
+        return level_options(self.normalization, self.revin_stats)
 
     def train_config(self, params: dict[str, Any], trial_number: int) -> TrainConfig:
         """The trial's training settings: sampled ones plus the study's fixed ones."""
@@ -69,7 +83,8 @@ class StudySpec:
                           threshold_pct=self.threshold_pct, ctx_len=self.ctx_len,
                           split=self.split, common_start=self.common_start,
                           tickers=self.tickers, inputs=self.inputs,
-                          min_val_positives=self.min_val_positives)
+                          min_val_positives=self.min_val_positives,
+                          normalization=self.normalization, revin_stats=self.revin_stats)
 
     def replace(self, **changes: Any) -> StudySpec:
         return dataclasses.replace(self, **changes)

@@ -52,7 +52,7 @@ def dry_run(paths: ProjectPaths, request: RunRequest, train_samples: int | None 
     use_all_cores()
     n_features = n_features_of(paths, request.tier)
     template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
-                              dropout=request.dropout, channels=request.channels)
+                              dropout=request.dropout, **request.model_options)
     cfg = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     device = pick_device(request.device)
     available = int(available_memory_bytes(device) * MEMORY_HEADROOM)

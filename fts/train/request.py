@@ -10,6 +10,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, DatasetSpec, SplitPolicy
 from fts.train.config import TrainConfig
+from fts.train.levels import DEFAULT_NORMALIZATION, level_options
 from models_torch import CHANNEL_MODES
 
 PURPOSES = ("train", "trial", "final")
@@ -30,7 +31,11 @@ class RunRequest:
     device: str = "auto"
     # Test = the last 270 trading days; selection on 3 walk-forward validation blocks.
     split: SplitPolicy = SELECTION_SPLIT
-    normalization: str = "revin"
+    # How the model sees each channel's level (see fts.train.levels): the dataset's
+    # normalization ("revin" turns the model's RevIN on) and RevIN's window stats to the head
+    # (None: on with RevIN; resolved to a bool when the request is made).
+    normalization: str = DEFAULT_NORMALIZATION
+    revin_stats: bool | None = None
     tickers: tuple[str, ...] | None = None
     inputs: str = "scale_free"  # model inputs made independent of price/volume scale (or "raw")
     min_val_positives: int = MIN_VAL_POSITIVES  # refuse selection data with fewer positives
@@ -52,6 +57,15 @@ class RunRequest:
     def __post_init__(self) -> None:
         if self.channels not in CHANNEL_MODES:
             raise ConfigError(f"channels {self.channels!r}: use one of {', '.join(CHANNEL_MODES)}")
+        # Validates the pair and resolves an unset revin_stats, so every later reader sees a bool.
+        stats = level_options(self.normalization, self.revin_stats)["revin_stats"]
+        object.__setattr__(self, "revin_stats", stats)
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """The model fields this request decides besides the architecture: RevIN and its
+        stats path (from `normalization` and `revin_stats`) and the channel mode."""
+        return {**level_options(self.normalization, self.revin_stats), "channels": self.channels}
 
     def dataset_spec(self) -> DatasetSpec:
         return DatasetSpec(tier=self.tier, horizon=self.horizon, threshold_pct=self.threshold_pct,

@@ -72,7 +72,7 @@ def prepare_dataset(paths: ProjectPaths, request: RunRequest,
 def resolve(request: RunRequest, n_features: int, device: torch.device | None = None) -> Resolved:
     """Pick the architecture and the micro-batch; refuse a run that cannot fit in memory."""
     template = PatchTSTConfig(n_features=n_features, ctx_len=request.ctx_len,
-                              dropout=request.dropout, channels=request.channels)
+                              dropout=request.dropout, **request.model_options)
     model = select_architecture(request.budget, n_features, request.ctx_len, request.arch, template)
     from models_torch import count_parameters
 
@@ -140,6 +140,9 @@ def run_training(
         raise FtsError(f"dataset {dataset.id[:12]} is for h={dataset.spec.horizon}, "
                        f"p={dataset.spec.threshold_pct}; the run asked h={request.horizon}, "
                        f"p={request.threshold_pct}")
+    if dataset.spec.normalization != request.normalization:  # the model's RevIN follows it
+        raise FtsError(f"dataset {dataset.id[:12]} is normalised {dataset.spec.normalization!r}; "
+                       f"the run asked {request.normalization!r}")
     res = resolve(request, len(dataset.feature_names), device)
     estimate = _estimate(request, res, dataset.counts, probes,
                          check=request.max_hours is not None)

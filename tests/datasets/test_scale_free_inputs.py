@@ -1,9 +1,10 @@
 """Scale-free model inputs: a copy of ^GSPC with every price (or every volume) multiplied by 1000
-gives the same model inputs as ^GSPC itself, for a20, a50 and a100; a scale-dependent column
+gives the same model inputs as ^GSPC itself, for a20, a50, a100 and a200; a scale-dependent column
 declared `scale_free` breaks it (the negative controls below)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -25,7 +26,7 @@ SPLIT = SplitPolicy(val_days=200, test_days=200)
 
 @pytest.fixture(scope="module")
 def scaled_project(tmp_path_factory: pytest.TempPathFactory, _sample_project_template: Path) -> Path:
-    """The sample plus two scaled copies of ^GSPC, with a20, a50 and a100 built for all three."""
+    """The sample plus two scaled copies of ^GSPC, with a20 .. a200 built for all three."""
     root = tmp_path_factory.mktemp("scaled") / "project"
     shutil.copytree(_sample_project_template, root)
     shutil.copytree(REPO / "features_sql", root / "features_sql")
@@ -40,7 +41,7 @@ def scaled_project(tmp_path_factory: pytest.TempPathFactory, _sample_project_tem
         csv = root / f"{ticker}.csv"
         copy.rename(columns=str.capitalize).to_csv(csv, index=False)
         ingest_csv(paths, csv, ticker)
-    Project(root).build_tier("a100")
+    Project(root).build_tier("a200")  # and a100, a50, a20 below it
     return root
 
 
@@ -56,7 +57,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.allclose(a, b, rtol=1e-5, atol=1e-6, equal_nan=True))
 
 
-@pytest.mark.parametrize("tier", ["a20", "a50", "a100"])
+@pytest.mark.parametrize("tier", ["a20", "a50", "a100", "a200"])
 def test_scaling_prices_or_volume_by_1000_leaves_every_input_unchanged(
         scaled_project: Path, tier: str) -> None:
     blocks = _blocks(ProjectPaths(scaled_project), tier)
@@ -77,14 +78,18 @@ def test_scaling_prices_or_volume_by_1000_leaves_every_input_unchanged(
     ("a50", "macd_histogram", "PX1000"),
     ("a100", "ema_26", "PX1000"),
     ("a100", "sma_200_slope", "PX1000"),
+    ("a200", "tema_9", "PX1000"),
+    ("a200", "macd_signal", "PX1000"),
 ])
 def test_a_scale_dependent_column_declared_scale_free_breaks_the_invariance(
         tmp_path: Path, scaled_project: Path, tier: str, column: str, copy: str) -> None:
     root = tmp_path / "p"
     shutil.copytree(scaled_project, root)
     for meta in (root / "features_sql").glob("*/*.yml"):  # the column's own tier declares it
-        meta.write_text(meta.read_text().replace(f"- name: {column}\n    kind: ",
-                                                 f"- name: {column}\n    kind: scale_free  # "))
+        # The column's `kind:` line, wherever it sits in the column's block.
+        text = re.sub(rf"(- name: {column}\n(?:    (?!kind:).*\n)*?    kind: )(\w+)",
+                      r"\1scale_free  # \2", meta.read_text())
+        meta.write_text(text)
     blocks = _blocks(ProjectPaths(root), tier)
     assert not _same(blocks[copy][1], blocks["^GSPC"][1])
 

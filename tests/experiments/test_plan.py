@@ -16,7 +16,7 @@ from fts.core.paths import ProjectPaths
 from fts.experiments import load_experiment
 from fts.train.arch import select_architecture
 from fts.train.dryrun import n_features_of
-from models_torch import PatchTST, count_parameters
+from models_torch import PatchTST, PatchTSTConfig, count_parameters
 
 # a100 is not built in the fixture: the dry run must say so, not build it.
 STUDY = """
@@ -75,7 +75,10 @@ def test_dry_run_lists_every_cell_with_real_parameter_counts_and_writes_nothing(
     paths = ProjectPaths(root)
     exp = load_experiment(study)
     for p in plans:
-        cfg = select_architecture(p["budget"], n_features_of(paths, p["tier"]), 32)
+        n = n_features_of(paths, p["tier"])
+        # The study's default levels: RevIN with its window stats fed to the head.
+        cfg = select_architecture(p["budget"], n, 32, template=PatchTSTConfig(
+            n_features=n, ctx_len=32, revin_stats=True))
         assert p["n_params"] == count_parameters(cfg)
         if p["budget"] == "2B":
             assert not p["fits"] and p["seconds_per_epoch"] is None

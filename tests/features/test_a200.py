@@ -378,7 +378,7 @@ def test_build_tier_a200_on_the_sample_and_a_csv_ticker(sample_project_dir: Path
     result = CliRunner().invoke(cli_main, ["--project-dir", str(sample_project_dir),
                                            "describe", "a200"])
     assert result.exit_code == 0, result.output
-    assert "tier a200 v1" in result.output and "permutation_entropy_order5" in result.output
+    assert "tier a200 v2" in result.output and "permutation_entropy_order5" in result.output
     assert "tema_100" in result.output and "297" in result.output
 
 

@@ -46,7 +46,8 @@ def test_hpo_dry_run_json_lists_the_centre_and_extremes_and_writes_nothing(
     assert _tree(built_project_dir) == before
     assert Project(built_project_dir).sql("select count(*) as n from hpo_studies").to_pylist() == [
         {"n": 0}]
-    space = build_space("20K", 20, 32)
+    # The default study feeds RevIN's window stats to the head: its grid is counted with them.
+    space = build_space("20K", 20, 32, "independent", {"revin": True, "revin_stats": True})
     archs = est["archs"]
     assert archs[0]["label"] == "centre" and archs[0]["arch"] == space.centre
     assert {a["arch"] for a in archs[1:]} == {k for _, k in space.extremes} - {space.centre}
@@ -54,7 +55,8 @@ def test_hpo_dry_run_json_lists_the_centre_and_extremes_and_writes_nothing(
                            StudySpec(tier="a20", budget="20K", ctx_len=32))
     assert est["train_samples"] == counts["train"] > 0
     for a in archs:
-        cfg = PatchTSTConfig(n_features=20, ctx_len=32, **parse_arch_key(a["arch"]))
+        cfg = PatchTSTConfig(n_features=20, ctx_len=32, revin_stats=True,
+                             **parse_arch_key(a["arch"]))
         assert a["n_params"] == _numel(cfg)  # the real module's count
         assert a["memory_bytes"] == estimate_training_memory(cfg, a["micro_batch"])
         assert a["seconds_per_sample"] > 0 and a["seconds_per_epoch"] > 0

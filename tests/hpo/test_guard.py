@@ -80,3 +80,40 @@ def test_a_trial_whose_sampled_weight_decay_is_dropped_fails(built_project_dir: 
     assert rows
     assert {r["state"] for r in rows} == {"FAIL"}
     assert all("weight_decay" in r["fail_reason"] for r in rows)
+
+
+def test_a_study_setting_missing_from_the_run_fails_naming_it() -> None:
+    """The study's fixed settings (not sampled: RevIN, its stats path, the normalization) are
+    checked by section too."""
+    resolved = json.loads(json.dumps(RESOLVED))
+    resolved["model"].update(revin=True, revin_stats=True)
+    resolved["dataset"] = {"normalization": "revin"}
+    fixed = {"model": {"revin": True, "revin_stats": True}, "dataset": {"normalization": "revin"}}
+    check_params_reached(PARAMS, resolved, EXPAND, fixed=fixed)
+    resolved["model"]["revin_stats"] = False
+    with pytest.raises(SampledParamLost, match=r"model\.revin_stats=True \(study setting"):
+        check_params_reached(PARAMS, resolved, EXPAND, fixed=fixed)
+    del resolved["dataset"]
+    with pytest.raises(SampledParamLost, match=r"dataset\.normalization='revin'"):
+        check_params_reached(PARAMS, resolved, EXPAND, fixed=fixed)
+
+
+def test_a_trial_whose_revin_stats_is_dropped_fails(built_project_dir: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The study's revin_stats dropped between the StudySpec and the trial's RunRequest (the
+    request's default, on with RevIN, wins): the trial must FAIL, naming it."""
+    import fts.hpo.search as search
+    from fts.train.request import RunRequest
+
+    def dropping(**kw: object) -> RunRequest:
+        return RunRequest(**{**kw, "revin_stats": None})
+
+    monkeypatch.setattr(search, "RunRequest", dropping)
+    spec = StudySpec(tier="a20", budget="20K", ctx_len=32, max_epochs=1, max_train_batches=1,
+                     name="lost-stats", normalization="revin", revin_stats=False)
+    with pytest.raises(FtsError, match="failed in a row"):
+        run_study(Project(built_project_dir).paths, spec, 1, show_bar=False)
+    rows = Project(built_project_dir).sql(
+        "select state, fail_reason from hpo_trials where study = 'lost-stats'").to_pylist()
+    assert rows and {r["state"] for r in rows} == {"FAIL"}
+    assert all("revin_stats" in r["fail_reason"] for r in rows), rows

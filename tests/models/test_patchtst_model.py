@@ -250,3 +250,27 @@ def test_mixed_revin_is_per_channel_before_mixing():
     y[..., 2] = 1000.0 * y[..., 2] + 7.0
     with torch.no_grad():
         assert torch.allclose(model(x), model(y), atol=1e-9)
+
+
+@pytest.mark.parametrize("channels", ["independent", "mixed"])
+@pytest.mark.parametrize(("levels", "sees_level"), [
+    (dict(revin=True, revin_stats=False), False),  # RevIN alone erases each window's level
+    (dict(revin=True, revin_stats=True), True),    # the window mean reaches the head
+    (dict(revin=False, revin_stats=False), True),  # train_zscore / none: no RevIN at all
+])
+def test_a_constant_added_to_one_channel_reaches_the_output_only_with_a_level_path(
+        channels, levels, sees_level):
+    # RSI at 75 against 25: the same window shifted by a constant. Affine off and a negligible
+    # eps so that, without a level path, the two windows are exactly the same to the encoder.
+    cfg = small_cfg(32, 8, 4, n_features=3, channels=channels, revin_affine=False,
+                    revin_eps=1e-12, **levels)
+    model = eval_model(cfg)
+    x = torch.randn(4, 32, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = x.clone()
+    y[..., 1] += 0.5
+    with torch.no_grad():
+        gap = (model(x) - model(y)).abs()
+    if sees_level:
+        assert gap.min() > 1e-6, gap
+    else:
+        assert gap.max() < 1e-9, gap

@@ -276,7 +276,8 @@ def build_a200(d: Inputs, out: dict[str, Array]) -> None:
     out["rsi_distance_from_50"] = rsi - 50.0
     out["days_rsi_overbought"] = run(condition(rsi > 70.0, rsi))
     out["days_rsi_oversold"] = run(condition(rsi < 30.0, rsi))
-    out["rsi_percentile_60d"] = count_le(rsi, 60) / 60.0
+    # RSI compared at 1e-9 (the tier's rule): a flat close's exact RSI tie survives rounding.
+    out["rsi_percentile_60d"] = count_le(np.round(rsi, 9), 60) / 60.0
     for n in (20, 50):
         out[f"zscore_from_{n}d_mean"] = ratio(c - rolling_mean(c, n), rolling_std(c, n), 0.0)
     hi252, lo252 = rolling_max(c, 252), rolling_min(c, 252)
@@ -333,7 +334,7 @@ def build_a200(d: Inputs, out: dict[str, Array]) -> None:
     )
     breakout[np.isnan(dc_up)] = np.nan
     out["pct_to_donchian_breakout"] = breakout
-    k_close, k_rsi, k_obv = count_le(c, 20), count_le(rsi, 20), count_le(out["obv"], 20)
+    k_close, k_rsi, k_obv = count_le(c, 20), count_le(np.round(rsi, 9), 20), count_le(out["obv"], 20)
     out["price_rsi_divergence"] = (k_close - k_rsi) / 20.0
     out["price_obv_divergence"] = (k_close - k_obv) / 20.0
     gap = np.maximum(np.abs(k_close - k_rsi), np.abs(k_close - k_obv))
