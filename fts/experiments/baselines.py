@@ -87,17 +87,18 @@ def boosting_trees(folds: list[tuple[Rows, Rows]], seed: int, max_trees: int = M
     return int(np.argmin(losses)) + 1
 
 
-def fit_baselines(dataset: Dataset, seed: int = 0) -> list[dict[str, Any]]:
-    """Fit each baseline: select on the folds' pooled validation, refit on train + val, score
-    test. Returns one record per baseline with metrics, predictions (each fold's validation
-    block and test) and how it selected."""
+def fit_baselines(dataset: Dataset, seed: int = 0,
+                  models: tuple[str, ...] = BASELINES) -> list[dict[str, Any]]:
+    """Fit each baseline of `models`: select on the folds' pooled validation, refit on train +
+    val, score test. Returns one record per baseline with metrics, predictions (each fold's
+    validation block and test) and how it selected."""
     names = selection_folds(dataset)
     folds = [(_latest_rows(dataset, tr), _latest_rows(dataset, va)) for tr, va in names]
     y_sel = np.concatenate([y for _, (_, y) in folds])
     x_pre, y_pre = _rows_of(dataset, PRETEST_SPLITS)
     x_test, y_test = _latest_rows(dataset, "test")
     out = []
-    for name in BASELINES:
+    for name in models:
         trees = boosting_trees(folds, seed) if name == "hist_gradient_boosting" else None
         # Out of sample: each fold's model predicts only its own validation block.
         p_folds = [_model(name, seed, trees).fit(x, y).predict_proba(xv)[:, 1]
