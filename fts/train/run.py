@@ -206,6 +206,7 @@ def run_training(
         "train_flops_per_sample": train_flops_per_sample(res.model),
         "budget": request.budget,
         "train": request.train.to_dict(),
+        "train_samples": len(train.labels),  # a final run's: train + val
         "device": res.device.type,
         "micro_batch": res.micro_batch,
         "memory_estimate_bytes": res.memory_estimate,
