@@ -191,3 +191,25 @@ def test_stored_final_runs_made_another_way_are_refused_not_mixed(project: Path)
     code, output = _run(project)
     assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
     assert len(rows(project, "SELECT * FROM train.runs WHERE purpose = 'final'")) == 1
+
+
+def test_fold_best_epochs_that_differ_give_their_median(project: Path):
+    """The fold runs above all improve to their last epoch; with stored best epochs 1, 4 and 2
+    (0-based) the final run must train exactly 3 epochs of the 6 allowed, validating none."""
+    folds = _fold_runs(project)
+    final = _final(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        for (run_id, _, _), best in zip(folds, (1, 4, 2), strict=True):
+            con.execute("UPDATE train.runs SET best_epoch = ? WHERE run_id = ?", [best, run_id])
+        # Forget the cell and its final run, so that `fts run` makes it again.
+        con.execute("DELETE FROM experiments.cells")
+        for table in ("train.epochs", "train.predictions", "train.test_evaluations", "train.runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [final["run_id"]])
+    code, output = _run(project)
+    assert code == 0, output
+    expected = int(np.median([2, 5, 3]))
+    again = _final(project)
+    assert again["epochs_run"] == expected == again["config"]["final"]["epochs"]
+    assert again["config"]["train"]["max_epochs"] == 6
+    assert rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? ORDER BY "
+                         "epoch", [again["run_id"]]) == [(e, None) for e in range(expected)]
