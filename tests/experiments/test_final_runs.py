@@ -213,3 +213,17 @@ def test_fold_best_epochs_that_differ_give_their_median(project: Path):
     assert again["config"]["train"]["max_epochs"] == 6
     assert rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? ORDER BY "
                          "epoch", [again["run_id"]]) == [(e, None) for e in range(expected)]
+
+
+def test_the_audit_rederives_the_epoch_count_from_the_fold_runs(project: Path):
+    from fts.audit.engine import audit_project
+
+    paths = ProjectPaths(project)
+    assert audit_project(paths).ok
+    [(run_id, _, _), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET best_epoch = 0 WHERE run_id = ?", [run_id])
+        con.execute("UPDATE train.runs SET best_epoch = 1 WHERE run_id IN (SELECT run_id FROM "
+                    "train.runs WHERE purpose = 'trial' AND run_id <> ? LIMIT 1)", [run_id])
+    codes = [i.code for i in audit_project(paths).issues]
+    assert "final_plan_disagrees" in codes
