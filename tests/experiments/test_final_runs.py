@@ -227,3 +227,12 @@ def test_the_audit_rederives_the_epoch_count_from_the_fold_runs(project: Path):
                     "train.runs WHERE purpose = 'trial' AND run_id <> ? LIMIT 1)", [run_id])
     codes = [i.code for i in audit_project(paths).issues]
     assert "final_plan_disagrees" in codes
+
+
+def test_stored_baselines_of_an_older_format_are_refused_not_mixed(project: Path):
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")  # an unfinished cell, baselines stored
+        con.execute("UPDATE meta.manifests SET version = '1' WHERE kind = 'baseline'")
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and "stored baselines" in error and "format 1" in error, output
