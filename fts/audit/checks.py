@@ -11,6 +11,7 @@ those.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -201,8 +202,6 @@ def _check_final_epochs(v: Verification, m: Manifest, snapshot: Snapshot,
                         final: dict[str, Any]) -> None:
     """A final run's epoch count, re-derived from the stored best epochs of the fold runs its
     `config["final"]` names (fts.train.final), against what it records and what it trained."""
-    from fts.train.final import final_epochs  # here: the fts.train package imports torch
-
     where = f"run {m.id[:12]}: config.final"
     folds = [snapshot.runs.get(r) for r in final.get("fold_run_ids") or []]
     if not folds or any(f is None for f in folds):
@@ -210,7 +209,10 @@ def _check_final_epochs(v: Verification, m: Manifest, snapshot: Snapshot,
               m, path="train.runs")
         return
     best = [int(f["best_epoch"]) for f in folds if f is not None]
-    epochs = final_epochs(best)
+    # The documented rule (fts.train.final.EPOCHS_RULE), re-derived here rather than imported:
+    # an audit that called the code it checks would agree with any bug in it (and importing
+    # fts.train would load torch into every `fts audit`).
+    epochs = statistics.median_high(b + 1 for b in best)
     recorded = (final.get("fold_best_epochs"), final.get("epochs"), m.get("epochs_run"))
     if recorded != (best, epochs, epochs):
         v.add("final_plan_disagrees", f"{where}: the fold runs' best epochs {best} give {epochs} "
