@@ -9,7 +9,7 @@ trial's fold runs (`fts.train.folds`), so no choice rests on the last validation
 - Threshold: the F1-maximising threshold over the fold runs' POOLED out-of-sample predictions,
   each fold model on its own validation block (stored in `train.predictions`). The pooled
   predictions' metrics at that threshold are the final run's `val_metrics`: the selection data's
-  numbers, labelled as such in the run config.
+  numbers (its `config["final"]["threshold_source"]` names the splits), not a held-out score.
 """
 
 from __future__ import annotations
