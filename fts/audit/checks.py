@@ -11,6 +11,7 @@ those.
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -213,7 +214,32 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
         v.add("run_row_disagrees", f"train.runs row of {m.id[:12]}: dataset_id differs from the "
               "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
               path="train.runs")
+    final = (m.get("config") or {}).get("final")
+    if final:
+        _check_final_epochs(v, m, snapshot, final)
     return v
+
+
+def _check_final_epochs(v: Verification, m: Manifest, snapshot: Snapshot,
+                        final: dict[str, Any]) -> None:
+    """A final run's epoch count, re-derived from the stored best epochs of the fold runs its
+    `config["final"]` names (fts.train.final), against what it records and what it trained."""
+    where = f"run {m.id[:12]}: config.final"
+    folds = [snapshot.runs.get(r) for r in final.get("fold_run_ids") or []]
+    if not folds or any(f is None for f in folds):
+        v.add("final_plan_disagrees", f"{where} names fold runs that train.runs does not hold",
+              m, path="train.runs")
+        return
+    best = [int(f["best_epoch"]) for f in folds if f is not None]
+    # The documented rule (fts.train.final.EPOCHS_RULE), re-derived here rather than imported:
+    # an audit that called the code it checks would agree with any bug in it (and importing
+    # fts.train would load torch into every `fts audit`).
+    epochs = statistics.median_high(b + 1 for b in best)
+    recorded = (final.get("fold_best_epochs"), final.get("epochs"), m.get("epochs_run"))
+    if recorded != (best, epochs, epochs):
+        v.add("final_plan_disagrees", f"{where}: the fold runs' best epochs {best} give {epochs} "
+              f"epochs; the run records {recorded[0]} -> {recorded[1]} and trained {recorded[2]}",
+              m, expected=str(epochs), found=str(recorded[2]), path="train.runs")
 
 
 def verify_baseline(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:

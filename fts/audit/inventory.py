@@ -255,10 +255,10 @@ def _read_snapshot(
     runs = {
         r[0]: {"dataset_id": r[1], "checkpoint_path": r[2], "checkpoint_sha256": r[3],
                "study": r[4], "trial_number": r[5],
-               "val_metrics": _json(r[6]), "test_metrics": _json(r[7])}
+               "val_metrics": _json(r[6]), "test_metrics": _json(r[7]), "best_epoch": r[8]}
         for r in con.execute(
             """SELECT run_id, dataset_id, checkpoint_path, checkpoint_sha256, study, trial_number,
-                      val_metrics, test_metrics
+                      val_metrics, test_metrics, best_epoch
                FROM train.runs""").fetchall()
     }
     baselines = {

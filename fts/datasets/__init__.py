@@ -18,7 +18,13 @@ from fts.datasets.dataset import (
 from fts.datasets.inputs import INPUTS
 from fts.datasets.normalize import NORMALIZATIONS
 from fts.datasets.spec import DatasetSpec
-from fts.datasets.splits import MIN_SAMPLES, MIN_VAL_POSITIVES, SELECTION_SPLIT, SplitPolicy
+from fts.datasets.splits import (
+    MIN_SAMPLES,
+    MIN_VAL_POSITIVES,
+    PRETEST_SPLITS,
+    SELECTION_SPLIT,
+    SplitPolicy,
+)
 from fts.datasets.targets import TargetSpec, threshold_labels
 from fts.datasets.windows import WindowSet
 
@@ -26,6 +32,7 @@ __all__ = [
     "INPUTS",
     "MIN_SAMPLES",
     "MIN_VAL_POSITIVES",
+    "PRETEST_SPLITS",
     "SELECTION_SPLIT",
     "NORMALIZATIONS",
     "Dataset",

@@ -132,6 +132,19 @@ class Dataset:
             self._arrays["dates"][e].astype("datetime64[D]"),
         )
 
+    def union(self, names: tuple[str, ...]) -> SplitArrays:
+        """The samples of the splits `names` together, in that order (like `split`).
+
+        A final run trains on `PRETEST_SPLITS` (train then val: every sample before the test
+        region), each purged against its own successor region as the dataset built it.
+        """
+        e = np.concatenate([self.ends(n) for n in names])
+        return SplitArrays(
+            WindowSet(self._windows, e, self.ctx_len),
+            self._arrays["labels"][e],
+            self._arrays["dates"][e].astype("datetime64[D]"),
+        )
+
     def sample_tickers(self, name: str) -> np.ndarray:
         """The ticker of each sample of split `name`."""
         codes = self._arrays["ticker_codes"][self.ends(name)]

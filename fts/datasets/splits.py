@@ -29,6 +29,9 @@ MIN_SAMPLES = 50
 # The selection data (validation, summed over walk-forward folds) must hold this many positives:
 # search, early stopping and the decision threshold are chosen on them (see docs/datasets.md).
 MIN_VAL_POSITIVES = 50
+# Every sample before the test region: what final runs and final baselines train on (no block
+# is held out from them, since their epoch count and threshold come from the folds).
+PRETEST_SPLITS = ("train", "val")
 # Sentinel for "the guard row lies beyond the data": purged from any region that has a successor.
 NEVER = np.iinfo(np.int64).max
 
@@ -323,6 +326,7 @@ def check_min_samples(counts: dict[str, int], minimum: int = MIN_SAMPLES) -> Non
 
 # The split of `fts train`, `fts hpo` and the shipped studies: test = the last 270 trading days
 # (evaluated once); models are selected on 3 walk-forward validation blocks of 200 trading days
-# before it (the last block is "val", on which final runs stop early). On the embedded sample at
-# h = 1, +1 % the blocks hold >= 50 positives together for a20, a50 and a100 (docs/datasets.md).
+# before it (the last block is "val"; final runs train on train + val for an epoch count and
+# with a threshold taken from the folds). On the embedded sample at h = 1, +1 % the blocks
+# hold >= 50 positives together for a20, a50 and a100 (docs/datasets.md).
 SELECTION_SPLIT = SplitPolicy(val_days=200, test_days=DEFAULT_TEST_DAYS, folds=3, fold_val_days=200)

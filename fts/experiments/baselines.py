@@ -1,9 +1,16 @@
 """Baselines on exactly the models' windows and labels: the class prior, logistic regression and
 histogram gradient boosting (scikit-learn) on each window's latest row of features.
 
+They select the way final runs do (fts.train.final), never on one validation block: each is
+refit on every walk-forward fold's training split and predicts that fold's validation block;
+the boosting tree count is the one of lowest log-loss over those pooled out-of-sample
+predictions, and the decision threshold maximises F1 over them. The stored `val_metrics` are
+the pooled fold-validation metrics; the final baseline is then fit on every sample before the
+test region (train + val) and scored on test.
+
 Each stored baseline has a manifest (kind "baseline") like a training run: its dataset as input,
-the model and seed, its metrics and the content hash of its stored predictions per split, so
-that `fts audit` can prove the numbers a report prints.
+the model and seed, how it selected, its metrics and the content hash of its stored predictions
+per split, so that `fts audit` can prove the numbers a report prints.
 """
 
 from __future__ import annotations
@@ -13,87 +20,117 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from fts.core.hashing import canonical_json, sha256_json, table_content_sha256
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
-from fts.datasets import Dataset
+from fts.datasets import PRETEST_SPLITS, Dataset
 from fts.train.metrics import choose_threshold, classification_metrics
 from fts.warehouse.publish import publish
 
 BASELINES = ("class_prior", "logistic_regression", "hist_gradient_boosting")
-BASELINE_FORMAT = 1
+# 1: tree count and threshold chosen on the last validation block, fit on train only.
+# 2: both chosen on the pooled walk-forward fold validation, final fit on train + val.
+BASELINE_FORMAT = 2
+MAX_TREES = 300
+
+Rows = tuple[np.ndarray, np.ndarray]
 
 
-def _latest_rows(dataset: Dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
+def _latest_rows(dataset: Dataset, split: str) -> Rows:
     arrays = dataset.split(split)
     ends = dataset.ends(split)
     return np.asarray(dataset.features[ends], dtype=np.float64), arrays.labels.astype(int)
 
 
-def fit_baselines(dataset: Dataset, seed: int = 0) -> list[dict[str, Any]]:
-    """Fit each baseline on train; evaluate on val (threshold chosen there) and test.
+def _rows_of(dataset: Dataset, splits: tuple[str, ...]) -> Rows:
+    parts = [_latest_rows(dataset, s) for s in splits]
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
 
-    Returns one record per baseline with metrics and the per-sample predictions.
+
+def selection_folds(dataset: Dataset) -> list[tuple[str, str]]:
+    """(train, val) split names the baselines select on: the walk-forward folds, else train/val."""
+    return list(dataset.folds) or [("train", "val")]
+
+
+def _model(name: str, seed: int, trees: int | None) -> Any:
+    """An unfitted baseline (scikit-learn estimator)."""
+    if name == "class_prior":
+        return DummyClassifier(strategy="prior")
+    if name == "logistic_regression":
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    return HistGradientBoostingClassifier(random_state=seed, max_iter=trees or MAX_TREES,
+                                          learning_rate=0.05, early_stopping=False)
+
+
+def boosting_trees(folds: list[tuple[Rows, Rows]], seed: int, max_trees: int = MAX_TREES) -> int:
+    """The tree count of lowest log-loss over the folds' pooled validation predictions.
+
+    Each fold's model is fit on its own training rows with `max_trees` trees; stage n's
+    predictions of every fold's validation block are pooled and scored. A boosting baseline run
+    to a fixed 200 trees overfits a few hundred samples into confident mistakes (test log-loss
+    ~2, worse than the class prior), which would flatter every model compared with it.
     """
-    x_train, y_train = _latest_rows(dataset, "train")
+    staged = []  # per fold: (max_trees, n_val) stage-by-stage probabilities
+    for (x_tr, y_tr), (x_va, _) in folds:
+        probe = _model("hist_gradient_boosting", seed, max_trees).fit(x_tr, y_tr)
+        staged.append(np.stack([p[:, 1] for p in probe.staged_predict_proba(x_va)]))
+    pooled = np.concatenate(staged, axis=1)
+    y = np.concatenate([y_va for _, (_, y_va) in folds])
+    losses = [log_loss(y, stage, labels=[0, 1]) for stage in pooled]
+    return int(np.argmin(losses)) + 1
+
+
+def fit_baselines(dataset: Dataset, seed: int = 0,
+                  models: tuple[str, ...] = BASELINES) -> list[dict[str, Any]]:
+    """Fit each baseline of `models`: select on the folds' pooled validation, refit on train +
+    val, score test. Returns one record per baseline with metrics, predictions (each fold's
+    validation block and test) and how it selected."""
+    names = selection_folds(dataset)
+    folds = [(_latest_rows(dataset, tr), _latest_rows(dataset, va)) for tr, va in names]
+    y_sel = np.concatenate([y for _, (_, y) in folds])
+    x_pre, y_pre = _rows_of(dataset, PRETEST_SPLITS)
+    x_test, y_test = _latest_rows(dataset, "test")
     out = []
-    for name in BASELINES:
-        if name == "class_prior":
-            rate = float(y_train.mean())
-            predict = lambda x, rate=rate: np.full(len(x), rate)  # noqa: E731
-            n_params = 1
-        else:
-            if name == "logistic_regression":
-                model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-            else:
-                model = _boosting_stopped_on_val(dataset, x_train, y_train, seed)
-            model.fit(x_train, y_train)
-            predict = lambda x, m=model: m.predict_proba(x)[:, 1]  # noqa: E731
-            n_params = _size(model)
-        record: dict[str, Any] = {"model": name, "n_params": n_params, "predictions": {}}
-        x_val, y_val = _latest_rows(dataset, "val")
-        p_val = predict(x_val)
-        threshold = choose_threshold(y_val, p_val)
-        for split in ("val", "test"):
-            x, y = _latest_rows(dataset, split)
-            p = p_val if split == "val" else predict(x)
-            record[f"{split}_metrics"] = classification_metrics(y, p, threshold)
-            record["predictions"][split] = pd.DataFrame({
-                "date": pd.to_datetime(dataset.split(split).dates).date,
-                "ticker": dataset.sample_tickers(split), "label": y, "prob": p})
-        out.append(record)
+    for name in models:
+        trees = boosting_trees(folds, seed) if name == "hist_gradient_boosting" else None
+        # Out of sample: each fold's model predicts only its own validation block.
+        p_folds = [_model(name, seed, trees).fit(x, y).predict_proba(xv)[:, 1]
+                   for (x, y), (xv, _) in folds]
+        p_sel = np.concatenate(p_folds)
+        threshold = choose_threshold(y_sel, p_sel)
+        final = _model(name, seed, trees).fit(x_pre, y_pre)
+        p_test = final.predict_proba(x_test)[:, 1]
+        predictions = {va: _frame(dataset, va, y, p)
+                       for (_, va), (_, (_, y)), p in zip(names, folds, p_folds, strict=True)}
+        predictions["test"] = _frame(dataset, "test", y_test, p_test)
+        out.append({
+            "model": name, "n_params": _size(final), "predictions": predictions,
+            "val_metrics": classification_metrics(y_sel, p_sel, threshold),
+            "test_metrics": classification_metrics(y_test, p_test, threshold),
+            "selection": {"format": BASELINE_FORMAT, "folds": [list(f) for f in names],
+                          "trees": trees, "threshold": threshold,
+                          "rule": "refit per fold; tree count by pooled fold-validation "
+                                  "log-loss, threshold by pooled fold-validation F1",
+                          "final_fit_on": list(PRETEST_SPLITS)}})
     return out
 
 
-def _boosting_stopped_on_val(dataset: Dataset, x_train: np.ndarray, y_train: np.ndarray,
-                             seed: int, max_iter: int = 300) -> HistGradientBoostingClassifier:
-    """Gradient boosting with its number of trees chosen on the validation split.
-
-    The transformers stop early on validation log-loss; a boosting baseline run to a fixed 200
-    trees instead overfits a few hundred samples into confident mistakes (test log-loss ~2, worse
-    than the class prior), which would flatter every model compared with it. Returns the
-    unfitted model with `max_iter` set to the stage of lowest validation log-loss.
-    """
-    from sklearn.metrics import log_loss
-
-    def make(n: int) -> HistGradientBoostingClassifier:
-        return HistGradientBoostingClassifier(random_state=seed, max_iter=n, learning_rate=0.05,
-                                              early_stopping=False)
-
-    x_val, y_val = _latest_rows(dataset, "val")
-    probe = make(max_iter).fit(x_train, y_train)
-    losses = [log_loss(y_val, p[:, 1], labels=[0, 1])
-              for p in probe.staged_predict_proba(x_val)]
-    return make(int(np.argmin(losses)) + 1)
+def _frame(dataset: Dataset, split: str, labels: np.ndarray, probs: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"date": pd.to_datetime(dataset.split(split).dates).date,
+                         "ticker": dataset.sample_tickers(split), "label": labels, "prob": probs})
 
 
 def _size(model: Any) -> int:
-    """Fitted parameter count (coefficients; tree nodes for boosting) for the report."""
+    """Fitted parameter count (coefficients; tree nodes for boosting; 1 for the prior rate)."""
+    if isinstance(model, DummyClassifier):
+        return 1
     if hasattr(model, "_predictors"):
         return int(sum(p[0].nodes.shape[0] for p in model._predictors))
     lr = model[-1]
@@ -117,7 +154,8 @@ def store_baselines(paths: ProjectPaths, experiment: str, tier: str, horizon: in
             version=BASELINE_FORMAT,
             inputs=[Input(dataset.id, "dataset", dataset.manifest["arrays_content_sha256"])],
             experiment=experiment, baseline_id=bid, model=r["model"], seed=seed,
-            n_params=r["n_params"], val_metrics=r["val_metrics"], test_metrics=r["test_metrics"],
+            n_params=r["n_params"], selection=r["selection"], val_metrics=r["val_metrics"],
+            test_metrics=r["test_metrics"],
             predictions_sha256={
                 split: table_content_sha256(pa.Table.from_pandas(frame, preserve_index=False))
                 for split, frame in r["predictions"].items()})

@@ -1,6 +1,11 @@
 """`fts run studies/NAME.toml`: HPO per cell, the best configuration retrained with every seed
 (the test split evaluated once per final run), and baselines on the same windows and labels.
 
+Final runs select nothing on one validation block: each trains on every sample before the test
+region for the median of the best trial's fold runs' best epoch counts, and scores the test at
+the threshold chosen on those fold runs' pooled validation predictions (fts.train.final). The
+baselines choose their tree count and threshold on the folds the same way.
+
 Resumable: a finished cell is skipped; inside a cell, a study resumes where it stopped and
 seeds whose final run is stored are not trained again. A finished cell whose settings have
 changed since (its stored fingerprint differs) is refused, never silently skipped.
@@ -19,13 +24,19 @@ from fts.core.errors import ConfigError, FtsError
 from fts.core.hashing import canonical_json, sha256_json
 from fts.core.paths import ProjectPaths
 from fts.datasets import Dataset, build_dataset, common_sample_start
-from fts.experiments.baselines import store_baselines
+from fts.experiments.baselines import (
+    BASELINE_FORMAT,
+    BASELINES,
+    baseline_id,
+    store_baselines,
+)
 from fts.experiments.matrix import Cell, Experiment
 from fts.features import build_tier
 from fts.hpo.search import run_study
 from fts.hpo.space import key_channels, parse_arch_key
 from fts.hpo.storage import study_storage
 from fts.hpo.study import StudySpec
+from fts.train.final import FINAL_FORMAT, FinalPlan, plan_final
 from fts.train.request import RunRequest
 from fts.train.run import run_training
 from fts.warehouse import connect, transaction
@@ -65,7 +76,10 @@ def cell_settings(exp: Experiment, cell: Cell, common_start: Any) -> dict[str, A
         "patience": exp.patience, "max_train_batches": exp.max_train_batches,
         # Only when not the default, so cells finished before channel modes existed still match.
         **({"channels": exp.channels} if exp.channels != "independent" else {}),
-        **exp.levels_changed()}))
+        **exp.levels_changed(),
+        # How final runs and baselines are made: a cell finished under an older rule (final
+        # runs stopped early on the last validation block) differs here, so it is refused.
+        "final_format": FINAL_FORMAT, "baseline_format": BASELINE_FORMAT}))
 
 
 def _done_cells(paths: ProjectPaths, experiment: str) -> dict[str, dict[str, Any] | None]:
@@ -94,11 +108,20 @@ def _refuse_changed(exp: Experiment, now: dict[str, dict[str, Any]],
         f"{exp.source or 'its file'} to run it afresh, or restore the settings to resume")
 
 
-def _final_runs(paths: ProjectPaths, study: str) -> dict[int, str]:
+def _final_runs(paths: ProjectPaths, study: str, plan: FinalPlan) -> dict[int, str]:
+    """{seed: run id} of the study's stored final runs; refuses runs made another way (an
+    older format or another plan), which must never be mixed with new ones in one cell."""
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-        rows = con.execute("SELECT seed, run_id FROM train.runs WHERE study = ? AND purpose = "
-                           "'final' ORDER BY created_at", [study]).fetchall()
-    return {int(seed): run_id for seed, run_id in rows}
+        rows = con.execute("SELECT seed, run_id, config->'final' FROM train.runs WHERE study = ? "
+                           "AND purpose = 'final' ORDER BY created_at", [study]).fetchall()
+    want = json.loads(canonical_json(plan.to_dict()))
+    other = [run_id for _, run_id, final in rows if final is None or json.loads(final) != want]
+    if other:
+        raise CellSettingsChanged(
+            f"{study}: {len(other)} stored final run(s) ({other[0][:12]}, ...) were made another "
+            f"way than final-run format {FINAL_FORMAT} from the best trial's folds; give the "
+            "study a new `name` to run it afresh")
+    return {int(seed): run_id for seed, run_id, _ in rows}
 
 
 def prepare(paths: ProjectPaths, exp: Experiment, progress: Progress) -> Any:
@@ -144,13 +167,17 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
         pin = (out.manifest.id, str(out.manifest["trials_sha256"]))
         best = optuna.load_study(study_name=cell.study,
                                  storage=study_storage(paths, None)).trials[out.best_trial]
-        runs = _final_runs(paths, cell.study)
+        plan = plan_final(paths, cell.study, best.number)
+        progress(f"{prefix}: final runs: {plan.epochs} epochs (fold best "
+                 f"{[b + 1 for b in plan.fold_best_epochs]}), threshold {plan.threshold:.4f} "
+                 "from the pooled fold validation")
+        runs = _final_runs(paths, cell.study, plan)
         # The study's own dataset (same spec and common start, so the same manifest).
         dataset = build_dataset(paths, spec_dataset(exp, cell), common_start=start)
         for seed in exp.seeds:
             if seed in runs:
                 continue
-            request = _final_request(exp, cell, spec, best.params, seed, pin)
+            request = _final_request(exp, cell, spec, best.params, seed, pin, plan)
             record = run_training(paths, request, dataset=dataset,
                                   progress=lambda line, tag=f"{prefix}: seed {seed}": progress(
                                       f"{tag}: {line.strip()}"))
@@ -201,7 +228,7 @@ def spec_dataset(exp: Experiment, cell: Cell) -> Any:
 
 
 def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[str, Any],
-                   seed: int, study_manifest: tuple[str, str]) -> RunRequest:
+                   seed: int, study_manifest: tuple[str, str], plan: FinalPlan) -> RunRequest:
     train = spec.train_config(params, 0)
     import dataclasses
 
@@ -212,7 +239,7 @@ def _final_request(exp: Experiment, cell: Cell, spec: StudySpec, params: dict[st
                       common_start=spec.common_start, inputs=exp.inputs,
                       min_val_positives=exp.min_val_positives, evaluate_test=True, purpose="final",
                       study=cell.study, study_manifest=study_manifest,
-                      channels=key_channels(params["arch"]), **exp.levels)
+                      channels=key_channels(params["arch"]), final=plan, **exp.levels)
 
 
 def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: Dataset,
@@ -222,6 +249,16 @@ def _store_baselines(paths: ProjectPaths, exp: Experiment, cell: Cell, dataset: 
         have = con.execute("SELECT count(*) FROM experiments.baselines WHERE experiment = ? AND "
                            "dataset_id = ?", [exp.name, dataset.id]).fetchall()[0][0]
     if have:
+        with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+            versions = {v for (v,) in con.execute(
+                "SELECT version FROM meta.manifests WHERE kind = 'baseline' AND "
+                "body->>'experiment' = ? AND list_contains(?, body->>'baseline_id')",
+                [exp.name, [baseline_id(exp.name, dataset.id, m) for m in BASELINES]]).fetchall()}
+        if versions != {str(BASELINE_FORMAT)}:  # never mix baselines selected another way
+            raise CellSettingsChanged(
+                f"{exp.name}: the stored baselines of {cell.tier} h{cell.horizon} "
+                f"p{cell.threshold_pct:g} have format {', '.join(sorted(versions)) or '?'}, not "
+                f"{BASELINE_FORMAT}; give the study a new `name` to run it afresh")
         return
     stored = store_baselines(paths, exp.name, cell.tier, cell.horizon, cell.threshold_pct,
                              dataset)

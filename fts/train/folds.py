@@ -5,8 +5,9 @@ fold0.val .. fold{k-1}.val before the test region; fold j trains on everything b
 A search trial trains one model per fold, each stopped early on its own fold's validation
 block, and is scored by the MEAN of the folds' best-epoch validation log-losses, so a setting is
 chosen on k validation periods rather than one. The test region is never touched here (it is
-evaluated once, by the final runs, which train on the last fold: train/val). A dataset without
-folds is the single fold train/val.
+evaluated once, by the final runs, which train on train + val for the median of the best
+trial's fold best epochs, at the threshold of its folds' pooled validation predictions:
+`fts.train.final`). A dataset without folds is the single fold train/val.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class FoldSelection:
 
     @property
     def last(self) -> RunRecord:
-        """The last fold's run: the plain train/val split, as a final run trains."""
+        """The last fold's run: the plain train/val split."""
         return self.records[-1]
 
 

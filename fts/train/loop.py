@@ -118,11 +118,25 @@ def predict(model: nn.Module, split: SplitArrays, device: torch.device, batch: i
     return out
 
 
+def _validation_loss(model: nn.Module, val: SplitArrays, device: torch.device, bf16: bool,
+                     epoch: int) -> float:
+    loss = log_loss_safe(val.labels, predict(model, val, device, bf16=bf16))
+    if not math.isfinite(loss):
+        raise TrainingDiverged(f"validation loss became {loss} at epoch {epoch}")
+    return loss
+
+
 def fit(
-    model: nn.Module, cfg: TrainConfig, train: SplitArrays, val: SplitArrays,
+    model: nn.Module, cfg: TrainConfig, train: SplitArrays, val: SplitArrays | None,
     device: torch.device, micro_batch: int, on_epoch: EpochCallback | None = None,
+    epochs: int | None = None,
 ) -> FitResult:
     """Train `model` in place; return the history. The model ends with its best epoch's weights.
+
+    With `val` None (a final run: no block is held out to stop on) it trains exactly `epochs`
+    epochs, without early stopping, and ends with the last epoch's weights; the learning-rate
+    schedule still spans `cfg.max_epochs`, so epoch e has the learning rate that epoch e of the
+    early-stopped runs the epoch count came from had. Its history's `val_loss` is None.
 
     `micro_batch` is the largest forward pass memory allows (from the caller's estimate); the
     pass is `cfg.micro_batch` when set, never more than that or `cfg.batch_size`. Gradients of
@@ -130,6 +144,10 @@ def fit(
     full-batch step.
     `on_epoch(epoch, metrics)` may raise to stop (the HPO pruner does).
     """
+    if (val is None) != (epochs is not None) or epochs is not None and not (
+            1 <= epochs <= cfg.max_epochs):
+        raise FtsError(f"fit takes a validation split or a fixed epoch count (1..max_epochs "
+                       f"{cfg.max_epochs}), not both or neither; got epochs {epochs}")
     started = time.perf_counter()
     rng = seed_everything(cfg.seed)
     model.to(device)
@@ -148,7 +166,7 @@ def fit(
     best_state: dict[str, torch.Tensor] | None = None
     stale = 0
     step = 0
-    for epoch in range(cfg.max_epochs):
+    for epoch in range(cfg.max_epochs if epochs is None else epochs):
         epoch_started = time.perf_counter()
         model.train()
         order = rng.permutation(n_train)
@@ -179,16 +197,15 @@ def fit(
             # Checked once per epoch (a NaN step poisons the sum), never per step on a GPU.
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}; "
                                    "try a lower learning rate")
-        p_val = predict(model, val, device, bf16=cfg.bf16)
-        val_loss = log_loss_safe(val.labels, p_val)
-        if not math.isfinite(val_loss):
-            raise TrainingDiverged(f"validation loss became {val_loss} at epoch {epoch}")
+        val_loss = None if val is None else _validation_loss(model, val, device, cfg.bf16, epoch)
         metrics = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss,
                    "lr": optimizer.param_groups[0]["lr"],
                    "seconds": time.perf_counter() - epoch_started}  # training + validation
         result.history.append(metrics)
         result.epochs_run = epoch + 1
-        if val_loss < result.best_val_loss:
+        if val_loss is None:  # a fixed epoch count: the weights are the last epoch's
+            result.best_epoch = epoch
+        elif val_loss < result.best_val_loss:
             result.best_val_loss, result.best_epoch, stale = val_loss, epoch, 0
             best_state = _snapshot(model)
         else:

@@ -10,6 +10,7 @@ from typing import Any
 from fts.core.errors import ConfigError
 from fts.datasets import MIN_VAL_POSITIVES, SELECTION_SPLIT, DatasetSpec, SplitPolicy
 from fts.train.config import TrainConfig
+from fts.train.final import FinalPlan
 from fts.train.levels import DEFAULT_NORMALIZATION, level_options
 from models_torch import CHANNEL_MODES
 
@@ -53,10 +54,17 @@ class RunRequest:
     trial_number: int | None = None
     # The study manifest a final run's settings came from (id, trials_sha256): a run input.
     study_manifest: tuple[str, str] | None = None
+    # A final run's epoch count and threshold, taken from its study's best trial's folds
+    # (fts.train.final); it then trains on train + val with no early stopping.
+    final: FinalPlan | None = None
 
     def __post_init__(self) -> None:
         if self.channels not in CHANNEL_MODES:
             raise ConfigError(f"channels {self.channels!r}: use one of {', '.join(CHANNEL_MODES)}")
+        if (self.purpose == "final") != (self.final is not None) or (
+                self.final is not None and (self.fold is not None or not self.evaluate_test)):
+            raise ConfigError("a final run (purpose 'final') needs its FinalPlan, evaluates the "
+                              "test split and trains on no fold; other runs take no FinalPlan")
         # Validates the pair and resolves an unset revin_stats, so every later reader sees a bool.
         stats = level_options(self.normalization, self.revin_stats)["revin_stats"]
         object.__setattr__(self, "revin_stats", stats)

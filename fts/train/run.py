@@ -1,5 +1,9 @@
 """One training run end to end: tier -> dataset -> architecture -> fit -> metrics -> stored run.
 
+A run trains on a split and stops early on its validation block (a search trial's fold, or
+`fts train`'s train/val), or, as a final run of a study, trains on train + val for the epoch
+count and with the threshold its `FinalPlan` took from the best trial's folds (fts.train.final).
+
 The resolved config (dataset manifest id, model config with its real parameter count, training
 settings, device, micro-batch) is what trains and what is stored, in the checkpoint, the run
 manifest and `train.runs`.
@@ -16,7 +20,7 @@ import torch
 
 from fts.core.errors import FtsError
 from fts.core.paths import ProjectPaths
-from fts.datasets import Dataset, build_dataset, split_counts
+from fts.datasets import PRETEST_SPLITS, Dataset, SplitArrays, build_dataset, split_counts
 from fts.features import build_tier
 from fts.train.arch import select_architecture
 from fts.train.cost import CostMeter
@@ -152,29 +156,44 @@ def run_training(
     progress(f"training {format_count(real)} params (d_model {res.model.d_model}, "
              f"{res.model.n_layers} layers, {res.model.n_heads} heads) on {res.device.type}, "
              f"micro-batch {res.micro_batch}")
-    train_name, val_name = fold_splits(dataset, request.fold)
-    train, val = dataset.split(train_name), dataset.split(val_name)
+    plan = request.final
+    val_name: str | None = None
+    val: SplitArrays | None = None
+    if plan is None:
+        train_name, val_name = fold_splits(dataset, request.fold)
+        train, val = dataset.split(train_name), dataset.split(val_name)
+    else:  # every sample before the test region; nothing is held out to stop on
+        train_name, train = "+".join(PRETEST_SPLITS), dataset.union(PRETEST_SPLITS)
+        progress(f"final run: {plan.epochs} epochs (median of the folds' best, "
+                 f"{[b + 1 for b in plan.fold_best_epochs]}) on {train_name}, threshold "
+                 f"{plan.threshold:.4f} from the pooled fold validation")
 
     last = [time.perf_counter()]
 
-    def report(epoch: int, metrics: dict[str, float]) -> None:
+    def report(epoch: int, metrics: dict[str, Any]) -> None:
         now = time.perf_counter()
+        val_loss = metrics["val_loss"]
         progress(f"  epoch {epoch:3d}  train {metrics['train_loss']:.4f}  val "
-                 f"{metrics['val_loss']:.4f}  {now - last[0]:.1f} s")
+                 f"{'-' if val_loss is None else f'{val_loss:.4f}'}  {now - last[0]:.1f} s")
         last[0] = now
         if on_epoch is not None:
             on_epoch(epoch, metrics)
 
     with CostMeter(res.device) as meter:
         result = fit(model, request.train, train, val, res.device, res.micro_batch,
-                     on_epoch=report)
+                     on_epoch=report, epochs=None if plan is None else plan.epochs)
     # Predicted as the loop validated (bf16 or not): the reported val log-loss is then the very
     # loss that chose the best epoch, and the HPO objective is what early stopping saw.
     bf16 = request.train.bf16
-    p_val = predict(model, val, res.device, bf16=bf16)
-    threshold = choose_threshold(val.labels, p_val)
-    val_metrics = classification_metrics(val.labels, p_val, threshold)
-    predictions = {val_name: _prediction_frame(dataset, val_name, p_val)}
+    predictions: dict[str, Any] = {}
+    if plan is None:
+        assert val is not None and val_name is not None
+        p_val = predict(model, val, res.device, bf16=bf16)
+        threshold = choose_threshold(val.labels, p_val)
+        val_metrics = classification_metrics(val.labels, p_val, threshold)
+        predictions[val_name] = _prediction_frame(dataset, val_name, p_val)
+    else:  # the selection data's numbers: the best trial's pooled fold validation
+        threshold, val_metrics = plan.threshold, dict(plan.selection_metrics)
     test_metrics: dict[str, Any] | None = None
     if request.evaluate_test:
         test = dataset.split("test")
@@ -190,6 +209,7 @@ def run_training(
         "train_flops_per_sample": train_flops_per_sample(res.model),
         "budget": request.budget,
         "train": request.train.to_dict(),
+        "train_samples": len(train.labels),  # a final run's: train + val
         "device": res.device.type,
         "micro_batch": res.micro_batch,
         "memory_estimate_bytes": res.memory_estimate,
@@ -202,9 +222,12 @@ def run_training(
     }
     if request.fold is not None:  # a selection model of one walk-forward fold
         resolved_config["fold"] = {"index": request.fold, "train": train_name, "val": val_name}
+    if plan is not None:  # how its epoch count and threshold were derived (fts.train.final)
+        resolved_config["final"] = plan.to_dict()
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
-    progress(f"best epoch {result.best_epoch} of {result.epochs_run}: val log-loss "
+    selection = "val" if plan is None else "pooled fold-val"
+    progress(f"best epoch {result.best_epoch} of {result.epochs_run}: {selection} log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
 

@@ -109,10 +109,13 @@ BASE_DDL = [
         run_id VARCHAR NOT NULL,
         epoch INTEGER NOT NULL,
         train_loss DOUBLE NOT NULL,
-        val_loss DOUBLE NOT NULL,
+        val_loss DOUBLE,
         lr DOUBLE NOT NULL,
         PRIMARY KEY (run_id, epoch)
     )""",
+    # NULL: the epoch was not validated (a final run trains on train + val for a fixed epoch
+    # count). Warehouses made when it was required get the constraint dropped (idempotent).
+    "ALTER TABLE train.epochs ALTER COLUMN val_loss DROP NOT NULL",
     # Per-sample probabilities of a run on its validation and (once) test split, so that every
     # reported metric, interval and comparison can be recomputed from stored results.
     """CREATE TABLE IF NOT EXISTS train.predictions (

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from fts.core.errors import FtsError
 from fts.train.config import TrainConfig
 from fts.train.loop import TrainingDiverged, fit, predict
 from fts.train.metrics import log_loss_safe
@@ -188,3 +189,31 @@ def test_the_best_weights_are_copied_to_host_memory() -> None:
     assert all(torch.equal(snap[k], before[k]) for k in snap)  # a copy, not a view
     model.load_state_dict(snap)
     assert all(torch.equal(model.state_dict()[k], before[k]) for k in snap)
+
+
+def test_a_fixed_epoch_count_without_validation_replays_the_validated_runs_first_epochs() -> None:
+    """A final run (no validation split): exactly `epochs` epochs, no early stopping, the last
+    epoch's weights, and each epoch as the validated run's same epoch (the same lr schedule)."""
+    cfg = dataclasses.replace(BASE, max_epochs=5, patience=5, lr=1e-2)
+    torch.manual_seed(123)
+    validated = PatchTST(MODEL)
+    full = fit(validated, cfg, TRAIN, VAL, CPU, 32)
+    torch.manual_seed(123)
+    model = PatchTST(MODEL)
+    result = fit(model, cfg, TRAIN, None, CPU, 32, epochs=2)
+    assert result.epochs_run == 2 and result.best_epoch == 1
+    assert [h["val_loss"] for h in result.history] == [None, None]
+    for mine, theirs in zip(result.history, full.history[:2], strict=True):
+        assert mine["lr"] == theirs["lr"]  # the schedule still spans max_epochs
+        assert mine["train_loss"] == pytest.approx(theirs["train_loss"], rel=1e-6)
+    # Its weights are those after epoch 2 (nothing restored): validated, epoch 2 scores
+    # full.history[1]["val_loss"] on VAL, whatever epoch was best there.
+    assert log_loss_safe(VAL.labels, predict(model, VAL, CPU)) == pytest.approx(
+        full.history[1]["val_loss"], rel=1e-5)
+
+
+def test_fit_takes_a_validation_split_or_a_fixed_epoch_count() -> None:
+    model = PatchTST(MODEL)
+    for val, epochs in ((VAL, 2), (None, None), (None, 0), (None, BASE.max_epochs + 1)):
+        with pytest.raises(FtsError):
+            fit(model, BASE, TRAIN, val, CPU, 32, epochs=epochs)

@@ -1,0 +1,238 @@
+"""Final runs select nothing on the last validation block: they train on train + val for the
+median of the best trial's fold best epochs, with no early stopping, and score the test at the
+F1 threshold of the fold runs' pooled validation predictions. A cell finished the old way is
+refused, never mixed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.metrics import f1_score, log_loss, precision_recall_curve
+
+from fts.cli import cli
+from fts.core.paths import ProjectPaths
+from fts.datasets import load_dataset
+from fts.experiments import load_experiment, run_experiment
+from fts.warehouse import connect
+
+STUDY = """
+name = "final"
+tiers = ["a20"]
+budgets = ["10K"]
+horizons = [1]
+thresholds = [1.0]
+trials = 1
+seeds = [0]
+ctx_len = 16
+[split]
+mode = "tail_days"
+val_days = 150
+test_days = 150
+folds = 3
+fold_val_days = 150
+[dataset]
+min_val_positives = 0  # a small study: not about the positives rule
+[training]
+max_epochs = 6
+patience = 2
+max_train_batches = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def _final_template(tmp_path_factory: pytest.TempPathFactory, _built_project_template: Path) -> Path:
+    """The built project after the study above: one cell, one trial of 3 fold runs, one final
+    run and the baselines."""
+    root = tmp_path_factory.mktemp("final-runs") / "project"
+    shutil.copytree(_built_project_template, root)
+    (root / "studies").mkdir()
+    (root / "studies" / "final.toml").write_text(STUDY, encoding="utf-8")
+    run_experiment(ProjectPaths(root), load_experiment(root / "studies" / "final.toml"),
+                   show_bar=False)
+    return root
+
+
+@pytest.fixture
+def project(tmp_path: Path, _final_template: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(_final_template, root)
+    return root
+
+
+def rows(root: Path, sql: str, params: list | None = None) -> list[tuple]:
+    with connect(root / "warehouse.duckdb", read_only=True, project_root=root) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
+def _final(root: Path) -> dict:
+    [(run_id, best, epochs_run, config, val_metrics, test_metrics)] = rows(
+        root, "SELECT run_id, best_epoch, epochs_run, config, val_metrics, test_metrics "
+              "FROM train.runs WHERE purpose = 'final'")
+    return {"run_id": run_id, "best_epoch": best, "epochs_run": epochs_run,
+            "config": json.loads(config), "val": json.loads(val_metrics),
+            "test": json.loads(test_metrics)}
+
+
+def _fold_runs(root: Path) -> list[tuple[str, int, str]]:
+    """(run id, best epoch, validation split) of the best trial's fold runs, in fold order."""
+    [(best_trial,)] = rows(root, "SELECT best_trial FROM experiments.cells")
+    got = rows(root, "SELECT run_id, best_epoch, config->'fold'->>'index', "
+                     "config->'fold'->>'val' FROM train.runs WHERE purpose = 'trial' AND "
+                     "trial_number = ?", [best_trial])
+    return [(r, int(b), v) for r, b, _, v in sorted(got, key=lambda g: int(g[2]))]
+
+
+def _predictions(root: Path, run_id: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    got = rows(root, "SELECT label, prob FROM train.predictions WHERE run_id = ? AND split = ? "
+                     "ORDER BY date, ticker", [run_id, split])
+    return np.array([g[0] for g in got]), np.array([g[1] for g in got])
+
+
+def test_a_final_run_trains_the_folds_median_best_epoch_count_on_train_and_val(project: Path):
+    folds = _fold_runs(project)
+    assert [v for *_, v in folds] == ["fold0.val", "fold1.val", "fold2.val"]
+    # Independently: epochs to each fold's best (0-based best_epoch + 1), their median.
+    expected = int(np.median([b + 1 for _, b, _ in folds]))
+    final = _final(project)
+    assert final["epochs_run"] == expected
+    assert final["best_epoch"] == expected - 1  # the last epoch's weights: nothing restored
+    epochs = rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? "
+                           "ORDER BY epoch", [final["run_id"]])
+    # Exactly that many epochs, none of them validated: no block was there to stop on.
+    assert epochs == [(e, None) for e in range(expected)]
+    record = final["config"]["final"]
+    assert record["epochs"] == expected
+    assert record["fold_best_epochs"] == [b for _, b, _ in folds]
+    assert record["fold_run_ids"] == [r for r, _, _ in folds]
+    assert record["trains_on"] == ["train", "val"]
+    # It trained on every sample before the test region, and predicted only the test.
+    [(dataset_id,)] = rows(project, "SELECT dataset_id FROM experiments.cells")
+    dataset = load_dataset(ProjectPaths(project), dataset_id)
+    assert final["config"]["train_samples"] == dataset.counts["train"] + dataset.counts["val"]
+    assert rows(project, "SELECT DISTINCT split FROM train.predictions WHERE run_id = ?",
+                [final["run_id"]]) == [("test",)]
+
+
+def test_the_threshold_maximises_f1_on_the_pooled_fold_validation(project: Path):
+    folds = _fold_runs(project)
+    parts = [_predictions(project, r, v) for r, _, v in folds]
+    y = np.concatenate([p[0] for p in parts])
+    p = np.concatenate([p[1] for p in parts])
+    final = _final(project)
+    threshold = final["test"]["threshold"]
+    assert final["config"]["final"]["threshold"] == threshold
+    # Brute force over every candidate, and scikit-learn's curve, agree with the stored one.
+    best_f1 = max(f1_score(y, p >= t) for t in np.unique(p))
+    assert f1_score(y, p >= threshold) == pytest.approx(best_f1)
+    precision, recall, candidates = precision_recall_curve(y, p)
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    assert threshold == pytest.approx(candidates[int(np.argmax(f1[:-1]))])
+    # The last block alone would have chosen another threshold.
+    y_last, p_last = parts[-1]
+    last = max(np.unique(p_last), key=lambda t: f1_score(y_last, p_last >= t))
+    assert not np.isclose(last, threshold)
+    # val_metrics are the pooled selection data's, and test metrics are at that threshold.
+    assert final["val"]["n"] == len(y) and final["val"]["positives"] == int(y.sum())
+    assert final["val"]["log_loss"] == pytest.approx(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)))
+    y_test, p_test = _predictions(project, final["run_id"], "test")
+    hits = (p_test >= threshold) & (y_test == 1)
+    assert final["test"]["recall"] == pytest.approx(hits.sum() / y_test.sum())
+    assert final["test"]["precision"] == pytest.approx(hits.sum() / (p_test >= threshold).sum())
+
+
+def test_baselines_select_on_the_folds_of_the_same_dataset(project: Path):
+    got = {m: (json.loads(v), s) for m, v, s in rows(
+        project, "SELECT b.model, b.val_metrics, list(DISTINCT p.split ORDER BY p.split) FROM "
+                 "experiments.baselines b JOIN train.predictions p ON p.run_id = b.baseline_id "
+                 "GROUP BY ALL")}
+    n_selection = sum(len(_predictions(project, r, v)[0]) for r, _, v in _fold_runs(project))
+    for val_metrics, splits in got.values():
+        assert splits == ["fold0.val", "fold1.val", "fold2.val", "test"]
+        assert val_metrics["n"] == n_selection
+    [(trees,)] = rows(project, "SELECT body->'selection'->>'trees' FROM meta.manifests WHERE "
+                               "kind = 'baseline' AND body->>'model' = 'hist_gradient_boosting'")
+    assert 1 <= int(trees) <= 300
+
+
+def _run(root: Path) -> tuple[int, str]:
+    out = CliRunner().invoke(cli, ["--project-dir", str(root), "run",
+                                   str(root / "studies" / "final.toml")])
+    return out.exit_code, out.output
+
+
+def test_a_cell_finished_the_old_way_is_refused(project: Path):
+    code, output = _run(project)
+    assert code == 0 and "done, skipped" in output, output
+    # A cell stored before final runs and baselines selected on the folds has no formats.
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        [(settings,)] = con.execute("SELECT settings FROM experiments.cells").fetchall()
+        old = {k: v for k, v in json.loads(settings).items()
+               if k not in ("final_format", "baseline_format")}
+        con.execute("UPDATE experiments.cells SET settings = ?", [json.dumps(old)])
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and "final_format" in error and "baseline_format" in error, output
+    assert "Traceback" not in output
+
+
+def test_stored_final_runs_made_another_way_are_refused_not_mixed(project: Path):
+    # An unfinished cell whose final run was stored the old way (no fold plan in its config).
+    final = _final(project)
+    config = {k: v for k, v in final["config"].items() if k != "final"}
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), final["run_id"]])
+    code, output = _run(project)
+    assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
+    assert len(rows(project, "SELECT * FROM train.runs WHERE purpose = 'final'")) == 1
+
+
+def test_fold_best_epochs_that_differ_give_their_median(project: Path):
+    """The fold runs above all improve to their last epoch; with stored best epochs 1, 4 and 2
+    (0-based) the final run must train exactly 3 epochs of the 6 allowed, validating none."""
+    folds = _fold_runs(project)
+    final = _final(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        for (run_id, _, _), best in zip(folds, (1, 4, 2), strict=True):
+            con.execute("UPDATE train.runs SET best_epoch = ? WHERE run_id = ?", [best, run_id])
+        # Forget the cell and its final run, so that `fts run` makes it again.
+        con.execute("DELETE FROM experiments.cells")
+        for table in ("train.epochs", "train.predictions", "train.test_evaluations", "train.runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [final["run_id"]])
+    code, output = _run(project)
+    assert code == 0, output
+    expected = int(np.median([2, 5, 3]))
+    again = _final(project)
+    assert again["epochs_run"] == expected == again["config"]["final"]["epochs"]
+    assert again["config"]["train"]["max_epochs"] == 6
+    assert rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? ORDER BY "
+                         "epoch", [again["run_id"]]) == [(e, None) for e in range(expected)]
+
+
+def test_the_audit_rederives_the_epoch_count_from_the_fold_runs(project: Path):
+    from fts.audit.engine import audit_project
+
+    paths = ProjectPaths(project)
+    assert audit_project(paths).ok
+    [(run_id, _, _), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET best_epoch = 0 WHERE run_id = ?", [run_id])
+        con.execute("UPDATE train.runs SET best_epoch = 1 WHERE run_id IN (SELECT run_id FROM "
+                    "train.runs WHERE purpose = 'trial' AND run_id <> ? LIMIT 1)", [run_id])
+    codes = [i.code for i in audit_project(paths).issues]
+    assert "final_plan_disagrees" in codes
+
+
+def test_stored_baselines_of_an_older_format_are_refused_not_mixed(project: Path):
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")  # an unfinished cell, baselines stored
+        con.execute("UPDATE meta.manifests SET version = '1' WHERE kind = 'baseline'")
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and "stored baselines" in error and "format 1" in error, output
