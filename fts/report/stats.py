@@ -104,7 +104,8 @@ class PairedResult:
         return jsonable({**asdict(self), "favours": self.favours})
 
 
-def bootstrap_p_value(d_star: np.ndarray, diff: float, n_units: int) -> float:
+def bootstrap_p_value(d_star: np.ndarray, diff: float, n_units: int,
+                      df: float | None = None) -> float:
     """Two-sided p-value for "no difference" from the bootstrap standard error of the difference.
 
     t = diff / (sqrt(b/(b-1)) * sd(d_star)), referred to a t(b-1) distribution, b = number of
@@ -115,6 +116,8 @@ def bootstrap_p_value(d_star: np.ndarray, diff: float, n_units: int) -> float:
     p-values cannot go below ~1/n_boot (below 0.006 at all with 1000 resamples and the t
     correction), and after Holm over a dozen comparisons even a decisive difference would then
     read "not significant". A zero observed difference gives 1; fewer than 2 blocks give NaN.
+    `df` replaces b-1 as the t distribution's degrees of freedom where the variance has other
+    parts than the blocks' (the seeds of `fts.report.yardstick`: `satterthwaite_df`).
     """
     if diff == 0:
         return 1.0
@@ -123,7 +126,22 @@ def bootstrap_p_value(d_star: np.ndarray, diff: float, n_units: int) -> float:
     se = math.sqrt(n_units / (n_units - 1.0)) * float(np.std(d_star, ddof=1))
     if se == 0:
         return 0.0
-    return float(min(1.0, 2.0 * student_t.cdf(-abs(diff) / se, n_units - 1)))
+    dof = n_units - 1.0 if df is None else df
+    return float(min(1.0, 2.0 * student_t.cdf(-abs(diff) / se, dof)))
+
+
+def satterthwaite_df(var_a: float, df_a: float, var_b: float, df_b: float) -> float:
+    """Welch-Satterthwaite degrees of freedom of var_a + var_b, two independent variance
+    estimates with df_a and df_b degrees of freedom: (a + b)^2 / (a^2/df_a + b^2/df_b).
+
+    It lies between min(df_a, df_b) (one part dominates) and df_a + df_b (equal parts); a part
+    that is zero (or has no degrees of freedom) drops out, leaving the other's df.
+    """
+    parts = [(max(v, 0.0), d) for v, d in ((var_a, df_a), (var_b, df_b)) if d > 0]
+    denom = sum(v * v / d for v, d in parts)
+    if denom == 0:
+        return float(max((d for _, d in parts), default=1.0))
+    return float(sum(v for v, _ in parts) ** 2 / denom)
 
 
 def paired_bootstrap_test(

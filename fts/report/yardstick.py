@@ -10,7 +10,9 @@ block resample of the test dates, scores every final run AND the baseline on it,
 cell's seeds (k of k, re-expanded), and takes the mean over the drawn seeds of the per-run
 differences. The interval is the expanded percentile interval of those replicates and the
 p-value the bootstrap-SE t-test of `fts.report.stats.bootstrap_p_value`, both with the number of
-date blocks as the number of units.
+date blocks as the number of units and the Welch-Satterthwaite degrees of freedom of the date
+and seed parts of the variance (`test_df`: with 3 seeds whose spread dominates, about 2, not
+the blocks' b-1).
 
 The "best baseline" of a target is the non-prior baseline with the lowest VALIDATION metric
 (its stored `val_metrics`, pooled over the walk-forward folds where the study has them):
@@ -25,11 +27,12 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
+from scipy.stats import t as student_t
 from statsmodels.stats.multitest import multipletests
 
 from fts.report.bootstrap import MIN_BLOCKS, get_metric, jsonable, percentile_bounds
 from fts.report.joint import BLOCK_LEN, joint_points
-from fts.report.stats import bootstrap_p_value
+from fts.report.stats import bootstrap_p_value, satterthwaite_df
 
 PRIOR = "class_prior"
 FAMILY_ALPHA = 0.05
@@ -102,12 +105,33 @@ def seed_date_tests(y: Any, dates: Any, run_probs: Any, run_cells: Any, baseline
             lo = hi = p = math.nan
             notes.append(f"{m.name} is undefined on these samples")
         else:
-            lo, hi = percentile_bounds(d_star, level, pts.n_blocks)
-            p = bootstrap_p_value(d_star, diff, pts.n_blocks)
+            df = test_df(d_star, pts.run_values[mine] - base, pts.n_blocks)
+            lo, hi = percentile_bounds(d_star, level, pts.n_blocks, df)
+            # k of k seed draws have few distinct values (27 for 3 seeds): the percentiles
+            # cannot reach a t(~2) tail, so widen to the t interval the p-value uses.
+            half = (student_t.ppf(0.5 + level / 2.0, df) * math.sqrt(pts.n_blocks / (
+                pts.n_blocks - 1.0)) * float(np.std(d_star, ddof=1)))
+            lo, hi = min(lo, diff - half), max(hi, diff + half)
+            p = bootstrap_p_value(d_star, diff, pts.n_blocks, df)
         out.append(BaselineTest(str(cell), baseline, role, m.name, diff + base, base, diff, lo,
                                 hi, p, int(np.asarray(y).size), k,
                                 warning="; ".join(notes) or None))
     return out
+
+
+def test_df(d_star: np.ndarray, per_seed: np.ndarray, n_blocks: int) -> float:
+    """Degrees of freedom of the t-test of a seed-mean difference (Welch-Satterthwaite).
+
+    Its bootstrap variance has two parts: the date blocks' (b-1 degrees of freedom) and the
+    seeds' (k-1). The seed part is estimated directly, var(per-seed differences) / k (what the
+    re-expanded k-of-k seed resampling adds); the date part is the rest of the bootstrap-SE
+    variance. With 3 seeds whose spread dominates, the df falls to about 2, not b-1 = 12: a
+    t(12) there would reject a true null about 3 times as often as the nominal level.
+    """
+    k = per_seed.size
+    total = n_blocks / (n_blocks - 1.0) * float(np.var(d_star, ddof=1))
+    seed_var = float(np.var(per_seed, ddof=1)) / k if k >= 2 else 0.0
+    return satterthwaite_df(total - seed_var, n_blocks - 1.0, seed_var, k - 1.0)
 
 
 def holm_adjusted(p_values: list[float], alpha: float = FAMILY_ALPHA) -> list[tuple[float, bool]]:
