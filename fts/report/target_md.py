@@ -59,9 +59,12 @@ def _baseline_lines(block: dict[str, Any]) -> list[str]:
                 "best baseline."), ""]
     if not block["baseline_tests"]:
         return lines
-    lines += ["Each test: the mean over the cell's seeds of (run − baseline) test log-loss, the "
-              "quantity the fit uses; its interval resamples test-date blocks and seeds "
-              "jointly.", "",
+    lines += ["Every cell is tested against the class prior and every non-prior baseline "
+              "(the best one on validation is the headline; the others are 'other baseline'), "
+              "all in one Holm family. Each test: the mean over the cell's seeds of (run − "
+              "baseline) test log-loss, the quantity the fit uses; its interval resamples "
+              "test-date blocks and seeds jointly, with Welch-Satterthwaite degrees of freedom "
+              "for the two parts (3 seeds give the seed part 2).", "",
               "| cell | baseline | role | log-loss cell − baseline [95 % CI] | p | Holm p | "
               "verdict |", "|---|---|---|---|---|---|---|"]
     for t in block["baseline_tests"]:

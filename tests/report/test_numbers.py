@@ -1,6 +1,7 @@
 """The report's numbers on synthetic targets with known laws: one fit per target (nothing
 pooled), the test metric fitted (never the validation one), both parameter axes, and every cell
-tested against the class prior and the best baseline with Holm over the whole family."""
+tested against the class prior and every non-prior baseline (the best on validation the
+headline) with Holm over the whole family."""
 
 from __future__ import annotations
 
@@ -92,10 +93,14 @@ def test_the_fit_is_of_the_test_metric_recomputed_from_predictions(synthetic):
 def test_every_cell_meets_the_prior_and_the_best_baseline_with_holm_over_the_family(synthetic):
     _, numbers = synthetic
     tests = [t for b in numbers["targets"] for t in b["baseline_tests"]]
-    assert len(tests) == 3 * len(SIZES) * 2 == numbers["baseline_family"]["n_tests"]
+    # Every cell against the prior and BOTH non-prior baselines (not only the chosen one).
+    assert len(tests) == 3 * len(SIZES) * 3 == numbers["baseline_family"]["n_tests"]
     for block in numbers["targets"]:
         assert {(t["baseline"], t["role"]) for t in block["baseline_tests"]} == {
-            ("class_prior", "class prior"), ("good", "best baseline")}
+            ("class_prior", "class prior"), ("good", "best baseline"),
+            ("bad", "other baseline")}
+        assert all(set(t) >= {"cell", "baseline", "difference", "interval", "p", "p_holm"}
+                   for t in block["baseline_tests"])
         levels = {b["model"]: b["metric"] for b in block["baselines"]}
         assert levels["good"] == pytest.approx(0.3) and levels["bad"] == pytest.approx(1.5)
         for t in block["baseline_tests"]:
@@ -105,10 +110,14 @@ def test_every_cell_meets_the_prior_and_the_best_baseline_with_holm_over_the_fam
     # Every cell (log-loss >= 0.4) is far worse than `good` (0.3): the baseline wins each test.
     assert {t["verdict"] for t in tests if t["role"] == "best baseline"} == {"baseline better"}
     assert any("No PatchTST cell beats the best baseline" in s for s in numbers["summary"])
-    for block in numbers["targets"]:  # and per target, with Holm still over all 30 tests
+    for block in numbers["targets"]:  # and per target, with Holm still over all 45 tests
         assert any(s.startswith("No PatchTST cell beats the best baseline on test log-loss "
-                                "(Holm-adjusted p < 0.05 over 30 baseline tests)")
+                                "(Holm-adjusted p < 0.05 over 45 baseline tests)")
                    for s in block["summary"]), block["summary"]
+    # `bad` (log-loss 1.5) loses to every cell: the other-baseline tests say so.
+    assert {t["verdict"] for t in tests if t["role"] == "other baseline"} == {"cell better"}
+    assert any(s.startswith("Against the other non-prior baseline(s) (bad; same Holm family): "
+                            "15 significant win(s) of 15 test(s)") for s in numbers["summary"])
 
 
 def test_the_encoder_fit_is_against_the_stored_encoder_counts(synthetic):
@@ -141,6 +150,10 @@ def test_the_best_baseline_is_chosen_on_validation_not_on_test():
     best = [t for t in block["baseline_tests"] if t["role"] == "best baseline"]
     assert {t["baseline"] for t in best} == {"bad"} and len(best) == len(SIZES)
     assert {t["verdict"] for t in best} == {"cell better"}
+    # The choice hides nothing: `good` (better on test) is tested against every cell too.
+    other = [t for t in block["baseline_tests"] if t["role"] == "other baseline"]
+    assert {t["baseline"] for t in other} == {"good"} and len(other) == len(SIZES)
+    assert {t["verdict"] for t in other} == {"baseline better"}
     assert {b["model"]: b["selection_metric"] for b in block["baselines"]} == {
         "class_prior": 0.62, "good": 0.5, "bad": 0.2}
     # Without a validation log-loss no baseline is "best" (test never stands in for it).
@@ -149,7 +162,7 @@ def test_the_best_baseline_is_chosen_on_validation_not_on_test():
                        baseline_val={"class_prior": 0.62, "good": nan, "bad": nan})
     block = report_numbers(data, n_boot=50, n_boot_joint=20)["targets"][0]
     assert block["best_baseline"] is None
-    assert {t["role"] for t in block["baseline_tests"]} == {"class prior"}
+    assert {t["role"] for t in block["baseline_tests"]} == {"class prior", "other baseline"}
     assert any("No cell could be tested against the best baseline (no non-prior baseline "
                "stored with a validation log-loss" in line for line in block["summary"])
 
@@ -171,7 +184,7 @@ def test_seeds_are_grouped_by_cell_even_when_two_cells_have_the_same_size():
     assert b0["metric_ci95"][1] < b0["metric"] + 0.15, b0
     assert b1["metric_ci95"][0] > b1["metric"] - 0.15, b1
     tested = [t["cell_value"] for t in block["baseline_tests"] if t["cell"] == "a20:B1:h1:p1"]
-    assert tested == pytest.approx([b1["metric"]] * 2)
+    assert tested == pytest.approx([b1["metric"]] * 3)
 
 
 def test_a_cell_that_beats_a_weak_prior_is_named():
