@@ -33,6 +33,7 @@ import pandas as pd
 
 from fts.report.bootstrap import expanded_tail, get_metric, jsonable
 from fts.report.data import ReportData
+from fts.report.formats import BASELINE_FORMAT, baseline_format, final_format, format_caveats
 from fts.report.joint import BLOCK_LEN, JointPoints, covers_text, joint_fit, joint_points
 from fts.report.yardstick import (
     PRIOR,
@@ -42,6 +43,7 @@ from fts.report.yardstick import (
     seed_date_tests,
     summary,
 )
+from fts.train.final import FINAL_FORMAT
 
 METRIC = "log_loss"
 DEFAULT_CHANNELS = "independent"
@@ -140,6 +142,8 @@ def _points(cells: pd.DataFrame, runs: pd.DataFrame, pts: JointPoints) -> list[d
             # not the final runs' own validation loss (a different, later number).
             "selection_metric": _mean_of([best]),
             "final_val_metric": _mean_of(m.get(METRIC) for m in runs["val_metrics"].iloc[mine]),
+            # 1 where a run lacks config.final (early-stopped on the last validation block).
+            "final_format": min(final_format(cfg) for cfg in runs["config"].iloc[mine]),
             "best_trial": int(c.best_trial) if c.best_trial == c.best_trial else None,
             "architecture": arch, "settings": settings})
     return out
@@ -199,7 +203,9 @@ def _baseline_levels(data: ReportData, cells: pd.DataFrame, samples: pd.DataFram
                            on=["date", "ticker"], how="left")["prob"].to_numpy(dtype=float)
         has = ~np.isnan(probs)
         val = b.val_metrics if isinstance(getattr(b, "val_metrics", None), dict) else {}
+        body = data.baseline_manifests.get(getattr(b, "manifest_id", None) or "")
         out[b.model] = {"probs": probs, "has": has, "n_samples": int(has.sum()),
+                        "format": baseline_format(body),
                         "metric": m(samples["label"][has], probs[has]) if has.any() else None,
                         "selection_metric": _mean_of([val.get(METRIC)])}
     return out
@@ -231,6 +237,18 @@ def _baseline_tests(runs: pd.DataFrame, samples: pd.DataFrame, probs: np.ndarray
     return best, sorted(tests, key=lambda t: order[t.cell])  # stable: prior first per cell
 
 
+def _format_flags(block: dict[str, Any]) -> dict[str, Any]:
+    """`old_format` (cells whose final runs lack config.final, baselines of an older selection
+    format or with no manifest) and `caveats`, the same in words (`fts.report.formats`)."""
+    cells = sorted(p["cell"] for p in block["points"] if p["final_format"] < FINAL_FORMAT)
+    old = sorted(b["model"] for b in block["baselines"]
+                 if b["format"] is not None and b["format"] < BASELINE_FORMAT)
+    unknown = sorted(b["model"] for b in block["baselines"] if b["format"] is None)
+    return {"old_format": {"final_runs": cells, "baselines": old,
+                           "baselines_without_manifest": unknown},
+            "caveats": format_caveats(cells, old, unknown)}
+
+
 def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.DataFrame], *,
                    n_boot: int, n_boot_joint: int, seed: int,
                    block_len: int) -> tuple[dict[str, Any], list[BaselineTest]]:
@@ -247,7 +265,9 @@ def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.
         "interval_covers": covers_text(block_len)}
     if samples.empty:
         block.update(points=[], fit=None, reason="no test sample is shared by the target's runs",
-                     baselines=[], best_baseline=None)
+                     baselines=[], best_baseline=None, caveats=[],
+                     old_format={"final_runs": [], "baselines": [],
+                                 "baselines_without_manifest": []})
         block.update({f"{k}_{s}": None if k == "fit" else "no test sample"
                       for s, _, _ in AXES for k in ("fit", "reason")})
         return block, []
@@ -260,8 +280,9 @@ def target_numbers(data: ReportData, cells: pd.DataFrame, bframes: dict[str, pd.
         block["reason_nonhead"]).startswith("runs without")
     levels = _baseline_levels(data, cells, samples, bframes)
     block["baselines"] = [{"model": k, "metric": v["metric"], "n_samples": v["n_samples"],
-                           "selection_metric": v["selection_metric"]}
+                           "selection_metric": v["selection_metric"], "format": v["format"]}
                           for k, v in levels.items()]
+    block.update(_format_flags(block))
     best, tests = _baseline_tests(runs, samples, probs, levels, n_boot=n_boot, seed=seed,
                                   block_len=block_len)
     block["best_baseline"] = best
@@ -301,7 +322,11 @@ def report_numbers(data: ReportData, *, n_boot: int = 500, n_boot_joint: int = J
         "experiment": data.experiment, "metric": METRIC, "channel_modes": modes,
         "n_boot": n_boot, "n_boot_joint": n_boot_joint, "block_len": block_len, "targets": blocks,
         "baseline_family": {"n_tests": len(tests), "correction": "holm", "alpha": 0.05},
-        "summary": summary(tests)})
+        "summary": summary(tests),
+        # Any target mixing in results selected the older way (its caveats say which).
+        "old_format": any(b["caveats"] for b in blocks),
+        "caveats": [f"{b['tier']} h{b['horizon']} p{b['threshold_pct']:g} {b['channels']}: {c}"
+                    for b in blocks for c in b["caveats"]]})
 
 
 def fmt_interval(ci: Any, digits: int = 4) -> str:

@@ -107,10 +107,14 @@ def target_sections(numbers: dict[str, Any]) -> list[str]:
           "", f"Intervals on the points and on E, A and α cover "
           f"{numbers['targets'][0]['interval_covers']}."
           if numbers["targets"] else "", "", "**Against the baselines.** "
-          + " ".join(numbers["summary"]), "", "![scaling](scaling.png)", ""]
+          + " ".join(numbers["summary"]), ""]
+    if numbers.get("caveats"):  # results selected the older way, mixed in: say so first
+        md += ["**Older formats mixed in.** " + " ".join(numbers["caveats"]), ""]
+    md += ["![scaling](scaling.png)", ""]
     for block in numbers["targets"]:
         md += [f"### {target_title(block, several)}", "",
                f"{block['test_samples']} test samples on {block['test_dates']} dates.", ""]
+        md += [" ".join(block["caveats"]), ""] if block.get("caveats") else []
         md += _points_table(block) + ["", "Power-law fits of the test log-loss:", ""]
         md += [_fit_line(block["fit"], block["reason"], "total parameters"),
                _fit_line(block["fit_nonhead"], block["reason_nonhead"],

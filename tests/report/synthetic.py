@@ -86,6 +86,7 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
 
     rng = np.random.default_rng(seed)
     cells, runs, preds, baselines = [], [], [], []
+    manifests: dict[str, dict] = {}  # baseline manifest bodies: the current selection format
     labels: dict[str, np.ndarray] = {}
     for t, ((tier, horizon, channels), e) in enumerate(sorted(targets.items())):
         dataset = f"ds-{tier}-{horizon}"  # both channel modes of a tier share the dataset
@@ -105,7 +106,8 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
                                     "d_ff": 64, "patch_len": 8, "stride": 4, "dropout": 0.1,
                                     "channels": channels},
                           "train": {"lr": 1e-3, "weight_decay": 0.01, "warmup_frac": 0.05,
-                                    "batch_size": 64, "pos_weight": 1.0, "seed": s}}
+                                    "batch_size": 64, "pos_weight": 1.0, "seed": s},
+                          "final": {"format": 2}}
                 if param_counts:
                     # Mixed mode embeds all C channels at once: its embedding grows with size.
                     emb = total // 4 if channels == "mixed" else 100
@@ -129,9 +131,11 @@ def report_data(targets: dict[tuple[str, int, str], float], *, seeds: int = 3,
             bid = f"baseline:{dataset}:{model}"
             baselines.append({"baseline_id": bid, "experiment": "synthetic", "tier": tier,
                               "horizon": horizon, "threshold_pct": 1.0, "dataset_id": dataset,
-                              "model": model, "manifest_id": None,
+                              "model": model, "manifest_id": f"m-{bid}",
                               "val_metrics": {"log_loss": val[model]}})
+            manifests[f"m-{bid}"] = {"baseline_id": bid, "version": 2,
+                                     "selection": {"format": 2}}
             preds.append(frame.assign(run_id=bid, split="test", prob=p))
     return ReportData("synthetic", pd.DataFrame(cells), pd.DataFrame(runs),
                       pd.concat(preds, ignore_index=True), pd.DataFrame(baselines), {},
-                      pd.DataFrame(), {})
+                      pd.DataFrame(), manifests)

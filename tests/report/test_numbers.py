@@ -232,3 +232,39 @@ def test_the_scaling_figure_draws_each_target_s_baselines(synthetic, tmp_path,
     for block in numbers["targets"]:
         lines = dict(drawn[f"a20 · h{block['horizon']} · +1 % · {block['channels']}"])
         assert lines == pytest.approx({b["model"]: b["metric"] for b in block["baselines"]})
+
+
+def test_results_of_an_older_format_are_flagged_in_json_and_in_words():
+    from fts.experiments.baselines import BASELINE_FORMAT
+    from fts.report.formats import BASELINE_FORMAT as REPORT_BASELINE_FORMAT
+    from fts.report.target_md import target_sections
+
+    assert REPORT_BASELINE_FORMAT == BASELINE_FORMAT  # the report's copy of the constant
+    clean = report_numbers(report_data({("a20", 1, "independent"): 0.6}), n_boot=20,
+                           n_boot_joint=10)
+    assert clean["old_format"] is False and clean["caveats"] == []
+    assert clean["targets"][0]["old_format"] == {"final_runs": [], "baselines": [],
+                                                 "baselines_without_manifest": []}
+    # Cell B2's final runs were stored before config.final; `bad` is a format-1 baseline
+    # (manifest version 1, no selection record); `good` lost its manifest.
+    data = report_data({("a20", 1, "independent"): 0.6})
+    old_cell = data.runs["cell"] == "a20:B2:h1:p1"
+    data.runs.loc[old_cell, "config"] = data.runs.loc[old_cell, "config"].map(
+        lambda c: {k: v for k, v in c.items() if k != "final"})
+    bad = data.baselines.loc[data.baselines["model"] == "bad", "manifest_id"].item()
+    data.baseline_manifests[bad] = {"baseline_id": "x", "version": 1}
+    data.baselines.loc[data.baselines["model"] == "good", "manifest_id"] = None
+    numbers = report_numbers(data, n_boot=20, n_boot_joint=10)
+    [block] = numbers["targets"]
+    assert numbers["old_format"] is True
+    assert block["old_format"] == {"final_runs": ["a20:B2:h1:p1"], "baselines": ["bad"],
+                                   "baselines_without_manifest": ["good"]}
+    assert {p["cell"]: p["final_format"] for p in block["points"]}["a20:B2:h1:p1"] == 1
+    assert {b["model"]: b["format"] for b in block["baselines"]} == {
+        "class_prior": 2, "good": None, "bad": 1}
+    words = " ".join(numbers["caveats"])
+    assert "final runs of 1 cell(s) (a20:B2:h1:p1) are of an older format" in words
+    assert "baseline(s) bad are of an older format" in words
+    assert "baseline(s) good have no manifest" in words
+    md = "\n".join(target_sections(numbers))
+    assert "**Older formats mixed in.**" in md and "a20:B2:h1:p1" in md.split("###")[0]
