@@ -51,8 +51,10 @@ def _empty(path: Path, text: str) -> None:
 
 
 def learning_curves_figure(curves: dict[str, list[LearningCurve]], path: Path) -> None:
-    """One panel per cell: each seed's train loss (solid) and validation loss (dashed) per
-    epoch, its best epoch (the checkpoint kept) ringed."""
+    """One panel per cell: each seed's train loss (solid) per epoch and, where the run
+    validated, its validation loss (dashed) with the best epoch ringed. Final runs hold no
+    block out (they train on train + val for a fixed epoch count): their validation loss is
+    NULL, so they get no dashed line and no ring, and the last epoch is the one kept."""
     if not curves:
         _empty(path, "no epochs stored for the final runs")
         return
@@ -62,9 +64,12 @@ def learning_curves_figure(curves: dict[str, list[LearningCurve]], path: Path) -
             color = f"C{k}"
             ax.plot(c.epoch, c.train_loss, marker="o", ms=3, color=color,
                     label=f"seed {c.seed} train")
+            validated = np.isfinite(c.val_loss)
+            if not validated.any():
+                continue  # a final run: nothing validated, nothing to ring
             ax.plot(c.epoch, c.val_loss, marker="s", ms=3, linestyle="--", color=color,
                     label=f"seed {c.seed} validation")
-            best = np.flatnonzero(c.epoch == c.best_epoch)
+            best = np.flatnonzero((c.epoch == c.best_epoch) & validated)
             if best.size:
                 ax.scatter(c.epoch[best], c.val_loss[best], s=80, facecolors="none",
                            edgecolors="black")

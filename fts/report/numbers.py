@@ -139,7 +139,9 @@ def _points(cells: pd.DataFrame, runs: pd.DataFrame, pts: JointPoints) -> list[d
             "metric_sd": float(vals.std(ddof=1)) if vals.size > 1 else None,
             "per_seed": [float(v) for v in vals],
             # What chose the cell: the search's best objective (fold-mean validation log-loss),
-            # not the final runs' own validation loss (a different, later number).
+            # not the final runs' stored val_metrics: those are the pooled fold-validation
+            # metrics of the best trial's fold runs (a final run holds no block out), the same
+            # for every seed; kept beside it as final_val_metric, never a held-out score.
             "selection_metric": _mean_of([best]),
             "final_val_metric": _mean_of(m.get(METRIC) for m in runs["val_metrics"].iloc[mine]),
             # 1 where a run lacks config.final (early-stopped on the last validation block).

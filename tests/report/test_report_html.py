@@ -213,3 +213,30 @@ def test_a_report_without_html_removes_the_older_page_and_html_comes_back(report
     write_report(ProjectPaths(root), "tiny", n_boot=50, html=True)
     assert page.exists()
     assert audit_project(ProjectPaths(root)).ok
+
+
+def test_learning_curves_draw_no_validation_line_or_ring_for_runs_without_val_loss(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    import matplotlib.pyplot as plt
+
+    from fts.report import diagnostic_figures
+    from fts.report.curves import LearningCurve
+
+    drawn = []
+    monkeypatch.setattr(diagnostic_figures, "_save", lambda fig, path: (drawn.append(fig)))
+    epochs = np.arange(3)
+    final = LearningCurve("f", 0, epochs, np.array([0.7, 0.6, 0.5]), np.full(3, np.nan), 2)
+    trial = LearningCurve("t", 1, epochs, np.array([0.7, 0.6, 0.5]),
+                          np.array([0.69, 0.65, 0.66]), 1)
+    diagnostic_figures.learning_curves_figure({"final": [final], "trial": [trial]},
+                                              tmp_path / "lc.png")
+    [fig] = drawn
+    ax_final, ax_trial = fig.axes[:2]
+    # The final run: its train line only; no dashed line, no ring (both would be NaN points).
+    assert [ln.get_linestyle() for ln in ax_final.get_lines()] == ["-"]
+    assert list(ax_final.collections) == []
+    # A run that validated: dashed line, and the ring on its best epoch's validation loss.
+    assert [ln.get_linestyle() for ln in ax_trial.get_lines()] == ["-", "--"]
+    [ring] = ax_trial.collections
+    np.testing.assert_array_equal(ring.get_offsets(), [[1, 0.65]])
+    plt.close(fig)
