@@ -28,6 +28,10 @@ def test_json_has_one_target_whose_numbers_are_the_stored_ones(experiment_projec
     [block] = numbers["targets"]
     assert (block["tier"], block["horizon"], block["threshold_pct"], block["channels"]) == (
         "a50", 1, 1.0, "independent")
+    # Made by today's code: final runs with config.final, baselines of the current format.
+    assert numbers["old_format"] is False and numbers["caveats"] == []
+    assert block["points"][0]["final_format"] == 2
+    assert {b["format"] for b in block["baselines"]} == {2}
     [point] = block["points"]
     stored = rows(root, "SELECT seed, n_params, test_metrics->>'log_loss', "
                         "val_metrics->>'log_loss' FROM train.runs WHERE purpose = 'final' "
