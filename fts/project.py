@@ -93,6 +93,8 @@ class Project:
                     row = con.execute("SELECT parquet_path FROM meta.tier_current WHERE tier = ?",
                                       [name]).fetchone()
                     parquet = self.root / row[0] if row else None
+                    if parquet is not None and parquet.is_dir():  # one file per ticker
+                        parquet = parquet / "*.parquet"
             if parquet is None:
                 try:
                     snapshot = con.sql(f"SELECT * FROM {quoted}").to_arrow_table()
@@ -134,12 +136,19 @@ class Project:
 
     # -- tiers ---------------------------------------------------------------------------------
     def build_tier(
-        self, tier: str, *, tickers: Sequence[str] | None = None, progress: Progress = _silent
+        self, tier: str, *, tickers: Sequence[str] | None = None, progress: Progress = _silent,
+        skip_invalid: bool = False, memory_limit: str | None = None,
     ) -> Any:
-        """Build `tier` and what it depends on; a no-op when it is up to date."""
+        """Build `tier` and what it depends on; only the tickers that are not up to date.
+
+        `tickers`: rebuild these, keep the other tickers of the current build; `skip_invalid`:
+        leave out (and record) tickers failing the checks instead of refusing the build;
+        `memory_limit`: the build's memory budget, e.g. "4GB" (default: a quarter of the RAM).
+        """
         from fts.features import build_tier
 
-        return build_tier(self.paths, tier, tickers=tickers, progress=progress)
+        return build_tier(self.paths, tier, tickers=tickers, progress=progress,
+                          skip_invalid=skip_invalid, memory_limit=memory_limit)
 
     def describe(self, tier: str) -> dict[str, Any]:
         """Columns with definitions and warm-up, version, fingerprint and lineage of a tier."""

@@ -25,6 +25,7 @@ from fts.core.hashing import canonical_json, sha256_file, sha256_json, table_con
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets.storage import arrays_content_sha256
+from fts.warehouse.tier_files import is_per_ticker, locate, tier_content_sha256, tier_folder
 
 
 @dataclass
@@ -88,13 +89,19 @@ def verify_raw(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
 
 
 def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
-    """A tier build: file exists, footer names this manifest, content hash and file SHA hold."""
+    """A tier build: each file exists (in the tier folder, or moved to the superseded folder
+    since), its footer names this build (the manifest id; a per-ticker file: its ticker's
+    build key), its content hash and file SHA hold; a per-ticker build's tier-level content
+    hash (what downstream manifests pin) is recomputed from its tickers' hashes."""
     v = Verification()
+    per_ticker = is_per_ticker(m)
+    found: dict[str, str | None] = {}
     for out in m.get("outputs") or []:
         rel = str(out.get("path"))
         v.artefacts.append(rel)
-        path = paths.absolute(rel)
+        path = locate(paths, rel)
         declared = out.get("content_sha256")
+        found[str(out.get("ticker"))] = None
         if not _exists(v, m, path, rel, [declared, out.get("sha256")]):
             continue
         v.files += 1
@@ -109,13 +116,28 @@ def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verific
             v.add("artefact_unreadable", f"{rel}: not a readable Parquet file ({_one_line(exc)})",
                   m, expected=declared, found=file_sha, path=rel)
             continue
-        footer = (table.schema.metadata or {}).get(b"fts.manifest_id", b"").decode()
-        if footer != m.id:
-            v.add("footer_mismatch", f"{rel}: the Parquet footer names manifest "
-                  f"{footer[:12] or '(none)'}, not this one", m, expected=m.id,
+        meta = table.schema.metadata or {}
+        if per_ticker:  # shared by the builds that keep it: it names its ticker's build key
+            footer, want, what = meta.get(b"fts.key", b"").decode(), str(out.get("key")), "key"
+        else:
+            footer, want, what = meta.get(b"fts.manifest_id", b"").decode(), m.id, "manifest"
+        if footer != want:
+            v.add("footer_mismatch", f"{rel}: the Parquet footer names {what} "
+                  f"{footer[:12] or '(none)'}, not this build's", m, expected=want,
                   found=footer or None, path=rel)
         content = table_content_sha256(table.replace_schema_metadata(None))
+        found[str(out.get("ticker"))] = content
         v.compare(m, "table content hash", declared, content, rel)
+    if per_ticker and m.get("content_sha256"):
+        whole = (None if any(h is None for h in found.values())
+                 else tier_content_sha256({t: str(h) for t, h in found.items()}))
+        declared_files = {str(o.get("ticker")): o.get("content_sha256")
+                          for o in m.get("outputs") or []}
+        if found == declared_files:  # else a file is the cause, already named above
+            v.compare(m, "tier content hash (over its tickers' files)", m["content_sha256"],
+                      whole, tier_folder(str(m.get("tier", m.name))))
+        else:
+            v.hashes[str(m["content_sha256"])] = whole
     return v
 
 

@@ -16,6 +16,7 @@ from fts.core.paths import ProjectPaths
 from fts.features.declarations import load_feature_project
 from fts.features.graph import plan
 from fts.features.versions import LOCK_NAME, read_lock, tier_fingerprints
+from fts.warehouse.tier_files import folder_files, is_per_ticker, tier_folder
 
 
 def check_definitions(paths: ProjectPaths, inv: Inventory,
@@ -117,9 +118,36 @@ def check_tier_current(inv: Inventory, paths: ProjectPaths,
         if m.kind != "tier" or m.get("tier", m.name) != tier:
             issues.append(Issue("tier_current_wrong", f"{where}: points at {m.kind} {m.name} "
                                 f"{mid[:12]}", kind="tier", name=tier, path=rel, unproven=[mid]))
+        elif is_per_ticker(m):
+            issues += _folder_issues(paths, tier, mid, rel, {str(p) for p in paths_out})
         elif rel not in paths_out:
             issues.append(Issue("tier_current_wrong", f"{where}: points at {rel}, but manifest "
                                 f"{mid[:12]} wrote {', '.join(map(str, paths_out))}",
                                 kind="tier", name=tier, expected=str(paths_out[:1]),
                                 found=rel, path=rel, unproven=[mid]))
     return issues, len(pointers)
+
+
+def _folder_issues(paths: ProjectPaths, tier: str, mid: str, rel: str,
+                   listed: set[str]) -> list[Issue]:
+    """A per-ticker build: the pointer names the tier folder, which holds exactly its files."""
+    where = f"meta.tier_current[{tier}]"
+    if rel != tier_folder(tier):
+        return [Issue("tier_current_wrong", f"{where}: points at {rel}, but manifest {mid[:12]} "
+                      f"is a per-ticker build in {tier_folder(tier)}", kind="tier", name=tier,
+                      expected=tier_folder(tier), found=rel, path=rel, unproven=[mid])]
+    present = folder_files(paths, tier)
+    issues = []
+    if listed - present:
+        gone = sorted(listed - present)
+        issues.append(Issue("tier_folder_incomplete", f"{rel}: {len(gone)} file(s) of the current "
+                            f"build are not in the tier folder (first: {gone[0]}); readers of the "
+                            f"folder miss those tickers; `fts build-tier {tier}` rebuilds them",
+                            kind="tier", name=tier, path=gone[0], unproven=[mid]))
+    if present - listed:
+        extra = sorted(present - listed)
+        issues.append(Issue("tier_folder_extra", f"{rel}: {len(extra)} file(s) the current build "
+                            f"does not list (first: {extra[0]}); readers of the folder see their "
+                            f"rows too; `fts gc` (or the next `fts build-tier {tier}`) moves them "
+                            "out", kind="tier", name=tier, path=extra[0], severity=WARNING))
+    return issues

@@ -29,6 +29,7 @@ import duckdb
 
 from fts.core.paths import ProjectPaths
 from fts.warehouse.publish import TEMP_PATTERN, temp_owner_alive
+from fts.warehouse.tier_files import SUPERSEDED_DIR, locate, logical_rel
 
 ARTEFACT_DIRS = ("tiers", "datasets", "runs", "reports")
 COLLECTABLE_KINDS = ("tier", "dataset")
@@ -63,16 +64,19 @@ class GcPlan:
     """What `fts gc` found (and, with `deleted`, removed)."""
 
     garbage: list[str] = field(default_factory=list)  # relative paths (files or temp folders)
+    # Files of the tier folders that no current build lists (moved out with `delete`).
+    untidy: list[str] = field(default_factory=list)
     superseded: list[Superseded] = field(default_factory=list)
     deleted: bool = False
     bytes: int = 0
 
     @property
     def empty(self) -> bool:
-        return not self.garbage and not self.superseded
+        return not self.garbage and not self.superseded and not self.untidy
 
     def to_dict(self) -> dict[str, Any]:
         return {"deleted": self.deleted, "bytes": self.bytes, "garbage": self.garbage,
+                "untidy": self.untidy,
                 "superseded": [{"id": s.id, "kind": s.kind, "name": s.name, "files": s.files}
                                for s in self.superseded]}
 
@@ -123,6 +127,8 @@ def garbage_files(paths: ProjectPaths, refs: References) -> list[str]:
     out: list[str] = []
     for name in ARTEFACT_DIRS:
         out += _walk(paths, paths.data / name, refs)
+    # Superseded tier files are named by their path in the tier folder (`tier_files`).
+    out += _walk(paths, paths.absolute(SUPERSEDED_DIR), refs)
     return out
 
 
@@ -137,7 +143,7 @@ def _walk(paths: ProjectPaths, folder: Path, refs: References) -> Iterator[str]:
             yield paths.relative(path)
         elif path.is_dir():
             yield from _walk(paths, path, refs)
-        elif paths.relative(path) not in refs.files:
+        elif logical_rel(paths.relative(path)) not in refs.files:
             yield paths.relative(path)
 
 
@@ -172,6 +178,8 @@ def remove(paths: ProjectPaths, rel: str) -> int:
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         shutil.rmtree(path, ignore_errors=True)
         return size
+    if not path.exists():  # a tier file moved to the superseded folder since
+        path = locate(paths, rel)
     try:
         size = path.stat().st_size
         path.unlink()

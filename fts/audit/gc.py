@@ -23,6 +23,7 @@ from fts.core.errors import NotFoundError
 from fts.core.paths import ProjectPaths
 from fts.warehouse import connect, transaction
 from fts.warehouse.publish import project_lock
+from fts.warehouse.tier_files import move_out, superseded_rel, untidy_files
 
 
 def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
@@ -32,8 +33,13 @@ def collect_garbage(paths: ProjectPaths, *, delete: bool = False) -> GcPlan:
     with project_lock(paths):
         with connect(paths.warehouse, read_only=not delete, session_views=False) as con:
             refs = committed_references(con)
+            # A build killed after its COMMIT leaves superseded files in a tier folder: those
+            # move out (files nothing registers are garbage, removed below).
+            untidy = [f for f in untidy_files(paths, con) if f in refs.files]
+            if delete:
+                move_out(paths, untidy)
             plan = GcPlan(garbage=garbage_manifests(paths, refs) + garbage_files(paths, refs),
-                          superseded=superseded_builds(paths, refs))
+                          superseded=superseded_builds(paths, refs), untidy=untidy)
             if delete and plan.superseded:
                 ids = [s.id for s in plan.superseded]
                 with transaction(con):
@@ -63,8 +69,11 @@ def format_gc(plan: GcPlan) -> list[str]:
     verb = "Removed" if plan.deleted else "Would remove"
     if plan.empty:
         return ["fts gc: nothing to collect"]
-    lines = [f"{verb} {rel} (garbage: no committed registration references it)"
-             for rel in plan.garbage]
+    moved = "Moved" if plan.deleted else "Would move"
+    lines = [f"{moved} {rel} to {superseded_rel(rel)} (not part of the tier's current build)"
+             for rel in plan.untidy]
+    lines += [f"{verb} {rel} (garbage: no committed registration references it)"
+              for rel in plan.garbage]
     for s in plan.superseded:
         lines.append(f"{verb} {s.label} (superseded: nothing current was made from it)")
         lines += [f"{verb} {rel}" for rel in s.files]

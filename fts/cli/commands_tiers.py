@@ -11,15 +11,26 @@ from fts.cli.common import get_project
 
 @click.command("build-tier")
 @click.argument("tier")
-@click.option("--ticker", "tickers", multiple=True, help="Build only these tickers (repeatable).")
+@click.option("--ticker", "tickers", multiple=True,
+              help="Rebuild only these tickers, keep the others of the current build (repeatable).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Build the tickers that pass the checks; record the failing ones as excluded.")
+@click.option("--memory-limit", default=None, metavar="SIZE",
+              help="Memory budget of the build, e.g. 4GB (default: a quarter of the RAM).")
 @click.pass_context
-def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...]) -> None:
-    """Build TIER (and the tiers it depends on) into validated Parquet; skip what is up to date."""
+def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...], skip_invalid: bool,
+                   memory_limit: str | None) -> None:
+    """Build TIER (and the tiers it depends on) into validated Parquet, one file per ticker;
+    skip the tickers that are up to date."""
     project = get_project(ctx)
-    result = project.build_tier(tier, tickers=list(tickers) or None, progress=click.echo)
+    result = project.build_tier(tier, tickers=list(tickers) or None, progress=click.echo,
+                                skip_invalid=skip_invalid, memory_limit=memory_limit)
     for t in result.tiers:
-        state = "up to date" if t.up_to_date else f"built in {t.seconds:.1f}s"
+        state = ("up to date" if t.up_to_date else
+                 f"built {len(t.built)} ticker(s), kept {t.kept}, in {t.seconds:.1f}s")
         click.echo(f"{t.tier}: {state}, {t.rows} rows -> {t.parquet_path} (manifest {t.manifest_id[:12]})")
+        for ticker, why in t.excluded.items():
+            click.echo(f"{t.tier}: excluded {ticker}: {'; '.join(why)}")
 
 
 @click.command("describe")
@@ -50,6 +61,8 @@ def describe_cmd(ctx: click.Context, tier: str, as_json: bool, as_schema: bool) 
                    f"{build['parquet']}" + ("" if build["up_to_date_definition"] else " (STALE: definition changed)"))
         for ticker, r in build["date_range"].items():
             click.echo(f"    {ticker}: {r['first']} .. {r['last']} ({r['rows']} rows)")
+        for ticker, why in build["excluded"].items():
+            click.echo(f"    {ticker}: EXCLUDED by --skip-invalid: {'; '.join(why)}")
     else:
         click.echo(f"  not built yet (run `fts build-tier {tier}`)")
     width = max(len(c["name"]) for c in info["columns"]) if info["columns"] else 4

@@ -23,6 +23,7 @@ from fts.core.manifest import Input, Manifest, parse_manifest, read_manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets.assemble import PriceSeries
 from fts.warehouse import current_tiers
+from fts.warehouse.tier_files import content_sha256_of, is_per_ticker, locate
 
 
 @dataclass(frozen=True)
@@ -34,9 +35,13 @@ class TierBuild:
     path: Path
     relpath: str
     feature_names: list[str]
+    paths: ProjectPaths
 
     def output_hashes(self) -> list[str]:
-        """The hashes the manifest pins for this build's Parquet file."""
+        """The hashes the manifest pins for this build's rows (a per-ticker build: the
+        tier-level content hash over its tickers' files)."""
+        if is_per_ticker(self.manifest):
+            return [content_sha256_of(self.manifest)]
         outs = self.manifest.get("outputs") or []
         chosen = [o for o in outs if o.get("path") == self.relpath] or outs[:1]
         return [o[k] for o in chosen for k in ("content_sha256", "sha256") if o.get(k)]
@@ -50,7 +55,10 @@ class TierBuild:
         """The tier's rows; with `verify`, check them against the hash the manifest pins.
 
         The pinned hash may be the file's SHA-256 or the table content hash; either matches.
+        A per-ticker build is read file by file, each checked against its ticker's hash.
         """
+        if is_per_ticker(self.manifest):
+            return self._read_per_ticker(verify)
         if not self.path.exists():
             raise NotFoundError(f"{self.path}: tier {self.name}'s current build file is missing; rebuild it")
         table = pq.read_table(self.path)
@@ -66,6 +74,21 @@ class TierBuild:
                 f"{self.manifest.id[:12]} pins; rebuild the tier"
             )
         return table
+
+    def _read_per_ticker(self, verify: bool) -> pa.Table:
+        parts = []
+        for out in self.manifest["outputs"]:  # sorted by ticker, each file by date
+            path = locate(self.paths, str(out["path"]))
+            if not path.exists():
+                raise NotFoundError(f"{out['path']}: tier {self.name}'s file of {out['ticker']} "
+                                    "is missing; rebuild the tier")
+            table = pq.read_table(path).replace_schema_metadata(None)
+            if verify and table_content_sha256(table) != out["content_sha256"]:
+                raise ManifestMismatch(
+                    f"{out['path']}: tier {self.name}'s rows of {out['ticker']} do not match the "
+                    f"hash its manifest {self.manifest.id[:12]} pins; rebuild the tier")
+            parts.append(table)
+        return pa.concat_tables(parts)
 
 
 def _manifest(con: duckdb.DuckDBPyConnection, paths: ProjectPaths, manifest_id: str, kind: str) -> Manifest:
@@ -96,7 +119,8 @@ def tier_build(con: duckdb.DuckDBPyConnection, paths: ProjectPaths, tier: str) -
         raise NotFoundError(f"tier {tier!r} has no current build (built: {built}); run `fts build-tier {tier}`")
     manifest_id, relpath = current[tier]
     manifest = _manifest(con, paths, manifest_id, "tier")
-    return TierBuild(tier, manifest, paths.root / relpath, relpath, feature_columns(manifest))
+    return TierBuild(tier, manifest, paths.root / relpath, relpath, feature_columns(manifest),
+                     paths)
 
 
 def raw_loads(con: duckdb.DuckDBPyConnection, tier: TierBuild, tickers: list[str]) -> dict[str, Input]:

@@ -1,68 +1,66 @@
-"""`build_tier`: render, run, trim, validate and materialize a tier (and the tiers it needs).
+"""`build_tier`: build a tier (and the tiers it needs), one file per ticker, skipping what is
+up to date.
 
-Order of events, so that a killed build leaves the previous state intact:
-1. read the declarations, check versions, read the latest raw loads (short read-only open);
-2. if the tier's current build has the same build key (fingerprint + raw loads + tickers),
-   stop: it is up to date;
-3. run every model in an in-memory DuckDB, trim and validate EVERY tier with pandera, so that
-   a later tier failing its checks leaves no file of an earlier one behind;
-4. publish (`fts.warehouse.publish`): write each new Parquet file under a temporary name; under
-   the project lock rename it into place (a file nobody points at yet; its name carries the hash
-   of its manifest, so a concurrent build of the same tier writes another file), write its
-   manifest file, and in one warehouse transaction register the manifests and files and point
-   the tier views at the new files.
-Until step 4 commits, every reader still sees the previous build; if it fails, the files this
-build created are removed again (a kill leaves only garbage that `fts gc` removes).
+The engine reads in one direction, one module per step:
+1. `build_plan`: read the declarations, check versions, read the latest raw loads (short
+   read-only open); per tier and ticker, the build key (fingerprint + that ticker's load + the
+   market-wide loads the tier reads) decides what is up to date; if the target is, stop;
+2. `batches`: split the tickers to compute into batches sized to the memory budget;
+3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB (DuckDB's memory_limit
+   set to the budget), `build_prepare` trims and validates EVERY tier ticker by ticker, and
+   `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
+   is freed before the next one starts;
+4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
+   unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
+   it, with why, in their manifests;
+5. `build_publish`: one publication (`fts.warehouse.publish`) renames the staged files into the
+   tier folders, writes the manifests and, in one warehouse transaction, registers them and
+   points the tiers at their folders; then (still under the project lock) the files the new
+   builds no longer list move to `data/superseded/tiers/` (`fts.warehouse.tier_files`).
+Until step 5 commits, every reader of the warehouse still sees the previous build; if anything
+fails before, the staged files are removed again (a kill leaves garbage that `fts gc` removes,
+or, after the COMMIT, superseded files that the next build or `fts gc` moves out).
 """
 
 from __future__ import annotations
 
-import platform
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-import duckdb
-import pyarrow as pa
-import pyarrow.parquet as pq
-
-from fts.core.hashing import sha256_json, table_content_sha256
-from fts.core.manifest import Input, Manifest, utc_now
+from fts.core.errors import BuildError
 from fts.core.paths import ProjectPaths
-from fts.features.build_inputs import (
-    BuildInputs,
-    check_history,
-    needs_vix,
-    select_inputs,
-    tiers_using_vix,
+from fts.features.batches import (
+    default_memory_limit,
+    duckdb_size,
+    parse_memory_limit,
+    plan_batches,
 )
-from fts.features.declarations import FeatureProject, load_feature_project
-from fts.features.graph import plan, tiers_in
-from fts.features.render import RenderedModel, relation_name, source_relation
+from fts.features.build_plan import (
+    BUILD_FORMAT,
+    BuildPlan,
+    batch_inputs,
+    parent_tiers,
+    plan_build,
+    raw_row_counts,
+    read_raw,
+)
+from fts.features.build_prepare import Failures, TierResult, prepare_batch, tier_manifest
+from fts.features.build_publish import (
+    folders_removed_on_failure,
+    keep_ticker,
+    publish_tiers,
+    stage_ticker,
+    tidy_folders,
+)
+from fts.features.render import source_relation
 from fts.features.runner import run_plan
-from fts.features.validate import validate_tier
-from fts.features.versions import check_versions, tier_fingerprints
-from fts.warehouse import (
-    connect,
-    current_tiers,
-    set_current_tier,
-)
-from fts.warehouse.publish import Publication
-from fts.warehouse.registry import get_manifest
+from fts.warehouse import connect
+from fts.warehouse.publish import Publication, StagedFile
+from fts.warehouse.tier_files import tier_folder
 
-BUILD_FORMAT = 1
-
-
-@dataclass
-class TierResult:
-    """What happened to one tier in a build."""
-
-    tier: str
-    manifest_id: str
-    up_to_date: bool
-    rows: int
-    parquet_path: str
-    seconds: float = 0.0
+__all__ = ["BUILD_FORMAT", "BuildResult", "TierResult", "build_tier", "parent_tiers"]
 
 
 @dataclass
@@ -81,189 +79,121 @@ class BuildResult:
         return self.target.up_to_date
 
 
-@dataclass
-class _Prepared:
-    """A validated tier that is not written yet: its rows, where they go and their manifest."""
-
-    tier: str
-    table: pa.Table
-    manifest: Manifest
-    rel_path: str
-
-
-def _environment() -> dict[str, str]:
-    import numpy
-    import pandas
-
-    env = {"python": platform.python_version(), "duckdb": duckdb.__version__,
-           "pyarrow": pa.__version__, "pandas": pandas.__version__, "numpy": numpy.__version__}
-    try:
-        import talib
-
-        env["ta-lib"] = talib.__version__
-    except ImportError:  # pragma: no cover - TA-Lib is a dependency
-        pass
-    return env
-
-
-def _build_key(full_fp: str, inputs: BuildInputs, uses_vix: bool) -> str:
-    return sha256_json({"format": BUILD_FORMAT, "fingerprint": full_fp,
-                        "loads": sorted(lid for t, (lid, _) in inputs.loads.items()
-                                        if uses_vix or t != inputs.vix_ticker),
-                        "tickers": inputs.tickers})
-
-
 def build_tier(
     paths: ProjectPaths, tier: str, *, tickers: Sequence[str] | None = None,
+    skip_invalid: bool = False, memory_limit: str | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> BuildResult:
-    """Build `tier` and every tier it depends on; skip the ones that are up to date."""
-    started = time.perf_counter()
-    project = load_feature_project(paths.features_sql)
-    models = plan(project, tier)
-    own, full = tier_fingerprints(project, models)
-    check_versions(project, own)
-    tier_order = tiers_in(project, models)
+    """Build `tier` and every tier it depends on; skip the tickers that are up to date.
 
-    with connect(paths.warehouse, read_only=True, session_views=False) as con:
-        inputs = select_inputs(con, project, tier, tickers, needs_vix(models))
-        vix_tiers = tiers_using_vix(project, models)
-        keys = {t: _build_key(full[t], inputs, t in vix_tiers) for t in tier_order}
-        current = current_tiers(con)
-        existing: dict[str, Manifest] = {}
-        for t in tier_order:
-            if t in current:
-                m = get_manifest(con, current[t][0])
-                if m is not None and m.get("build_key") == keys[t] and paths.absolute(current[t][1]).exists():
-                    existing[t] = m
-        result = BuildResult(tier=tier)
-        if tier in existing:
-            m = existing[tier]
-            progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
-                     f"manifest {m.id[:12]})")
-            result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]),
-                                           current[tier][1]))
-            return result
-        ohlcv = con.sql(
-            "SELECT ticker, date, open, high, low, close, volume FROM raw.ohlcv "
-            "WHERE list_contains(?, ticker) ORDER BY ticker, date", params=[inputs.tickers]
-        ).to_arrow_table()
-        vix = con.sql(
-            "SELECT date, close FROM raw.ohlcv WHERE ticker = ? ORDER BY date",
-            params=[inputs.vix_ticker or ""],
-        ).to_arrow_table()
-
-    progress(f"{tier}: building {', '.join(t for t in tier_order if t not in existing)} "
-             f"for {len(inputs.tickers)} ticker(s)")
-    session = run_plan(project, models, ohlcv, vix, progress)
-    parents = parent_tiers(project, models)
-    manifests = dict(existing)
-    with session:
-        # The same for every tier's volume check, so asked once.
-        volume_tickers = {r[0] for r in session.con.execute(
-            f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
-            "HAVING count(volume) > 0").fetchall()}
-        prepared = [
-            _prepare(project, session.con, t, keys[t], full[t], own[t], inputs, volume_tickers,
-                     manifests, result, parents[t], t in vix_tiers)
-            for t in tier_order
-        ]
-    _write_and_register(paths, [p for p in prepared if p is not None])
-    progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
-    return result
-
-
-def _write_and_register(paths: ProjectPaths, prepared: list[_Prepared]) -> None:
-    """Publish every prepared tier's Parquet and manifest, and point the tier views at them,
-    in one publication (see `fts.warehouse.publish` for the order and guarantees)."""
-    with Publication(paths) as pub:
-        # Dictionary pages help the repeated tickers only; on float features they double the
-        # write time and grow the file.
-        staged = [(p, pub.stage(p.rel_path, lambda tmp, p=p: pq.write_table(
-            p.table, tmp, compression="zstd", use_dictionary=["ticker"]))) for p in prepared]
-
-        def point_views(con: duckdb.DuckDBPyConnection) -> None:
-            for p in prepared:
-                set_current_tier(con, p.tier, p.manifest.id, p.rel_path)
-
-        pub.commit([(p.manifest, [f]) for p, f in staged], point_views)
-
-
-def _prepare(
-    project: FeatureProject, mem: duckdb.DuckDBPyConnection, tier: str, key: str,
-    full_fp: str, own_fp: str, inputs: BuildInputs, volume_tickers: set[str],
-    manifests: dict[str, Manifest], result: BuildResult, parents: set[str], uses_vix: bool,
-) -> _Prepared | None:
-    """Validate one tier and assemble its table and manifest (None if the current one is kept).
-
-    Writes nothing. `manifests` holds the manifest of every tier kept or prepared so far (the
-    upstream tiers' content hashes are pinned from it, and a tier found in it before its turn
-    is a kept one); this tier's is added to it.
+    `tickers`: (re)build only these and keep every other ticker of the current build.
+    `skip_invalid`: build the tickers that pass the checks and record the others as excluded
+    (by default one failing ticker refuses the build, naming every failing ticker and check).
+    `memory_limit`: the build's memory budget (e.g. "4GB"; default a quarter of the RAM).
     """
-    t0 = time.perf_counter()
-    if tier in manifests:
-        m = manifests[tier]
-        result.tiers.append(TierResult(tier, m.id, True, int(m["row_count"]), m["outputs"][0]["path"]))
-        return None
-    spec = project.tier(tier)
-    columns = project.columns(tier)
-    trimmed = relation_name(tier, trimmed_tier=True)
-    table = mem.sql(f"SELECT * FROM {trimmed} ORDER BY ticker, date").to_arrow_table()
-    ranges = mem.execute(
-        f"SELECT ticker, min(date)::VARCHAR, max(date)::VARCHAR, count(*) FROM {trimmed} "
-        "GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own (a
-    # large build holds each tier once at a time; later tiers read only the sources).
-    mem.execute(f"DROP TABLE {trimmed}")
-    # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
-    # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
-    frame = table.to_pandas(date_as_object=False, split_blocks=True)
-    staleness = int(project.vars.get("vix_max_staleness_days", 0)) if uses_vix else None
-    check_history(mem, tier, frame, inputs, max(c.warmup for c in columns) if columns else 0,
-                   staleness)
-    validate_tier(tier, frame, columns, volume_tickers)
-    del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
-    content_sha = table_content_sha256(table)
-    upstream = [r for r in result.tiers if r.tier in parents]
-    raw_inputs = [Input(lid, "raw", sha) for t, (lid, sha) in sorted(inputs.loads.items())
-                  if uses_vix or t != inputs.vix_ticker]
-    tier_inputs = [Input(r.manifest_id, "tier",
-                         str(manifests[r.tier]["outputs"][0]["content_sha256"]))
-                   for r in upstream]
-    fields = dict(
-        kind="tier", name=tier, version=spec.version, inputs=raw_inputs + tier_inputs,
-        created_at=utc_now(),
-        tier=tier, build_key=key, fingerprint=full_fp, definition_fingerprint=own_fp,
-        columns=[c.name for c in columns],
-        schema={f.name: str(f.type) for f in table.schema},
-        row_count=table.num_rows,
-        tickers=inputs.tickers,
-        date_range={t: {"first": a, "last": b, "rows": n} for t, a, b, n in ranges},
-        environment=_environment(),
-    )
-    # Named by the hash of the manifest without its outputs: the file's footer names the
-    # manifest, so the same name means the same bytes, and a concurrent build of the same tier
-    # (another created_at) writes another file instead of renaming over this one.
-    stem = Manifest.create(**fields).id[:16]  # type: ignore[arg-type]
-    rel_path = f"data/tiers/{tier}/{tier}-v{spec.version}-{stem}.parquet"
-    manifest = Manifest.create(
-        **fields,  # type: ignore[arg-type]
-        outputs=[{"path": rel_path, "content_sha256": content_sha, "rows": table.num_rows}],
-    )
-    meta = {b"fts.manifest_id": manifest.id.encode(), b"fts.tier": tier.encode(),
-            b"fts.version": str(spec.version).encode(), b"fts.content_sha256": content_sha.encode()}
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **meta})
-    manifests[tier] = manifest
-    seconds = time.perf_counter() - t0
-    result.tiers.append(TierResult(tier, manifest.id, False, table.num_rows, rel_path, seconds))
-    return _Prepared(tier, table, manifest, rel_path)
+    started = time.perf_counter()
+    limit = parse_memory_limit(memory_limit) if memory_limit else default_memory_limit()
+    with connect(paths.warehouse, read_only=True, session_views=False) as con:
+        build = plan_build(paths, con, tier, tickers)
+        counts = raw_row_counts(con, build.compute) if build.compute else {}
+    tidy_folders(paths, build)  # what a build killed after its COMMIT left
+    target = build.tiers[tier]
+    if target.up_to_date:
+        m = target.current
+        assert m is not None
+        progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
+                 f"{len(m['tickers'])} ticker(s), manifest {m.id[:12]})")
+        return BuildResult(tier, [TierResult(tier, m.id, True, int(m["row_count"]),
+                                             str(target.current_path), kept=len(m["tickers"]))])
+    batches = plan_batches(build.compute, counts, limit)
+    progress(f"{tier}: building {', '.join(build.to_build)} for {len(build.compute)} "
+             f"ticker(s) ({len(target.kept)} kept) in {len(batches)} batch(es) of at most "
+             f"{duckdb_size(limit)}")
+    with folders_removed_on_failure(paths, build.to_build), Publication(paths) as pub:
+        failures = Failures()
+        staged, seconds = _run_batches(paths, build, batches, pub, failures, limit, progress)
+        if failures.by_ticker and not skip_invalid:
+            if len(failures.errors) == 1:
+                raise failures.errors[0]
+            raise BuildError(failures.message())
+        results, items = _assemble(build, pub, staged, seconds, failures)
+        publish_tiers(paths, pub, items)
+    for r in results:
+        for ticker, why in r.excluded.items():
+            progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")
+    progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
+    return BuildResult(tier, results)
 
 
-def parent_tiers(project: FeatureProject, models: list[RenderedModel]) -> dict[str, set[str]]:
-    """For each tier in a plan, the other tiers its own models `ref` (read from the SQL/AST)."""
-    parents: dict[str, set[str]] = {t: set() for t in tiers_in(project, models)}
-    for m in models:
-        if m.spec.folder in parents:
-            parents[m.spec.folder] |= {r for r in m.refs if r in project.tiers and r != m.spec.folder}
-    return parents
+_Staged = dict[str, list[tuple[dict[str, Any], StagedFile]]]
+
+
+def _run_batches(
+    paths: ProjectPaths, build: BuildPlan, batches: list[list[str]], pub: Publication,
+    failures: Failures, limit: int, progress: Callable[[str], None],
+) -> tuple[_Staged, dict[str, float]]:
+    """Run, check and stage each batch in turn; {tier: [(output entry, staged file)]}."""
+    staged: _Staged = {t: [] for t in build.to_build}
+    seconds = dict.fromkeys(build.to_build, 0.0)
+    for i, batch in enumerate(batches, 1):
+        if len(batches) > 1:
+            progress(f"  batch {i}/{len(batches)}: {len(batch)} ticker(s)")
+        with connect(paths.warehouse, read_only=True, session_views=False) as con:
+            ohlcv, vix = read_raw(con, batch_inputs(build.inputs, batch))
+        session = run_plan(build.project, build.models, ohlcv, vix, progress,
+                           memory_limit=duckdb_size(limit))
+        del ohlcv, vix  # the session holds its own copy
+        with session:
+            # The same for every tier's volume check, so asked once.
+            volume_tickers = {r[0] for r in session.con.execute(
+                f"SELECT ticker FROM {source_relation('raw', 'ohlcv')} GROUP BY 1 "
+                "HAVING count(volume) > 0").fetchall()}
+            for t in build.to_build:
+                t0 = time.perf_counter()
+                wanted = [x for x in batch if x in build.tiers[t].keys]
+                if wanted:
+                    for rows in prepare_batch(build, session.con, t, wanted, volume_tickers,
+                                              failures):
+                        staged[t].append(stage_ticker(pub, build, t, rows))
+                seconds[t] += time.perf_counter() - t0
+    return staged, seconds
+
+
+def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict[str, float],
+              failures: Failures) -> tuple[list[TierResult], list[Any]]:
+    """Each tier's manifest (kept and new tickers) and what to publish with it."""
+    results, items, manifests = [], [], {}
+    for t in build.tier_order:
+        p = build.tiers[t]
+        if p.up_to_date:
+            assert p.current is not None
+            manifests[t] = p.current
+            results.append(TierResult(t, p.current.id, True, int(p.current["row_count"]),
+                                      str(p.current_path), kept=len(p.current["tickers"])))
+            continue
+        excluded = failures.excluded_from(t, build.ancestors(t))
+        new = [(e, f) for e, f in staged[t] if e["ticker"] not in excluded]
+        files = sorted(new + [(e, keep_ticker(pub, e)) for e in p.kept.values()],
+                       key=lambda ef: ef[0]["ticker"])
+        if not files:
+            raise BuildError(f"tier {t}: every ticker failed its checks, nothing was written: "
+                             + failures.message())
+        schema = (pub_schema(new) if new else dict(p.current["schema"]) if p.current else {})
+        m = tier_manifest(build, t, [e for e, _ in files], manifests, excluded, schema)
+        manifests[t] = m
+        items.append((m, [f for _, f in files]))
+        results.append(TierResult(t, m.id, False, int(m["row_count"]), tier_folder(t),
+                                  seconds[t], [e["ticker"] for e, _ in new], len(p.kept),
+                                  excluded))
+    return results, items
+
+
+def pub_schema(new: list[tuple[dict[str, Any], StagedFile]]) -> dict[str, str]:
+    """The column types of a tier's files (read from the first new file's footer)."""
+    import pyarrow.parquet as pq
+
+    f = new[0][1]
+    path = f.tmp if f.tmp is not None and f.tmp.exists() else None
+    if path is None:  # pragma: no cover - a staged file is on disk until the commit
+        return {}
+    return {fld.name: str(fld.type) for fld in pq.read_schema(path)}

@@ -68,6 +68,8 @@ def describe_tier(paths: ProjectPaths, tier: str) -> dict[str, Any]:
                         "date_range": m["date_range"],
                         "inputs": m.body["inputs"],
                         "up_to_date_definition": m["fingerprint"] == full[tier],
+                        # Tickers a --skip-invalid build left out, with why.
+                        "excluded": m.get("excluded") or {},
                     }
     return info
 

@@ -79,6 +79,8 @@ class StagedFile:
     tmp: Path | None  # None: the file is already in place (`Publication.adopt`)
     sha256: str
     bytes: int
+    #: Kept from a registered build (`Publication.keep`): checked by size, not re-hashed.
+    trusted: bool = False
 
 
 def temp_path(final: Path) -> Path:
@@ -184,6 +186,13 @@ class Publication:
         final = self.paths.absolute(rel)
         return StagedFile(rel, None, sha256_file(final), final.stat().st_size)
 
+    def keep(self, rel: str, sha256: str, size: int) -> StagedFile:
+        """A file a committed build registered (with `sha256`), listed again by a new one (a
+        tier build keeps its unchanged tickers' files). Only its size is checked at commit:
+        re-hashing thousands of kept files would cost more than the build; `fts audit`
+        re-hashes them."""
+        return StagedFile(rel, None, sha256, size, trusted=True)
+
     def commit(
         self,
         items: Sequence[tuple[Manifest, Sequence[StagedFile]]],
@@ -228,6 +237,10 @@ class Publication:
                created: list[Path]) -> None:
         final = self.paths.absolute(f.rel)
         if f.tmp is None:
+            if f.trusted:
+                if not final.is_file() or final.stat().st_size != f.bytes:
+                    raise PublishError(f"{f.rel}: changed or removed while being published")
+                return
             if not final.exists() or sha256_file(final) != f.sha256:
                 raise PublishError(f"{f.rel}: changed or removed while being published")
             return

@@ -52,16 +52,21 @@ def current_manifests(con: duckdb.DuckDBPyConnection, kind: str, name: str) -> l
 
 
 def set_current_tier(
-    con: duckdb.DuckDBPyConnection, tier: str, manifest_id: str, parquet_path: str
+    con: duckdb.DuckDBPyConnection, tier: str, manifest_id: str, parquet_path: str,
+    files: list[str] | None = None,
 ) -> None:
-    """Point the tier at a new build, and its stored view (`fts.warehouse.views`) with it."""
+    """Point the tier at a new build, and its stored view (`fts.warehouse.views`) with it.
+
+    `parquet_path`: the build's file, or its tier folder with `files` (relative paths), the
+    per-ticker files of the build."""
     con.execute(
         """INSERT INTO meta.tier_current VALUES (?, ?, ?, now())
            ON CONFLICT (tier) DO UPDATE SET manifest_id = excluded.manifest_id,
                parquet_path = excluded.parquet_path, built_at = excluded.built_at""",
         [tier, manifest_id, parquet_path],
     )
-    create_tier_view(con, tier, (database_root(con) / parquet_path).resolve())
+    root = database_root(con)
+    create_tier_view(con, tier, [(root / f).resolve() for f in files or [parquet_path]])
 
 
 def current_tiers(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, str]]:

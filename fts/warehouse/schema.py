@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from fts.warehouse.view_sources import view_sources
+from fts.warehouse.views import current_tier_files, tier_view_sql
 
 SCHEMA_VERSION = 1
 
@@ -254,12 +255,8 @@ def create_session_views(con: duckdb.DuckDBPyConnection, project_root: Path) -> 
         source.session(con)
     if not _table_exists(con, "meta", "tier_current"):
         return
-    for tier, rel_path in con.execute(
-        "SELECT tier, parquet_path FROM meta.tier_current ORDER BY tier"
-    ).fetchall():
-        if not (project_root / rel_path).exists():
+    for tier, files in current_tier_files(con, project_root).items():
+        sql = tier_view_sql(files)  # one file, or a per-ticker build's files
+        if sql is None:
             continue  # a deleted build: `fts audit` reports it; the rest stays usable
-        path = (project_root / rel_path).as_posix().replace("'", "''")
-        con.execute(
-            f'CREATE OR REPLACE TEMP VIEW "{tier}" AS SELECT * FROM read_parquet(\'{path}\')'
-        )
+        con.execute(f'CREATE OR REPLACE TEMP VIEW "{tier}" AS {sql}')

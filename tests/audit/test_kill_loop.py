@@ -143,3 +143,48 @@ def _wait_for_staged_files(folder: Path, n: int, procs: list, timeout: float = 3
         assert all(p.exitcode is None for p in procs), [p.exitcode for p in procs]
         assert time.monotonic() < deadline, "the builds never staged their files"
         time.sleep(0.05)
+
+
+def _acme_csv(path: Path, rows: int) -> Path:
+    import numpy as np
+    import pandas as pd
+
+    dates = pd.bdate_range("2015-01-02", periods=rows)
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(11).normal(0, 0.01, rows)))
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Open": close, "High": close * 1.01,
+                  "Low": close * 0.99, "Close": close, "Volume": 1000.0}).to_csv(path, index=False)
+    return path
+
+
+# An incremental build: a20 holds ^GSPC and ACME, then a new ACME load arrives; `build-tier a20`
+# stages, renames and registers ACME's file alone (kept: ^GSPC's), then moves the superseded
+# ACME file out of the tier folder after the COMMIT.
+INCREMENTAL_MOMENTS = ["staged:1", "renamed:1", "renamed:2", "registered:1", "committed:1"]
+
+
+def test_a_kill_during_an_incremental_build_leaves_an_audit_that_holds_and_the_rerun_tidies(
+        tmp_path: Path, starts: dict[str, Path]):
+    base = tmp_path / "start-incremental"
+    shutil.copytree(starts["sample"], base)
+    assert run_fts(base, "ingest", "csv", str(_acme_csv(tmp_path / "a1.csv", 600)),
+                   "--ticker", "ACME").exit_code == 0
+    assert run_fts(base, "build-tier", "a20").exit_code == 0
+    acme_before = query(base, "SELECT count(*) FROM a20 WHERE ticker = 'ACME'")[0][0]
+    assert run_fts(base, "ingest", "csv", str(_acme_csv(tmp_path / "a2.csv", 640)),
+                   "--ticker", "ACME").exit_code == 0
+    for at in INCREMENTAL_MOMENTS:
+        root = tmp_path / at.replace(":", "-")
+        shutil.copytree(base, root)
+        assert run(root, "build-tier", "a20", kill_at=at) == -signal.SIGKILL, at
+        audit = _audit_holds(root, f"after an incremental build killed at {at}")
+        if at == "committed:1":  # the new build is current; the old ACME file still in place
+            assert "WARN [tier_folder_extra]" in audit, audit
+        assert run(root, "build-tier", "a20") == 0, at
+        report = audit_project(ProjectPaths(root))
+        assert report.ok, (at, [i.message for i in report.issues])
+        assert not [w for w in report.warnings if w.code != "garbage"], at
+        folder = sorted(p.name for p in (root / "data" / "tiers" / "a20").glob("*.parquet"))
+        assert len(folder) == 2 and folder[1].startswith("a20-ACME-"), (at, folder)
+        acme = query(root, "SELECT count(*) FROM a20 WHERE ticker = 'ACME'")[0][0]
+        assert acme == acme_before + 40, at  # the new load's 40 more rows
+        shutil.rmtree(root)

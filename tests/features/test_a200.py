@@ -361,11 +361,13 @@ def test_build_tier_a200_on_the_sample_and_a_csv_ticker(sample_project_dir: Path
     assert not second.up_to_date
     again = project.build_tier("a200")
     assert again.up_to_date and again.target.manifest_id == second.target.manifest_id
-    table = pq.read_table(sample_project_dir / second.target.parquet_path)
+    table = pq.read_table(sample_project_dir / second.target.parquet_path)  # its ticker files
     assert table.column_names == ["ticker", "date", *COLUMNS]
-    assert table.schema.metadata[b"fts.manifest_id"].decode() == second.target.manifest_id
     manifest = json.loads(
         (sample_project_dir / "manifests" / "tier" / f"{second.target.manifest_id}.json").read_text())
+    for out in manifest["body"]["outputs"]:  # each file's footer names its ticker's build key
+        footer = pq.read_schema(sample_project_dir / out["path"]).metadata
+        assert footer[b"fts.key"].decode() == out["key"]
     assert manifest["body"]["row_count"] == table.num_rows
     starts = project.sql("select ticker, min(date) as d, count(*) as n from a200 group by ticker "
                          "order by ticker").to_pylist()

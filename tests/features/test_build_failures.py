@@ -84,3 +84,64 @@ def test_an_empty_volume_inside_the_warm_up_is_named_not_the_row_count(
     with pytest.raises(BuildError, match=r"GAPPY has 1 empty volume cell\(s\) among its volumes "
                                          r"\(first on 2016-09-01\)"):
         project.build_tier("a20", tickers=["GAPPY"])
+
+
+def _two_bad_tickers(project_dir: Path) -> Project:
+    # Ingestion refuses a broken bar (high < low, a non-positive price): what only the tier
+    # checks catch is too little history for a tier's warm-up (SHORT: 230 rows, enough for
+    # a20's 199, too few for a50's 252) and an empty volume cell loaded before ingestion
+    # refused those (GAPPY: a20's OBV stays null from there).
+    project = _with_ticker(project_dir, "SHORT", "2016-01-04", 230)
+    _with_ticker_csv(project, "GAPPY", "2016-01-04", 400)
+    _empty_volume_on(project, "GAPPY", "2017-03-01")
+    return project
+
+
+def _with_ticker_csv(project: Project, ticker: str, start: str, rows: int) -> None:
+    dates = pd.bdate_range(start, periods=rows)
+    close = 100 * np.exp(np.cumsum(np.random.default_rng(5).normal(0, 0.01, rows)))
+    csv = project.root.parent / f"{ticker}.csv"
+    pd.DataFrame({"Date": dates.strftime("%Y-%m-%d"), "Open": close, "High": close * 1.01,
+                  "Low": close * 0.99, "Close": close, "Volume": 1000.0}).to_csv(csv, index=False)
+    project.ingest_csv(csv, ticker)
+
+
+def test_every_failing_ticker_and_check_is_named_and_nothing_is_written(
+        sample_project_dir: Path) -> None:
+    project = _two_bad_tickers(sample_project_dir)
+    before = tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)
+    with pytest.raises(BuildError) as err:
+        project.build_tier("a50")
+    message = str(err.value)
+    assert message.startswith("2 ticker(s) failed the tier checks, nothing was written: ")
+    assert "GAPPY: tier a20: columns obv, " in message
+    assert "check volume_null_only_without_volume failed" in message
+    assert "SHORT: tier a50: ticker SHORT has 230 rows of history" in message
+    assert "--skip-invalid" in message
+    assert (tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)) == before
+
+
+def test_skip_invalid_builds_the_rest_and_records_who_was_left_out_and_why(
+        sample_project_dir: Path) -> None:
+    from tests.ingest.helpers import run_fts
+
+    project = _two_bad_tickers(sample_project_dir)
+    result = run_fts(sample_project_dir, "build-tier", "a50", "--skip-invalid")
+    assert result.exit_code == 0, result.output
+    assert "a20: excluded GAPPY: tier a20: columns obv, " in result.output
+    assert "a50: excluded SHORT: tier a50: ticker SHORT has 230 rows" in result.output
+    # SHORT passes a20 (only a50's warm-up is too long for it); GAPPY fails a20, so a50,
+    # which reads a20, leaves it out too.
+    rows = {t: set(project.sql(f"select distinct ticker from {t}").column("ticker").to_pylist())
+            for t in ("a20", "a50")}
+    assert rows == {"a20": {"^GSPC", "SHORT"}, "a50": {"^GSPC"}}
+    a20, a50 = project.describe("a20")["build"], project.describe("a50")["build"]
+    assert list(a20["excluded"]) == ["GAPPY"]
+    assert sorted(a50["excluded"]) == ["GAPPY", "SHORT"]
+    assert a50["excluded"]["SHORT"][0].startswith("tier a50: ticker SHORT has 230 rows")
+    assert a50["excluded"]["GAPPY"][0].startswith("tier a20: columns obv, ")
+    shown = run_fts(sample_project_dir, "describe", "a50")
+    assert "SHORT: EXCLUDED by --skip-invalid: tier a50: ticker SHORT has 230 rows" in shown.output
+    # Without the flag the next build still refuses them: skipped is never silently dropped.
+    with pytest.raises(BuildError, match="2 ticker"):
+        project.build_tier("a50")

@@ -23,14 +23,20 @@ def test_build_writes_parquet_manifest_and_view(tmp_path: Path) -> None:
     result = project.build_tier("toy2")
     assert [t.tier for t in result.tiers] == ["toy", "toy2"]
     target = result.target
-    parquet = tmp_path / target.parquet_path
-    table = pq.read_table(parquet)
-    assert table.column_names == ["ticker", "date", "ret_1", "close_x2", "vix_level"]
-    # The footer names the manifest, and the manifest pins the content.
-    assert table.schema.metadata[b"fts.manifest_id"].decode() == target.manifest_id
+    assert target.parquet_path == "data/tiers/toy2"  # one file per ticker in the tier folder
     manifest = json.loads((tmp_path / "manifests" / "tier" / f"{target.manifest_id}.json").read_text())
     body = manifest["body"]
-    assert body["outputs"][0]["content_sha256"] == table_content_sha256(table.replace_schema_metadata())
+    tables = []
+    for out in body["outputs"]:
+        part = pq.read_table(tmp_path / out["path"])
+        # The footer names the ticker's build key, and the manifest pins each file's content.
+        assert part.schema.metadata[b"fts.key"].decode() == out["key"]
+        assert set(part.column("ticker").to_pylist()) == {out["ticker"]}
+        assert out["content_sha256"] == table_content_sha256(part.replace_schema_metadata())
+        tables.append(part)
+    table = pq.read_table(tmp_path / target.parquet_path)
+    assert table.column_names == ["ticker", "date", "ret_1", "close_x2", "vix_level"]
+    assert sum(t.num_rows for t in tables) == table.num_rows
     assert {i["kind"] for i in body["inputs"]} == {"raw", "tier"}
     assert body["row_count"] == table.num_rows == 59  # ret_1 needs one earlier row
     rows = project.sql("select count(*) as n, min(date) as d from toy2").to_pylist()[0]

@@ -25,7 +25,7 @@ def project_dir(sample_project_dir: Path) -> Path:
 @pytest.mark.parametrize("tier", ["vix", "a20"])
 def test_built_tiers_store_every_feature_as_float64(project_dir: Path, tier: str) -> None:
     result = Project(project_dir).build_tier(tier)
-    schema = pq.read_schema(project_dir / result.target.parquet_path)
+    schema = pq.read_schema(next((project_dir / result.target.parquet_path).glob("*.parquet")))
     features = [f for f in schema if f.name not in ("ticker", "date")]
     assert features and all(f.type == pa.float64() for f in features), [
         (f.name, str(f.type)) for f in features if f.type != pa.float64()]

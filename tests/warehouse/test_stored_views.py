@@ -44,8 +44,9 @@ def _counts_by_fts(project: Path) -> list[list]:
 
 
 def _stored_paths(project: Path) -> dict[str, str]:
-    """{view: file it reads} of the stored views that read one Parquet file."""
-    query = (r"select view_name, regexp_extract(sql, 'read_parquet\(''([^'']*)''\)', 1) "
+    """{view: file it reads} of the stored views that read one Parquet file (the built
+    project's tiers hold one ticker: one file each)."""
+    query = (r"select view_name, regexp_extract(sql, 'read_parquet\(list_value\(''([^'']*)''\)\)', 1) "
              "from duckdb_views() where not temporary and sql like '%read_parquet(%' order by 1")
     got = _plain(str(project / "warehouse.duckdb"), query, cwd=project)[query]
     return dict(got)
@@ -69,9 +70,11 @@ def test_a_plain_duckdb_client_reads_every_built_tier_from_anywhere(
     assert [got[q][0] for q in counts] == expected
     # Each view reads the tier's current file in this project, by absolute path.
     current = Project(built_project_dir).sql(
-        "select tier, parquet_path from meta.tier_current").to_pylist()
+        "select c.tier, m.body from meta.tier_current c join meta.manifests m "
+        "on m.id = c.manifest_id").to_pylist()
     assert _stored_paths(built_project_dir) == {
-        r["tier"]: str((built_project_dir / r["parquet_path"]).resolve()) for r in current}
+        r["tier"]: str((built_project_dir / json.loads(r["body"])["outputs"][0]["path"]).resolve())
+        for r in current}
 
 
 def test_the_stored_views_follow_the_project_when_it_moves(
@@ -119,18 +122,18 @@ def test_a_build_that_fails_to_register_leaves_the_stored_view_as_it_was(
 
     Project(built_project_dir).sql("select 1", write=True)
     before = _stored_paths(built_project_dir)
-    shutil.copy(before["a20"], built_project_dir / "data/tiers/a20/other.parquet")
+    shutil.copy(before["a20"], built_project_dir / "data/other.parquet")
     with pytest.raises(RuntimeError, match="registration failed"), connect(
         built_project_dir / "warehouse.duckdb", project_root=built_project_dir
     ) as con, transaction(con):
-        set_current_tier(con, "a20", "m" * 64, "data/tiers/a20/other.parquet")
+        set_current_tier(con, "a20", "m" * 64, "data/other.parquet")
         raise RuntimeError("registration failed")
     assert _stored_paths(built_project_dir) == before
     with connect(built_project_dir / "warehouse.duckdb", project_root=built_project_dir) as con, \
             transaction(con):
-        set_current_tier(con, "a20", "m" * 64, "data/tiers/a20/other.parquet")
+        set_current_tier(con, "a20", "m" * 64, "data/other.parquet")
     assert _stored_paths(built_project_dir)["a20"] == str(
-        built_project_dir.resolve() / "data/tiers/a20/other.parquet")
+        built_project_dir.resolve() / "data/other.parquet")
 
 
 def test_a_deleted_build_loses_its_view_and_writes_still_work(built_project_dir: Path) -> None:
