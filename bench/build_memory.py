@@ -25,7 +25,7 @@ from _universe import PeakRss, ingest_universe
 GIB = 2**30
 
 
-def child(root: str, tier: str) -> None:
+def child(root: str, tier: str, memory_limit: str | None) -> None:
     """Build `tier` in project `root`, printing one JSON line per progress step."""
     import pyarrow as pa
 
@@ -42,7 +42,7 @@ def child(root: str, tier: str) -> None:
                           "arrow": pa.total_allocated_bytes()})
             rss.peak = 0  # the next step's own peak
 
-        Project(root).build_tier(tier, progress=progress)
+        Project(root).build_tier(tier, memory_limit=memory_limit, progress=progress)
     steps.append({"t": time.perf_counter() - t0, "step": "(end)", "peak": rss.peak,
                   "rss": rss.now(), "duckdb": engine_memory_bytes(),
                   "arrow": pa.total_allocated_bytes()})
@@ -53,23 +53,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickers", type=int, default=20)
     parser.add_argument("--years", type=int, default=30)
-    parser.add_argument("--tier", default="a200")
+    parser.add_argument("--tier", default="a100")
+    parser.add_argument("--memory-limit", default=None, help="the build's --memory-limit")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # project root: run the build here
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.tier)
+        child(args.child, args.tier, args.memory_limit)
         return
     root = Path(tempfile.mkdtemp(prefix="fts-bench-memory-"))
     try:
         shutil.copytree(REPO / "features_sql", root / "features_sql")
         rows = ingest_universe(root, args.tickers, args.years)
-        done = subprocess.run([sys.executable, __file__, "--tier", args.tier, "--child", str(root)],
+        limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
+        done = subprocess.run([sys.executable, __file__, "--tier", args.tier, *limit,
+                               "--child", str(root)],
                               check=True, capture_output=True, text=True, cwd=REPO)
         steps = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)
     print(f"memory of build-tier {args.tier}: {args.tickers} tickers x {args.years} years = "
-          f"{rows:,} raw rows")
+          f"{rows:,} raw rows, memory limit {args.memory_limit or 'default'}")
     print(f"  {'s':>7} {'peak GiB':>9} {'RSS GiB':>8} {'DuckDB':>7} {'Arrow':>7}  step (ends)")
     for s in steps:
         print(f"  {s['t']:7.1f} {s['peak'] / GIB:9.2f} {s['rss'] / GIB:8.2f} "
