@@ -67,7 +67,9 @@ def main() -> None:
         limit = ["--memory-limit", args.memory_limit] if args.memory_limit else []
         done = subprocess.run([sys.executable, __file__, "--tier", args.tier, *limit,
                                "--child", str(root)],
-                              check=True, capture_output=True, text=True, cwd=REPO)
+                              capture_output=True, text=True, cwd=REPO)
+        if done.returncode:
+            sys.exit(f"the build failed:\n{done.stderr}")
         steps = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         shutil.rmtree(root, ignore_errors=True)

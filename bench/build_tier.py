@@ -15,7 +15,8 @@ to the reference; the reference runs on every ticker up to 20 and, above that, o
 and is scaled per raw row (it is linear in rows: one ticker at a time). Then one line that
 checks linearity: seconds per million raw rows at each scale. Targets: 500 tickers at most
 4 GiB peak and no slower than the reference; 5,000 tickers (about 38M raw rows) with a peak of
-at most 6 GiB, in time linear in rows. The builds' progress lines go to --log.
+at most 6 GiB, in time linear in rows. The builds' progress lines, each with the seconds and the
+peak RSS so far, go to --log (a long run can be followed batch by batch).
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ with PeakRss() as rss:
     t0 = time.perf_counter()
     result = Project(sys.argv[1]).build_tier(
         sys.argv[2], memory_limit=limit,
-        progress=lambda line: print(f"{time.perf_counter() - t0:8.1f}s {line}", file=log,
-                                    flush=True))
+        progress=lambda line: print(f"{time.perf_counter() - t0:8.1f}s peak "
+                                    f"{rss.peak / 2**30:5.2f} GiB {line}", file=log, flush=True))
     seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "peak": rss.peak, "rows": result.target.rows,
                   "tiers": [[t.tier, t.rows] for t in result.tiers]}))
