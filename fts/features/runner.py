@@ -60,21 +60,22 @@ def _engine_cursor() -> duckdb.DuckDBPyConnection:
         return _ENGINE.cursor()
 
 
-def _memory_bytes(con: duckdb.DuckDBPyConnection) -> int:
-    return int(con.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchone()[0])
+def _memory_bytes(db: duckdb.DuckDBPyConnection) -> int:
+    cur = db.cursor()  # its own cursor: never leave a result open on a build's connection
+    try:
+        return int(cur.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0])
+    finally:
+        cur.close()
 
 
 def engine_memory_bytes() -> int:
     """Bytes DuckDB holds in memory now for this process's builds: the shared engine database
     and every open session with a database of its own. For memory profiles
     (bench/build_memory.py); call it between models, not while one runs."""
-    total = sum(_memory_bytes(s.con) for s in list(_OWN_DATABASES))
+    total = sum(_memory_bytes(s._db) for s in list(_OWN_DATABASES) if s._db is not None)
     if _ENGINE is not None:
-        cur = _engine_cursor()
-        try:
-            total += _memory_bytes(cur)
-        finally:
-            cur.close()
+        with _ENGINE_LOCK:
+            total += _memory_bytes(_ENGINE)
     return total
 
 

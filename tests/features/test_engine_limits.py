@@ -11,7 +11,7 @@ import pytest
 from fts.features import load_feature_project
 from fts.features.compute import OHLCV_COLUMNS, compute_tier
 from fts.features.graph import plan
-from fts.features.runner import run_plan
+from fts.features.runner import engine_memory_bytes, run_plan
 from tests.reference.features import synthetic_history
 
 FEATURES = Path(__file__).resolve().parents[2] / "features_sql"
@@ -53,6 +53,10 @@ def test_a_limited_session_uses_its_settings_spills_into_its_folder_and_removes_
         files = [Path(r[0]) for r in con.execute("SELECT path FROM duckdb_temporary_files()")
                  .fetchall()]
         assert files and all(f.parent.parent == spill for f in files)
+        # What DuckDB holds is measurable mid-build without disturbing the build's connection.
+        assert engine_memory_bytes() > 2**20
+        con.register("__after", pa.table({"x": [1]}))  # refused with a result left open
+        con.unregister("__after")
         assert con.execute("SELECT count(*) FROM big").fetchone()[0] == 4_000_000
         # Another build of the process (no limits) keeps DuckDB's defaults.
         with run_plan(project, plan(project, "vix"), _arrow(raw), _arrow(vix),
