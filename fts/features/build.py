@@ -6,9 +6,9 @@ The engine reads in one direction, one module per step:
    read-only open); per tier and ticker, the build key (fingerprint + that ticker's load + the
    market-wide loads the tier reads) decides what is up to date; if the target is, stop;
 2. `batches`: split the tickers to compute into batches sized to the memory budget;
-3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB (DuckDB's memory_limit
-   set to the budget), `build_prepare` trims and validates EVERY tier ticker by ticker, and
-   `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
+3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB of its own (its
+   memory_limit a share of the budget, `batches.duckdb_limit`), `build_prepare` trims and
+   validates EVERY tier ticker by ticker, and `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
    is freed before the next one starts;
 4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
    unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
@@ -33,6 +33,7 @@ from fts.core.errors import BuildError
 from fts.core.paths import ProjectPaths
 from fts.features.batches import (
     default_memory_limit,
+    duckdb_limit,
     duckdb_size,
     parse_memory_limit,
     plan_batches,
@@ -141,7 +142,7 @@ def _run_batches(
         with connect(paths.warehouse, read_only=True, session_views=False) as con:
             ohlcv, vix = read_raw(con, batch_inputs(build.inputs, batch))
         session = run_plan(build.project, build.models, ohlcv, vix, progress,
-                           memory_limit=duckdb_size(limit))
+                           memory_limit=duckdb_limit(limit))
         del ohlcv, vix  # the session holds its own copy
         with session:
             # The same for every tier's volume check, so asked once.

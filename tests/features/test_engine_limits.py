@@ -9,6 +9,7 @@ import pyarrow as pa
 import pytest
 
 from fts.features import load_feature_project
+from fts.features.batches import duckdb_limit
 from fts.features.compute import OHLCV_COLUMNS, compute_tier
 from fts.features.graph import plan
 from fts.features.runner import engine_memory_bytes, run_plan
@@ -71,3 +72,10 @@ def test_limits_change_memory_not_content(universe: tuple[pd.DataFrame, pd.DataF
     limited = compute_tier(FEATURES, "a20", raw, vix, memory_limit="24MiB", threads=1)
     assert len(free) > 7 * 1400
     pd.testing.assert_frame_equal(limited, free, check_exact=True)
+
+
+def test_duckdb_gets_a_share_of_the_budget_but_never_less_than_a_floor_or_more_than_it() -> None:
+    gib, mib = 2**30, 2**20
+    assert duckdb_limit(6 * gib) == "1536MiB"  # a quarter
+    assert duckdb_limit(512 * mib) == "256MiB"  # the floor
+    assert duckdb_limit(64 * mib) == "64MiB"  # never above the budget itself
