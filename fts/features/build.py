@@ -8,8 +8,8 @@ The engine reads in one direction, one module per step:
 2. `batches`: split the tickers to compute into batches sized to the memory budget;
 3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB of its own (its
    memory_limit a share of the budget, `batches.duckdb_limit`), `build_prepare` trims and
-   validates EVERY tier ticker by ticker, and `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
-   is freed before the next one starts;
+   validates EVERY tier ticker by ticker, and `build_publish` stages each passing ticker's
+   Parquet file under a temporary name; the batch is freed before the next one starts;
 4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
    unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
    it, with why, in their manifests;
