@@ -1,8 +1,8 @@
 """Ticker batches sized to a memory budget, so that a build's peak memory does not grow with
 the universe: each batch is run, validated and staged to disk before the next one starts.
 
-The budget (`--memory-limit`, by default a quarter of the machine's RAM) is also DuckDB's
-`memory_limit` in the build's session. A batch holds at most `budget / BYTES_PER_RAW_ROW` raw
+The budget is `--memory-limit` (by default a quarter of the machine's RAM); DuckDB's
+`memory_limit` in each batch's session is a share of it (`DUCKDB_SHARE`). A batch holds at most `budget / BYTES_PER_RAW_ROW` raw
 rows: a build's peak was measured at about 4.7 KiB per raw row (every model's output, the
 trimmed tiers, their Arrow and pandas copies for validation), so a batch of that many rows
 stays within the budget. A ticker is never split (its features are computed on its whole
@@ -48,6 +48,21 @@ def default_memory_limit() -> int:
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         total = 8 * 2**30
     return max(MIN_LIMIT, int(total * DEFAULT_RAM_FRACTION))
+
+
+#: DuckDB's share of the budget: its memory_limit in each batch's session, past which it spills
+#: table blocks and operator state to disk. The rest of a batch lives outside DuckDB (the Python
+#: models' frames, each tier's Arrow table and the pandas chunk pandera checks), and DuckDB held
+#: to a limit also hands back what it freed: 100 tickers x 30 years of a100 in one batch peaked
+#: at 3.00 GiB with DuckDB allowed the whole 6 GiB budget and at 2.04 GiB with 1 GiB, in the same
+#: time (bench/build_memory.py; docs/features.md).
+DUCKDB_SHARE = 0.25
+DUCKDB_MIN = 256 * 2**20  # below this DuckDB cannot hold one window partition's state
+
+
+def duckdb_limit(limit: int) -> str:
+    """DuckDB's memory_limit for a batch of a build whose budget is `limit` bytes."""
+    return duckdb_size(min(limit, max(DUCKDB_MIN, int(limit * DUCKDB_SHARE))))
 
 
 def duckdb_size(limit: int) -> str:

@@ -6,11 +6,12 @@ The engine reads in one direction, one module per step:
    read-only open); per tier and ticker, the build key (fingerprint + that ticker's load + the
    market-wide loads the tier reads) decides what is up to date; if the target is, stop;
 2. `batches`: split the tickers to compute into batches sized to the memory budget;
-3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB (DuckDB's memory_limit
-   set to the budget), `build_prepare` trims and validates EVERY tier ticker by ticker, and
-   `build_publish` stages each passing ticker's Parquet file under a temporary name; the batch
-   is freed before the next one starts (`jobs` > 1: that many batches at once, each in a
-   worker process with its share of the budget);
+3. per batch: `runner.run_plan` runs every model in an in-memory DuckDB of its own (its
+   memory_limit a share of the budget, `batches.duckdb_limit`), `build_prepare` trims and
+   validates EVERY tier ticker by ticker, and `build_publish` stages each passing ticker's
+   Parquet file under a temporary name; the batch is freed before the next one starts
+   (`jobs` > 1: that many batches at once, each in a worker process with its share of the
+   budget);
 4. a ticker that failed a check refuses the whole build (every failing ticker and check named)
    unless `skip_invalid`, which leaves it out of that tier and the tiers reading it and records
    it, with why, in their manifests;
@@ -38,6 +39,7 @@ from fts.core.errors import BuildError
 from fts.core.paths import ProjectPaths
 from fts.features.batches import (
     default_memory_limit,
+    duckdb_limit,
     duckdb_size,
     parse_memory_limit,
     plan_batches,
@@ -190,7 +192,7 @@ def _one_batch(paths: ProjectPaths, build: BuildPlan, batch: list[str], stage: S
                        Failures())
     with connect(paths.warehouse, read_only=True, session_views=False) as con:
         raw = read_batch(con, build, batch)
-    session = run_batch(build, raw, progress, duckdb_size(limit))
+    session = run_batch(build, raw, progress, duckdb_limit(limit))
     del raw  # the session holds its own copy
     with session:
         # The same for every tier's volume check, so asked once.

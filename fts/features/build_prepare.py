@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 from fts.core.errors import FtsError, ValidationError
@@ -16,7 +17,7 @@ from fts.core.hashing import sha256_json
 from fts.core.manifest import Input, Manifest, utc_now
 from fts.features.build_plan import BuildPlan, check_ticker_history
 from fts.features.render import relation_name
-from fts.features.validate import validate_tier
+from fts.features.validate import ticker_chunks, validate_tier
 from fts.warehouse.tier_files import PER_TICKER, content_sha256_of, tier_content_sha256
 
 
@@ -110,27 +111,30 @@ def prepare_batch(
         "WHERE list_contains(?, ticker) GROUP BY 1 ORDER BY 1", [tickers]).fetchall()
     # The tier's rows now live in `table`; free DuckDB's copy before pandas makes its own.
     mem.execute(f"DROP TABLE {trimmed}")
-    # pandera checks a pandas view of the same rows: converting Arrow costs less than a second
-    # fetch from DuckDB, and one block per column avoids a consolidated copy of the whole tier.
-    frame = table.to_pandas(date_as_object=False, split_blocks=True)
     warmup = max(c.warmup for c in columns) if columns else 0
     built = {r[0] for r in ranges}
+    present = pd.DataFrame({"ticker": sorted(built)})  # check_history asks which were built
     for ticker in tickers:
         if ticker not in built:  # the warm-up trim dropped it: find out why
             try:
-                check_ticker_history(build, mem, tier, frame, ticker, warmup)
+                check_ticker_history(build, mem, tier, present, ticker, warmup)
             except FtsError as exc:
                 failures.add(tier, ticker, exc)
-    try:
-        validate_tier(tier, frame, columns, volume_tickers)
-    except ValidationError:
-        # Rare, so worth a second pass: which tickers fail, each with its own reason.
-        for ticker, part in frame.groupby("ticker", sort=True):
-            try:
-                validate_tier(tier, part, columns, volume_tickers)
-            except ValidationError as exc:
-                failures.add(tier, str(ticker), exc)
-    del frame  # the pandas copy was only for pandera; do not hold it next to the Arrow table
+    # pandera checks a pandas copy of the rows, a few whole tickers at a time (converting Arrow
+    # costs less than a second fetch from DuckDB; one block per column avoids a consolidated
+    # copy), so the copy never doubles the batch's tier in memory.
+    for chunk in ticker_chunks(table, [r[3] for r in ranges]):
+        frame = chunk.to_pandas(date_as_object=False, split_blocks=True)
+        try:
+            validate_tier(tier, frame, columns, volume_tickers)
+        except ValidationError:
+            # Rare, so worth a second pass: which tickers fail, each with its own reason.
+            for ticker, part in frame.groupby("ticker", sort=True):
+                try:
+                    validate_tier(tier, part, columns, volume_tickers)
+                except ValidationError as exc:
+                    failures.add(tier, str(ticker), exc)
+        del frame
     out, start = [], 0
     for ticker, first, last, n in ranges:
         if tier not in failures.by_ticker.get(ticker, {}):

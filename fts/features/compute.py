@@ -54,16 +54,21 @@ def _series_tables(
 def compute_tier(
     features_dir: Path, tier: str, ohlcv: Frame,
     series: Mapping[str, Frame] | Frame | None = None, *, trimmed: bool = True,
+    memory_limit: str | None = None, temp_directory: str | Path | None = None,
+    threads: int | None = None,
 ) -> pd.DataFrame:
     """The tier's rows for the given raw bars (ticker, date, open, high, low, close, volume)
     and market-wide series (source name -> frame of date and the source's columns; a single
     frame when the project declares one series), sorted by ticker and date. `trimmed=False`
-    returns the final model's rows before the warm-up trim."""
+    returns the final model's rows before the warm-up trim. `memory_limit`, `temp_directory`,
+    `threads`: DuckDB's settings for the run (`fts.features.runner.EngineLimits`)."""
     project = load_feature_project(Path(features_dir))
     models = plan(project, tier)
     sources = {project.ohlcv_source: _arrow(ohlcv, OHLCV_COLUMNS),
                **_series_tables(project, plan_series(project, models), series)}
-    session = run_plan(project, models, sources, lambda _: None, keep_untrimmed=not trimmed)
+    session = run_plan(project, models, sources, lambda _: None, keep_untrimmed=not trimmed,
+                       memory_limit=memory_limit, temp_directory=temp_directory,
+                       threads=threads)
     with session:
         rel = relation_name(tier, trimmed_tier=trimmed)
         return session.con.execute(f"SELECT * FROM {rel} ORDER BY ticker, date").df()

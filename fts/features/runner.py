@@ -7,11 +7,16 @@ in-memory database so that a long build never holds the warehouse's lock.
 from __future__ import annotations
 
 import importlib.util
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -55,23 +60,94 @@ def _engine_cursor() -> duckdb.DuckDBPyConnection:
         return _ENGINE.cursor()
 
 
-class EngineSession:
-    """One build's tables: a schema of its own in the process's in-memory engine database.
+def _memory_bytes(db: duckdb.DuckDBPyConnection) -> int:
+    cur = db.cursor()  # its own cursor: never leave a result open on a build's connection
+    try:
+        return int(cur.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()[0][0])
+    finally:
+        cur.close()
 
-    `con` is a connection whose unqualified names resolve in that schema, so that builds in one
-    process (tests, notebooks) never see each other's tables. `close()` drops the schema and
-    every table in it.
+
+def engine_memory_bytes() -> int:
+    """Bytes DuckDB holds in memory now for this process's builds: the shared engine database
+    and every open session with a database of its own. For memory profiles
+    (bench/build_memory.py); call it between models, not while one runs."""
+    total = sum(_memory_bytes(s._db) for s in list(_OWN_DATABASES) if s._db is not None)
+    if _ENGINE is not None:
+        with _ENGINE_LOCK:
+            total += _memory_bytes(_ENGINE)
+    return total
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    """DuckDB settings for one build's session (None: DuckDB's own default).
+
+    `memory_limit`: DuckDB's memory_limit, a size such as '4096MiB'; past it DuckDB writes
+    table blocks and operator state to `temp_directory` instead of failing. `temp_directory`:
+    the folder that spill files go to (a private folder is made inside it for the session and
+    removed with it; default: the system's temporary folder, never DuckDB's default `.tmp` in
+    the current directory). `threads`: DuckDB's worker threads.
     """
 
-    def __init__(self) -> None:
+    memory_limit: str | None = None
+    temp_directory: str | Path | None = None
+    threads: int | None = None
+
+    @property
+    def any(self) -> bool:
+        return any(v is not None for v in (self.memory_limit, self.temp_directory, self.threads))
+
+
+class EngineSession:
+    """One build's tables, in a database no other build sees.
+
+    Without limits, a schema of its own in the process's in-memory engine database (cheap to
+    start: what tests, notebooks and small builds use); `con` is a connection whose unqualified
+    names resolve in that schema, and `close()` drops the schema and every table in it.
+
+    With `EngineLimits` (a batch of a budgeted build), an in-memory database of its own
+    configured with them: DuckDB's memory_limit, temp_directory and threads are per database,
+    so one build's budget never changes another's, and the spill folder can be chosen per
+    build (DuckDB cannot switch a database's temp_directory once used). `close()` closes the
+    database, which returns all its memory, and removes its spill folder.
+    """
+
+    def __init__(self, limits: EngineLimits | None = None) -> None:
         self.schema = f"build_{uuid.uuid4().hex}"
-        self.con = _engine_cursor()
+        self._spill: Path | None = None
+        self._db: duckdb.DuckDBPyConnection | None = None
+        if limits is not None and limits.any:
+            base = Path(limits.temp_directory or tempfile.gettempdir())
+            base.mkdir(parents=True, exist_ok=True)
+            self._spill = Path(tempfile.mkdtemp(prefix="fts-spill-", dir=base))
+            config: dict[str, str | int] = {"temp_directory": str(self._spill)}
+            if limits.memory_limit is not None:
+                config["memory_limit"] = limits.memory_limit
+            if limits.threads is not None:
+                config["threads"] = limits.threads
+            try:
+                self._db = duckdb.connect(":memory:", config=config)
+            except BaseException:
+                shutil.rmtree(self._spill, ignore_errors=True)
+                raise
+            self.con = self._db.cursor()
+            _OWN_DATABASES.add(self)
+        else:
+            self.con = _engine_cursor()
         self.con.execute(f'CREATE SCHEMA "{self.schema}"')
         self.con.execute(f'USE memory."{self.schema}"')
 
     def close(self) -> None:
-        """Drop this build's tables (their memory goes back to DuckDB)."""
+        """Drop this build's tables (their memory goes back to DuckDB, or to the OS with a
+        database of its own)."""
         self.con.close()
+        if self._db is not None:
+            _OWN_DATABASES.discard(self)
+            self._db.close()
+            if self._spill is not None:
+                shutil.rmtree(self._spill, ignore_errors=True)
+            return
         cleanup = _engine_cursor()
         try:
             cleanup.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
@@ -83,6 +159,9 @@ class EngineSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_OWN_DATABASES: weakref.WeakSet[EngineSession] = weakref.WeakSet()
 
 
 def _first_line(exc: Exception) -> str:
@@ -124,12 +203,16 @@ def run_plan(
     *,
     keep_untrimmed: bool = False,
     memory_limit: str | None = None,
+    temp_directory: str | Path | None = None,
+    threads: int | None = None,
 ) -> EngineSession:
     """Execute the models in order; return the session holding every tier's trimmed rows.
 
     `sources` maps each declared source the models read to its rows (the bars source always,
     as `fts.features.build_inputs.read_sources` returns them).
-    `memory_limit`: DuckDB's memory_limit for the run (a size such as '4096MiB').
+    `memory_limit` (DuckDB's, a size such as '4096MiB'), `temp_directory` (where DuckDB spills
+    past it) and `threads`: see `EngineLimits`; with any of them the run has a DuckDB database
+    of its own, configured before the first row is loaded.
 
     Each tier's trimmed rows are in relation `"<tier>"` (and with `keep_untrimmed`, the last
     model's untrimmed output in `"<m>__model"`); intermediate outputs are dropped once no later
@@ -139,15 +222,15 @@ def run_plan(
     if missing:
         raise BuildError(f"the models read source(s) {', '.join(missing)} but no rows were given "
                          "for them")
-    session = EngineSession()
+    limits = EngineLimits(memory_limit, temp_directory, threads)
+    session = EngineSession(limits)
     try:
-        # DuckDB splits work by row groups of 122,880 rows: a smaller build cannot use a second
-        # thread, which only adds scheduling (13 % of the engine's time on the sample). The
-        # setting is global to the engine database, so each build sets it.
-        small = sources[project.ohlcv_source].num_rows < ROW_GROUP_ROWS
-        session.con.execute("SET threads = 1" if small else "RESET threads")
-        if memory_limit:  # a build's budget (fts.features.batches), e.g. '4096MiB'
-            session.con.execute(f"SET memory_limit = '{memory_limit}'")
+        if threads is None:
+            # DuckDB splits work by row groups of 122,880 rows: a smaller build cannot use a
+            # second thread, which only adds scheduling (13 % of the engine's time on the
+            # sample). The setting is global to the engine database, so each build sets it.
+            small = sources[project.ohlcv_source].num_rows < ROW_GROUP_ROWS
+            session.con.execute("SET threads = 1" if small else "RESET threads")
         _load_sources(session.con, project, sources)
         _Runner(session.con, project, models, progress, keep_untrimmed).run()
     except BaseException:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow as pa_arrow
 from pandera import extensions
 from pandera.engines import pandas_engine
 
@@ -41,6 +43,9 @@ CELL_ORDER = ("finite", "greater_than_or_equal_to", "less_than_or_equal_to")
 #: billionth leaves a wide margin for rounding while any real error, 1e-9 of the range or more,
 #: is refused. Values within the tolerance are written as computed (not clamped).
 BOUND_RTOL = 1e-9
+#: Rows of a tier that pandera checks at a time (whole tickers, `ticker_chunks`): the pandas
+#: copy it needs then costs one chunk, not a second copy of a batch's whole tier.
+CHUNK_ROWS = 250_000
 
 
 @extensions.register_check_method(statistics=["columns", "tickers"], check_type="vectorized")
@@ -151,6 +156,27 @@ def validate_tier(
     except pa.errors.SchemaErrors as exc:
         raise ValidationError(_failure_reason(exc.failure_cases, frame, columns),
                               source=f"tier {tier}") from exc
+
+
+def ticker_chunks(
+    table: pa_arrow.Table, counts: Sequence[int], max_rows: int | None = None
+) -> Iterator[pa_arrow.Table]:
+    """Consecutive slices of `table` (rows grouped by ticker; `counts`: each ticker's rows, in
+    table order) of whole tickers and at most `max_rows` rows (default `CHUNK_ROWS`), except a
+    ticker larger than that, which is a slice of its own. Slices share the table's memory; a
+    table without rows is one (empty) slice, so its columns are still checked."""
+    if table.num_rows == 0:
+        yield table
+        return
+    max_rows = max_rows or CHUNK_ROWS
+    start = rows = 0
+    for n in counts:
+        if rows and rows + n > max_rows:
+            yield table.slice(start, rows)
+            start, rows = start + rows, 0
+        rows += n
+    if rows:
+        yield table.slice(start, rows)
 
 
 def _failure_reason(cases: pd.DataFrame, frame: pd.DataFrame, columns: list[ColumnSpec]) -> str:

@@ -1,7 +1,8 @@
 """The three ingestion entry points that `fts.Project` calls (one per `fts ingest` command).
 
-Each reads and validates ALL of its input before the first write, then loads one ticker at a
-time (one transaction each) and reports one progress line per ticker, plus warning lines.
+Each reads and validates ALL of its input before the first write, then loads every ticker in
+one transaction (`load_many`: all or none) and reports one progress line per ticker, plus
+warning lines.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from fts.core.errors import ConfigError
 from fts.core.paths import ProjectPaths
-from fts.ingest.load import LoadResult, load_series
+from fts.ingest.load import LoadResult, load_many
 from fts.ingest.series import SourceSeries
 from fts.ingest.sources import read_csv_source, read_sample_sources
 from fts.ingest.validate import normalize_ticker
@@ -27,13 +28,11 @@ def _silent(_: str) -> None:
 
 def _load_all(paths: ProjectPaths, sources: list[SourceSeries], progress: Progress
               ) -> list[LoadResult]:
-    results = []
-    for series in sources:
-        result = load_series(paths, series)
+    results = load_many(paths, sources)
+    for result in results:
         progress(result.summary())
         for line in result.warnings:
             progress(line)
-        results.append(result)
     return results
 
 

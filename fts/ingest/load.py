@@ -9,7 +9,8 @@ the whole load holds the project's publish lock (so two loads of a ticker chain,
 1. merge and re-validate in memory; 2. publish (`fts.warehouse.publish`): the manifest file, then
 in ONE DuckDB transaction the raw.loads row, the raw.ohlcv_history rows and the meta.manifests
 row. A manifest file without a meta.manifests row is the harmless trace of a killed load
-(`fts gc` removes it).
+(`fts gc` removes it). `load_many` does the same for a batch of tickers: every series merged and
+checked first, then one publication (one lock, one connection, one transaction) for all.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from fts.core.errors import ValidationError
+from fts.core.errors import ConfigError, ValidationError
 from fts.core.hashing import table_content_sha256
 from fts.core.manifest import Input, Manifest
 from fts.core.paths import ProjectPaths
@@ -106,15 +109,15 @@ def merge_series(old: pd.DataFrame, new: pd.DataFrame) -> tuple[pd.DataFrame, in
     return merged.reset_index()[SERIES_COLUMNS], rows_added, rows_changed
 
 
-def _latest_load(con: duckdb.DuckDBPyConnection, ticker: str) -> dict[str, Any] | None:
+def _latest_loads(con: duckdb.DuckDBPyConnection, tickers: list[str]) -> dict[str, dict[str, Any]]:
+    """The latest load of each of `tickers` that has one (one query for a whole batch)."""
     rows = con.execute(
-        "SELECT load_id, content_sha256, close_only FROM raw.latest_loads WHERE ticker = ?",
-        [ticker],
+        "SELECT ticker, load_id, content_sha256, close_only FROM raw.latest_loads "
+        "WHERE list_contains(?, ticker)",
+        [tickers],
     ).fetchall()
-    if not rows:
-        return None
-    load_id, sha, close_only = rows[0]
-    return {"load_id": load_id, "content_sha256": sha, "close_only": bool(close_only)}
+    return {t: {"load_id": lid, "content_sha256": sha, "close_only": bool(co)}
+            for t, lid, sha, co in rows}
 
 
 def _load_rows(con: duckdb.DuckDBPyConnection, load_id: str) -> pd.DataFrame:
@@ -126,37 +129,94 @@ def _load_rows(con: duckdb.DuckDBPyConnection, load_id: str) -> pd.DataFrame:
     return frame.astype(dict.fromkeys(_VALUE_COLUMNS, "float64"))
 
 
+class _DateLabels(Sequence[str]):
+    """Rows named by their dates, formatted only for the row an error names (formatting every
+    date of a 30-year series up front costs as much as validating it)."""
+
+    def __init__(self, dates: pd.Series) -> None:
+        self._dates = dates
+
+    def __len__(self) -> int:
+        return len(self._dates)
+
+    def __getitem__(self, i: Any) -> Any:  # one row (an int) is all `check` asks for
+        return self._dates.iloc[i].date().isoformat()
+
+
+@dataclass
+class _Pending:
+    """A series merged and checked, with its manifest, waiting for the batch's transaction."""
+
+    series: SourceSeries
+    table: pa.Table
+    manifest: Manifest
+
+
 def load_series(paths: ProjectPaths, series: SourceSeries) -> LoadResult:
     """Merge `series` into the ticker's history and append it as a new load (or do nothing)."""
-    ticker = series.ticker
+    return load_many(paths, [series])[0]
+
+
+def load_many(paths: ProjectPaths, batch: Sequence[SourceSeries]) -> list[LoadResult]:
+    """`load_series` for several tickers at once, all or nothing: one project lock, one
+    warehouse connection and ONE transaction for the whole batch (a load of thousands of
+    tickers would otherwise spend most of its time opening the warehouse and committing).
+
+    Every series is merged and checked before the first write; a failure in any of them
+    raises and stores none. Results are in the order of `batch`; a ticker may appear once.
+    """
+    tickers = [s.ticker for s in batch]
+    repeated = sorted(t for t, n in Counter(tickers).items() if n > 1)
+    if repeated:
+        raise ConfigError(f"{', '.join(repeated)}: one batch of loads holds each ticker once")
+    if not batch:
+        return []
     paths.root.mkdir(parents=True, exist_ok=True)
     with project_lock(paths), connect(paths.warehouse) as con:
-        previous = _latest_load(con, ticker)
-        if previous and previous["close_only"] != series.close_only:
-            stored = "a close-only series" if previous["close_only"] else "an OHLC series"
-            raise ValidationError(
-                f"{ticker} is stored as {stored}; this source is "
-                f"{'close-only' if series.close_only else 'OHLC'} and cannot be merged into it",
-                source=series.label,
-            )
-        old = _load_rows(con, previous["load_id"]) if previous else series.frame.iloc[:0]
-        merged, added, changed = merge_series(old, series.frame)
-        first = merged["date"].iloc[0].date() if len(merged) else None
-        last = merged["date"].iloc[-1].date() if len(merged) else None
-        if previous and added == 0 and changed == 0:
-            return LoadResult(ticker, "unchanged", previous["load_id"], len(merged), 0, 0,
-                              first, last, series.close_only, previous["load_id"], None)
-        # The merged series is checked again as a whole (rows named by date): the stored part
-        # was valid when written, but this guards against rows written by older versions.
-        check(series_schema(close_only=series.close_only), merged, source=ticker,
-              row_labels=[d.date().isoformat() for d in merged["date"]])
-        table = canonical_table(ticker, merged)
-        gaps = calendar_gaps(merged["date"])
-        manifest = _manifest(series, table, added, changed, previous, gaps, first, last)
-        _store(paths, con, manifest, series, table)
-    return LoadResult(ticker, "loaded", manifest.id, table.num_rows, added, changed, first, last,
-                      series.close_only, previous["load_id"] if previous else None,
-                      manifest.path_in(paths.manifests), tuple(tuple(g) for g in gaps))
+        latest = _latest_loads(con, tickers)
+        results: list[LoadResult] = []
+        pending: list[_Pending] = []
+        for series in batch:
+            result, item = _merge(con, series, latest.get(series.ticker), paths)
+            results.append(result)
+            if item is not None:
+                pending.append(item)
+        if pending:
+            _store(paths, con, pending)
+    return results
+
+
+def _merge(
+    con: duckdb.DuckDBPyConnection, series: SourceSeries, previous: dict[str, Any] | None,
+    paths: ProjectPaths,
+) -> tuple[LoadResult, _Pending | None]:
+    """Merge one series with its ticker's latest load and check it (writes nothing)."""
+    ticker = series.ticker
+    if previous and previous["close_only"] != series.close_only:
+        stored = "a close-only series" if previous["close_only"] else "an OHLC series"
+        raise ValidationError(
+            f"{ticker} is stored as {stored}; this source is "
+            f"{'close-only' if series.close_only else 'OHLC'} and cannot be merged into it",
+            source=series.label,
+        )
+    old = _load_rows(con, previous["load_id"]) if previous else series.frame.iloc[:0]
+    merged, added, changed = merge_series(old, series.frame)
+    first = merged["date"].iloc[0].date() if len(merged) else None
+    last = merged["date"].iloc[-1].date() if len(merged) else None
+    if previous and added == 0 and changed == 0:
+        return LoadResult(ticker, "unchanged", previous["load_id"], len(merged), 0, 0,
+                          first, last, series.close_only, previous["load_id"], None), None
+    # The merged series is checked again as a whole (rows named by date): the stored part
+    # was valid when written, but this guards against rows written by older versions.
+    check(series_schema(close_only=series.close_only), merged, source=ticker,
+          row_labels=_DateLabels(merged["date"]))
+    table = canonical_table(ticker, merged)
+    gaps = calendar_gaps(merged["date"])
+    manifest = _manifest(series, table, added, changed, previous, gaps, first, last)
+    result = LoadResult(ticker, "loaded", manifest.id, table.num_rows, added, changed, first,
+                        last, series.close_only, previous["load_id"] if previous else None,
+                        manifest.path_in(paths.manifests), tuple(tuple(g) for g in gaps))
+    return result, _Pending(series, table, manifest)
 
 
 def _manifest(
@@ -188,37 +248,41 @@ def _manifest(
     )
 
 
-def _store(paths: ProjectPaths, con: duckdb.DuckDBPyConnection, manifest: Manifest,
-           series: SourceSeries, table: pa.Table) -> None:
-    """Publish the manifest with the load's rows, in one transaction (undone on failure)."""
-    view = f"_fts_load_{manifest.id[:16]}"
+def _store(paths: ProjectPaths, con: duckdb.DuckDBPyConnection, pending: list[_Pending]) -> None:
+    """Publish the manifests with their loads' rows, in one transaction (undone on failure)."""
+    view = f"_fts_load_{pending[0].manifest.id[:16]}"
+    # Every row of the batch in one Arrow table, inserted by one statement.
+    history = pa.concat_tables([
+        p.table.add_column(0, "load_id", pa.array([p.manifest.id] * p.table.num_rows, pa.string()))
+        for p in pending
+    ])
 
     def rows(con: duckdb.DuckDBPyConnection) -> None:
-        con.execute(
-            """INSERT INTO raw.loads (load_id, seq, ticker, source_kind, loaded_at, row_count,
-                   first_date, last_date, content_sha256, rows_added, rows_changed,
-                   close_only)
-               SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,
-                      CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?, ?, ?, ?, ?, ?, ?
-               FROM raw.loads""",
-            [manifest.id, series.ticker, series.source_kind, manifest["created_at"],
-             manifest["row_count"], manifest["first_date"], manifest["last_date"],
-             manifest["content_sha256"], manifest["rows_added"], manifest["rows_changed"],
-             series.close_only],
-        )
-        con.register(view, table)
+        for p in pending:
+            manifest, series = p.manifest, p.series
+            con.execute(
+                """INSERT INTO raw.loads (load_id, seq, ticker, source_kind, loaded_at,
+                       row_count, first_date, last_date, content_sha256, rows_added,
+                       rows_changed, close_only)
+                   SELECT ?, coalesce(max(seq), 0) + 1, ?, ?,
+                          CAST(? AS TIMESTAMPTZ) AT TIME ZONE 'UTC', ?, ?, ?, ?, ?, ?, ?
+                   FROM raw.loads""",
+                [manifest.id, series.ticker, series.source_kind, manifest["created_at"],
+                 manifest["row_count"], manifest["first_date"], manifest["last_date"],
+                 manifest["content_sha256"], manifest["rows_added"], manifest["rows_changed"],
+                 series.close_only],
+            )
+        con.register(view, history)
         try:
             con.execute(
                 f"""INSERT INTO raw.ohlcv_history
                     (load_id, ticker, date, open, high, low, close, volume)
-                    SELECT ?, ticker, date, open, high, low, close, volume FROM {view}""",
-                [manifest.id],
-            )
+                    SELECT load_id, ticker, date, open, high, low, close, volume FROM {view}""")
         finally:
             con.unregister(view)
         _pause_before_commit()
 
-    publish(paths, [manifest], rows, con=con)
+    publish(paths, [p.manifest for p in pending], rows, con=con)
 
 
 def _pause_before_commit() -> None:

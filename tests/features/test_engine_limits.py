@@ -1,0 +1,81 @@
+"""DuckDB's memory_limit, temp_directory and threads in a build's session (a budgeted batch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from fts.features import load_feature_project
+from fts.features.batches import duckdb_limit
+from fts.features.compute import OHLCV_COLUMNS, compute_tier
+from fts.features.graph import plan
+from fts.features.runner import engine_memory_bytes, run_plan
+from tests.reference.features import synthetic_history
+
+FEATURES = Path(__file__).resolve().parents[2] / "features_sql"
+
+
+@pytest.fixture(scope="module")
+def universe() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Eight tickers x 1,500 days and a VIX series (the reference's random walks)."""
+    frames = []
+    for i in range(8):
+        bars, vix = synthetic_history(1500, seed=100 + i)
+        frames.append(bars.assign(ticker=f"T{i}"))
+    return pd.concat(frames, ignore_index=True)[list(OHLCV_COLUMNS)], vix
+
+
+def _arrow(frame: pd.DataFrame) -> pa.Table:
+    return pa.Table.from_pandas(frame.assign(date=frame["date"].dt.date), preserve_index=False)
+
+
+def _setting(con, name: str) -> str:
+    return str(con.execute(f"SELECT current_setting('{name}')").fetchone()[0])
+
+
+def test_a_limited_session_uses_its_settings_spills_into_its_folder_and_removes_it(
+    tmp_path: Path, universe: tuple[pd.DataFrame, pd.DataFrame]
+) -> None:
+    raw, vix = universe
+    project = load_feature_project(FEATURES)
+    spill = tmp_path / "spill"
+    sources = {project.ohlcv_source: _arrow(raw), "vix": _arrow(vix)}
+    session = run_plan(project, plan(project, "a20"), sources, lambda _: None,
+                       memory_limit="24MiB", temp_directory=spill, threads=1)
+    with session:
+        con = session.con
+        assert _setting(con, "memory_limit") == "24.0 MiB"
+        assert _setting(con, "threads") == "1"
+        assert Path(_setting(con, "temp_directory")).parent == spill
+        # 64 MB of rows in a 24 MiB database: DuckDB writes blocks to the spill folder.
+        con.execute("CREATE TABLE big AS SELECT range AS i, random() AS x FROM range(4000000)")
+        files = [Path(r[0]) for r in con.execute("SELECT path FROM duckdb_temporary_files()")
+                 .fetchall()]
+        assert files and all(f.parent.parent == spill for f in files)
+        # What DuckDB holds is measurable mid-build without disturbing the build's connection.
+        assert engine_memory_bytes() > 2**20
+        con.register("__after", pa.table({"x": [1]}))  # refused with a result left open
+        con.unregister("__after")
+        assert con.execute("SELECT count(*) FROM big").fetchone()[0] == 4_000_000
+        # Another build of the process (no limits) keeps DuckDB's defaults.
+        with run_plan(project, plan(project, "vix"), sources, lambda _: None) as other:
+            assert _setting(other.con, "memory_limit") != "24.0 MiB"
+    assert spill.is_dir() and not any(spill.iterdir())  # the session's folder is gone
+
+
+def test_limits_change_memory_not_content(universe: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+    raw, vix = universe
+    free = compute_tier(FEATURES, "a20", raw, vix)
+    limited = compute_tier(FEATURES, "a20", raw, vix, memory_limit="24MiB", threads=1)
+    assert len(free) > 7 * 1400
+    pd.testing.assert_frame_equal(limited, free, check_exact=True)
+
+
+def test_duckdb_gets_a_share_of_the_budget_but_never_less_than_a_floor_or_more_than_it() -> None:
+    gib, mib = 2**30, 2**20
+    assert duckdb_limit(6 * gib) == "1536MiB"  # a quarter
+    assert duckdb_limit(512 * mib) == "256MiB"  # the floor
+    assert duckdb_limit(64 * mib) == "64MiB"  # never above the budget itself
