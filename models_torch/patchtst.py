@@ -92,16 +92,16 @@ class StatsNorm(nn.Module):
         self.eps = eps
         self.register_buffer("running_mean", torch.zeros(n_stats))
         self.register_buffer("running_var", torch.ones(n_stats))
-        self.register_buffer("batches", torch.zeros(()))
+        self.register_buffer("num_batches_tracked", torch.zeros(()))
 
     def forward(self, s: torch.Tensor) -> torch.Tensor:
         """s (B, 2C) -> standardised (B, 2C)."""
         if self.training and s.shape[0] > 1:
             with torch.no_grad():  # tensor ops only: no host sync, runs on any device
-                self.batches += 1
+                self.num_batches_tracked += 1
                 s32 = s.detach().to(self.running_mean.dtype)
-                self.running_mean += (s32.mean(0) - self.running_mean) / self.batches
-                self.running_var += (s32.var(0) - self.running_var) / self.batches
+                self.running_mean += (s32.mean(0) - self.running_mean) / self.num_batches_tracked
+                self.running_var += (s32.var(0) - self.running_var) / self.num_batches_tracked
         return (s - self.running_mean) / torch.sqrt(self.running_var + self.eps)
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
@@ -110,7 +110,7 @@ class StatsNorm(nn.Module):
         if prefix + "running_mean" not in state_dict:
             state_dict[prefix + "running_mean"] = torch.zeros_like(self.running_mean)
             state_dict[prefix + "running_var"] = torch.ones_like(self.running_var)
-            state_dict[prefix + "batches"] = torch.zeros_like(self.batches)
+            state_dict[prefix + "num_batches_tracked"] = torch.zeros_like(self.num_batches_tracked)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
