@@ -47,8 +47,9 @@ def test_stored_run_has_its_channel_mode_counts_and_flops(built_project_dir: Pat
     assert counts["total"] == sum(t.numel() for t in state.values())
     cfg = PatchTSTConfig.from_dict(config["model"])
     tokens = cfg.n_patches * cfg.d_model
+    stats = 2 * cfg.n_features if (cfg.revin and cfg.revin_stats) else 0  # the window stats
     assert state["head.weight"].shape[1] == (cfg.n_features * tokens if channels == "independent"
-                                             else tokens)
+                                             else tokens) + stats
     model = PatchTST(cfg)
     model.load_state_dict(ckpt["state_dict"])  # the stored config rebuilds the stored model
     assert config["train_flops_per_sample"] == train_flops_per_sample(cfg) > 0
