@@ -43,6 +43,9 @@ class PatchTSTConfig:
     revin_affine: bool = True  # learnable per-channel scale and shift after RevIN
     revin_eps: float = 1e-5  # added to the variance before the square root
     revin_stats: bool = False  # also feed each channel's window mean and log-std to the head
+    # standardise those stats (training-split running mean/var, StatsNorm) before the head;
+    # off by default: measured worse on a50 mixed (docs/training.md, channel levels)
+    revin_stats_norm: bool = False
     end_padding: str = "stride"  # "stride": paper's ReplicationPad1d((0, S)); "minimal": least
     pos_encoding: str = "learned"  # learnable (n_patches, d_model) table, paper's default
     channels: str = "independent"  # "independent" (paper) or "mixed" (see CHANNEL_MODES)

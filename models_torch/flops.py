@@ -34,6 +34,7 @@ def forward_flops_per_sample(cfg: PatchTSTConfig | dict[str, Any]) -> float:
     s, n, d, f = cfg.sequences_per_sample, cfg.n_patches, cfg.d_model, cfg.d_ff
     embed = 2 * s * n * cfg.embed_in * d
     layer = 8 * n * d * d + 4 * n * n * d + 4 * n * d * f
+    # The window stats' standardisation (StatsNorm) is elementwise, like the norms: not counted.
     stats = 2 * cfg.n_features if (cfg.revin and cfg.revin_stats) else 0
     head = 2 * (s * n * d + stats)
     return float(embed + s * cfg.n_layers * layer + head)

@@ -35,6 +35,8 @@ def parameter_breakdown(cfg: PatchTSTConfig) -> dict[str, int]:
         "encoder": cfg.n_layers * layer_parameters(d, cfg.d_ff) + (2 * d if cfg.norm_first else 0),
         # The flatten head sees every token of a sample: C*N*D when channel-independent (it
         # grows with the feature count), N*D when mixed.
+        # The 2C window stats reach it standardised by StatsNorm, whose training-split mean
+        # and variance are buffers, not parameters: nothing to add.
         "head": cfg.sequences_per_sample * n * d + (2 * c if uses_stats else 0) + 1,
     }
 

@@ -16,7 +16,15 @@ Departures from the published model, each deliberate:
     is per channel); its size C*N*D counts towards the parameter budget.
   * RevIN's de-normalisation is dropped: the output is a logit, not a series. Because that
     throws away each window's level and scale, ``revin_stats=True`` optionally hands each
-    channel's mean and log-std to the head.
+    channel's mean and log-std to the head. ``revin_stats_norm=True`` standardises them first
+    (:class:`StatsNorm`): raw, a 0-100 oscillator's mean (~50, spread ~10) sits beside an
+    O(0.01) ratio's and the O(1) encoder outputs, so one weight-decayed head cannot weigh them
+    alike. The 2C stats are standardised with their training-split mean and variance,
+    averaged over the training batches (a fixed transform could not know each column's
+    spread; a learned one would let weight decay pull towards it): the statistics are
+    buffers, so a checkpoint reproduces them at prediction time, and a sample's output never
+    depends on its batch. It is off by default: on the sample it helped a20 but made a50 in
+    mixed mode worse than the class prior (docs/training.md, "Channel levels").
   * Attention is plain scaled-dot-product (``F.scaled_dot_product_attention``, fused kernels
     when available); the official code's residual attention scores are not used.
   * ``channels="mixed"`` is not in the paper (it is the original fts study's model): the
@@ -65,6 +73,47 @@ class RevIN(nn.Module):
         if self.weight is not None:
             x = x * self.weight + self.bias
         return x, mean, std
+
+
+class StatsNorm(nn.Module):
+    """Standardises the 2C RevIN window stats (means, log-stds) with training-split statistics.
+
+    The stats depend only on the inputs, never on weights, so every training batch estimates
+    the same mean and variance: the running statistics are their plain average over all
+    training batches seen (a batch of one adds nothing: no spread to estimate), i.e.
+    estimates of the training split's. Training and eval both standardise with the running
+    statistics, so a sample's value never depends on its batch-mates' (unlike BatchNorm's batch
+    statistics) and no affine follows (the head's weights and bias already scale and shift).
+    They are buffers, so a checkpoint carries them to prediction. A checkpoint saved before
+    this layer existed loads with the identity statistics (mean 0, variance 1): the raw stats
+    it was trained on.
+    """
+
+    def __init__(self, n_stats: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("running_mean", torch.zeros(n_stats))
+        self.register_buffer("running_var", torch.ones(n_stats))
+        self.register_buffer("num_batches_tracked", torch.zeros(()))
+
+    def forward(self, s: torch.Tensor) -> torch.Tensor:
+        """s (B, 2C) -> standardised (B, 2C)."""
+        if self.training and s.shape[0] > 1:
+            with torch.no_grad():  # tensor ops only: no host sync, runs on any device
+                self.num_batches_tracked += 1
+                s32 = s.detach().to(self.running_mean.dtype)
+                self.running_mean += (s32.mean(0) - self.running_mean) / self.num_batches_tracked
+                self.running_var += (s32.var(0) - self.running_var) / self.num_batches_tracked
+        return (s - self.running_mean) / torch.sqrt(self.running_var + self.eps)
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str,
+                              *args: Any, **kwargs: Any) -> None:
+        # Older checkpoints (raw stats to the head): fill in the identity statistics.
+        if prefix + "running_mean" not in state_dict:
+            state_dict[prefix + "running_mean"] = torch.zeros_like(self.running_mean)
+            state_dict[prefix + "running_var"] = torch.ones_like(self.running_var)
+            state_dict[prefix + "num_batches_tracked"] = torch.zeros_like(self.num_batches_tracked)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class Norm(nn.Module):
@@ -146,6 +195,7 @@ class PatchTST(nn.Module):
         self.final_norm = Norm(cfg.norm, d) if cfg.norm_first else None
         self.head_drop = nn.Dropout(cfg.head_dropout)
         n_stats = 2 * c if (cfg.revin and cfg.revin_stats) else 0
+        self.stats_norm = StatsNorm(n_stats) if n_stats and cfg.revin_stats_norm else None
         self.head = nn.Linear(cfg.sequences_per_sample * n * d + n_stats, 1)
 
     @classmethod
@@ -190,7 +240,8 @@ class PatchTST(nn.Module):
             z = self.final_norm(z)
         z = self.head_drop(z.reshape(b, -1))  # (B, C*N*D), or (B, N*D) when mixed
         if mean is not None and self.cfg.revin_stats:
-            z = torch.cat([z, mean.reshape(b, -1), std.log().reshape(b, -1)], dim=-1)
+            stats = torch.cat([mean.reshape(b, -1), std.log().reshape(b, -1)], dim=-1)
+            z = torch.cat([z, stats if self.stats_norm is None else self.stats_norm(stats)], dim=-1)
         return self.head(z).squeeze(-1)
 
     def n_params(self) -> int:
@@ -212,4 +263,4 @@ def init_seeded(
     return model if device is None else model.to(device)
 
 
-__all__ = ["PatchTST", "RevIN", "init_seeded"]
+__all__ = ["PatchTST", "RevIN", "StatsNorm", "init_seeded"]

@@ -77,7 +77,8 @@ def models_cmd(ctx: click.Context, tier: str, budget: str, ctx_len: int, limit: 
               show_default=True, help="Model inputs: made independent of the price and volume "
               "scale from each column's declared kind, or the tier's raw values.")
 @click.option("--min-val-positives", type=int, default=50, show_default=True,
-              help="Refuse a dataset whose validation (summed over folds) has fewer positives; "
+              help="Refuse a dataset whose validation block (the 600 days this run stops and "
+              "picks its threshold on) has fewer positives; "
               "0 disables the rule (recorded in the dataset).")
 @click.option("--normalization", type=click.Choice(NORMALIZATIONS), default=DEFAULT_NORMALIZATION,
               show_default=True, help="revin: each window normalised inside the model; "

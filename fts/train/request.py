@@ -16,6 +16,14 @@ from models_torch import CHANNEL_MODES
 
 PURPOSES = ("train", "trial", "final")
 
+# The split of a single run (`fts train`): it early-stops and picks its threshold on `val`
+# alone, so `val` is ONE block of the 600 trading days that SELECTION_SPLIT's walk-forward
+# blocks cover together (same test span), and the positives rule, which counts `val` for a
+# split without folds, counts exactly the data the run chooses on (75 positives on the
+# sample at h = 1, +1 %, where SELECTION_SPLIT's last block alone holds 8).
+SINGLE_RUN_SPLIT = SplitPolicy(val_days=SELECTION_SPLIT.folds * SELECTION_SPLIT.val_days,
+                               test_days=SELECTION_SPLIT.test_days)
+
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -30,8 +38,9 @@ class RunRequest:
     dropout: float = 0.2  # model dropout (attention output and feed-forward)
     train: TrainConfig = field(default_factory=TrainConfig)
     device: str = "auto"
-    # Test = the last 270 trading days; selection on 3 walk-forward validation blocks.
-    split: SplitPolicy = SELECTION_SPLIT
+    # Test = the last 270 trading days; one 600-day validation block (searches, experiments
+    # and their fold runs pass SELECTION_SPLIT: 3 walk-forward blocks of 200 days).
+    split: SplitPolicy = SINGLE_RUN_SPLIT
     # How the model sees each channel's level (see fts.train.levels): the dataset's
     # normalization ("revin" turns the model's RevIN on) and RevIN's window stats to the head
     # (None: on with RevIN; resolved to a bool when the request is made).

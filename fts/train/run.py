@@ -147,6 +147,8 @@ def run_training(
     if dataset.spec.normalization != request.normalization:  # the model's RevIN follows it
         raise FtsError(f"dataset {dataset.id[:12]} is normalised {dataset.spec.normalization!r}; "
                        f"the run asked {request.normalization!r}")
+    if request.final is None and request.fold is None:
+        check_single_run_positives(dataset, request.min_val_positives)
     res = resolve(request, len(dataset.feature_names), device)
     estimate = _estimate(request, res, dataset.counts, probes,
                          check=request.max_hours is not None)
@@ -230,6 +232,21 @@ def run_training(
     progress(f"best epoch {result.best_epoch} of {result.epochs_run}: {selection} log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
+
+
+def check_single_run_positives(dataset: Dataset, minimum: int) -> None:
+    """Refuse a run on `val` alone (no fold, no final plan) whose `val` has fewer than `minimum`
+    positives. The dataset's own rule counts the validation blocks of all its folds: the data
+    a fold search chooses on, not a single run, which stops and thresholds on `val` only."""
+    if not dataset.folds or minimum <= 0:
+        return  # without folds the dataset's rule already counted `val`
+    positives = dataset.positives.get("val", 0)
+    if positives < minimum:
+        raise FtsError(
+            f"dataset {dataset.id[:12]}: a single run early-stops and picks its threshold on "
+            f"'val' alone, which has {positives} positive labels, fewer than min_val_positives "
+            f"{minimum}; train on a split without folds (the default) or train on the folds "
+            f"(`fts hpo`)")
 
 
 def fold_splits(dataset: Dataset, fold: int | None) -> tuple[str, str]:

@@ -98,8 +98,9 @@ def test_fts_train_refuses_too_few_positives_in_one_line_and_records_an_override
     assert refused.exit_code == 1
     errors = [line for line in refused.output.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and "Traceback" not in refused.output
-    # The default split on the sample: 3 folds holding 75 positives together (docs/datasets.md).
-    assert "fold0.val, fold1.val, fold2.val) has 75 positive labels" in errors[0]
+    # fts train's split on the sample: one validation block over the 600 days the 3 folds of
+    # the studies cover, 75 positives (docs/datasets.md): what the run stops and thresholds on.
+    assert "validation split 'val' has 75 positive labels" in errors[0]
     assert tree() == before
     done = CliRunner().invoke(cli, [*args, "--min-val-positives", "0", "--json"])
     assert done.exit_code == 0, done.output
@@ -109,3 +110,4 @@ def test_fts_train_refuses_too_few_positives_in_one_line_and_records_an_override
     config = json.loads(Project(built_project_dir).sql(
         f"select config from train.runs where run_id = '{run_id}'").to_pylist()[0]["config"])
     assert config["dataset"]["min_val_positives"] == 0 and config["dataset"]["inputs"] == "scale_free"
+

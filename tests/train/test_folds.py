@@ -86,8 +86,11 @@ def test_a_search_trial_is_the_mean_over_its_fold_models(built_project_dir: Path
     assert report.ok, [i.message for i in report.issues]
 
 
-def test_the_defaults_and_shipped_studies_select_on_three_folds_with_a_270_day_test() -> None:
-    for split in (RunRequest("a20", "20K", 1, 1.0).split, StudySpec("a20", "20K").split,
+def test_searches_and_shipped_studies_select_on_three_folds_with_a_270_day_test() -> None:
+    # A single run (fts train) chooses on one block: the 600 days the folds cover together.
+    single = RunRequest("a20", "20K", 1, 1.0).split
+    assert (single.folds, single.val_days, single.test_days) == (1, 600, 270)
+    for split in (StudySpec("a20", "20K").split,
                   *(load_experiment(REPO / "studies" / f"{s}.toml").split for s in ("demo", "scaling"))):
         assert split.folds >= 3 and split.test_days == 270 and split.mode == "tail_days"
     for exp in (load_experiment(REPO / "studies" / f"{s}.toml") for s in ("demo", "scaling")):
