@@ -240,3 +240,81 @@ def test_stored_baselines_of_an_older_format_are_refused_not_mixed(project: Path
     code, output = _run(project)
     error = output.strip().splitlines()[-1]
     assert code == 1 and "stored baselines" in error and "format 1" in error, output
+
+
+def test_a_final_run_carries_the_best_trials_settings_and_the_fold_runs_setup(project: Path):
+    """Compared with what Optuna stored for the best trial and what the fold runs trained, not
+    with the code that built the final request."""
+    import optuna
+
+    from fts.hpo.storage import study_storage
+
+    [(study, best_trial)] = rows(project, "SELECT study, best_trial FROM experiments.cells")
+    params = optuna.load_study(study_name=study, storage=study_storage(
+        ProjectPaths(project), None)).trials[best_trial].params
+    config = _final(project)["config"]
+    d, layers, heads, ff, patch = params["arch"].split("-")[-5:]
+    assert (config["model"]["d_model"], config["model"]["n_layers"], config["model"]["n_heads"],
+            config["model"]["d_ff"]) == (int(d[1:]), int(layers[1:]), int(heads[1:]), int(ff[2:]))
+    assert f"p{config['model']['patch_len']}s{config['model']['stride']}" == patch
+    assert config["model"]["dropout"] == params["dropout"]
+    for name in ("lr", "weight_decay", "warmup_frac", "batch_size"):
+        assert config["train"][name] == params[name], name
+    for run_id, _, _ in _fold_runs(project):
+        [(fold,)] = rows(project, "SELECT config FROM train.runs WHERE run_id = ?", [run_id])
+        fold = json.loads(fold)
+        assert fold["model"] == config["model"]
+        assert fold["dataset"]["manifest_id"] == config["dataset"]["manifest_id"]
+
+
+def _forget_final(root: Path) -> None:
+    """Forget the cell and its final run, so that `fts run` makes them again."""
+    final = _final(root)
+    with connect(root / "warehouse.duckdb", project_root=root) as con:
+        con.execute("DELETE FROM experiments.cells")
+        for table in ("train.epochs", "train.predictions", "train.test_evaluations", "train.runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [final["run_id"]])
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda r: {"train": __import__("dataclasses").replace(r.train, lr=r.train.lr * 2)}, "lr="),
+    (lambda r: {"arch": {**r.arch, "d_ff": r.arch["d_ff"] - 16}}, "d_ff"),
+])
+def test_a_final_run_that_missed_the_best_trials_settings_is_refused(
+        project: Path, monkeypatch: pytest.MonkeyPatch, change, named: str):
+    import dataclasses
+
+    from fts.experiments import runner
+
+    made = runner._final_request
+
+    def broken(*args, **kwargs):
+        request = made(*args, **kwargs)
+        return dataclasses.replace(request, **change(request))
+
+    _forget_final(project)
+    monkeypatch.setattr(runner, "_final_request", broken)
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and "final run" in error and named in error, output
+    assert "Traceback" not in output
+    assert rows(project, "SELECT count(*) FROM experiments.cells") == [(0,)]
+    # A resume with the right request still refuses: the stored final run missed them.
+    monkeypatch.setattr(runner, "_final_request", made)
+    code, output = _run(project)
+    assert code == 1 and named in output.strip().splitlines()[-1], output
+
+
+def test_a_final_run_on_another_dataset_than_its_fold_runs_is_refused(project: Path):
+    [(run_id, _, _), *_] = _fold_runs(project)
+    _forget_final(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        [(config,)] = con.execute("SELECT config FROM train.runs WHERE run_id = ?",
+                                  [run_id]).fetchall()
+        config = json.loads(config)
+        config["dataset"]["manifest_id"] = "0" * 64  # the fold run trained another dataset
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), run_id])
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and f"fold run {run_id[:12]}" in error and "dataset" in error, output
