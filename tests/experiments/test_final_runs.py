@@ -318,3 +318,33 @@ def test_a_final_run_on_another_dataset_than_its_fold_runs_is_refused(project: P
     code, output = _run(project)
     error = output.strip().splitlines()[-1]
     assert code == 1 and f"fold run {run_id[:12]}" in error and "dataset" in error, output
+
+
+def _audit_codes(root: Path) -> list[str]:
+    from fts.audit.engine import audit_project
+
+    return [i.code for i in audit_project(ProjectPaths(root)).issues]
+
+
+def test_the_audit_rederives_the_threshold_and_val_metrics_from_the_fold_predictions(
+        project: Path):
+    assert _audit_codes(project) == []
+    [(run_id, _, split), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        # Other fold-validation predictions than the final run chose its threshold on.
+        con.execute("UPDATE train.predictions SET prob = 1 - prob WHERE run_id = ? AND split = ?",
+                    [run_id, split])
+    codes = _audit_codes(project)
+    assert "final_threshold_disagrees" in codes and "predictions_changed" in codes
+
+
+def test_the_audit_checks_the_fold_runs_are_the_cells_best_trials(project: Path):
+    [(run_id, _, _), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET trial_number = trial_number + 7 WHERE run_id = ?",
+                    [run_id])
+    assert "final_folds_foreign" in _audit_codes(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET trial_number = trial_number - 7, study = 'other' "
+                    "WHERE run_id = ?", [run_id])
+    assert "final_folds_foreign" in _audit_codes(project)
