@@ -115,14 +115,25 @@ def _final_runs(paths: ProjectPaths, study: str, plan: FinalPlan) -> dict[int, s
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         rows = con.execute("SELECT seed, run_id, config->'final' FROM train.runs WHERE study = ? "
                            "AND purpose = 'final' ORDER BY created_at", [study]).fetchall()
-    want = json.loads(canonical_json(plan.to_dict()))
-    other = [run_id for _, run_id, final in rows if final is None or json.loads(final) != want]
+    want = _plan_identity(plan.to_dict())
+    other = [run_id for _, run_id, final in rows
+             if final is None or _plan_identity(json.loads(final)) != want]
     if other:
         raise CellSettingsChanged(
             f"{study}: {len(other)} stored final run(s) ({other[0][:12]}, ...) were made another "
             f"way than final-run format {FINAL_FORMAT} from the best trial's folds; give the "
             "study a new `name` to run it afresh")
     return {int(seed): run_id for seed, run_id, _ in rows}
+
+
+# What makes two final runs comparable: not the prose of the rules (a wording edit must not
+# refuse a resume), but the format, the epoch count, the threshold and the fold runs behind them.
+PLAN_IDENTITY = ("format", "epochs", "threshold", "fold_run_ids")
+
+
+def _plan_identity(final: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a `config["final"]` record that must agree for runs to share a cell."""
+    return json.loads(canonical_json({k: final.get(k) for k in PLAN_IDENTITY}))
 
 
 def prepare(paths: ProjectPaths, exp: Experiment, progress: Progress) -> Any:

@@ -348,3 +348,29 @@ def test_the_audit_checks_the_fold_runs_are_the_cells_best_trials(project: Path)
         con.execute("UPDATE train.runs SET trial_number = trial_number - 7, study = 'other' "
                     "WHERE run_id = ?", [run_id])
     assert "final_folds_foreign" in _audit_codes(project)
+
+
+def test_a_stored_final_run_whose_rules_were_reworded_is_resumed_not_refused(project: Path):
+    final = _final(project)
+    config = final["config"]
+    config["final"]["epochs_rule"] += " (reworded)"
+    config["final"]["threshold_source"]["rule"] = "the F1 maximum, in other words"
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")  # an unfinished cell with its final run
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), final["run_id"]])
+    code, output = _run(project)
+    assert code == 0, output
+    # The stored run was reused, not trained again, and the cell is finished on it.
+    assert [r[0] for r in rows(project, "SELECT run_id FROM train.runs WHERE purpose = "
+                                        "'final'")] == [final["run_id"]]
+    [(ids,)] = rows(project, "SELECT final_run_ids FROM experiments.cells")
+    assert json.loads(ids) == [final["run_id"]]
+    # ... while another epoch count is still another plan.
+    config["final"]["epochs"] += 1
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), final["run_id"]])
+    code, output = _run(project)
+    assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
