@@ -223,13 +223,24 @@ def run_training(
     if request.fold is not None:  # a selection model of one walk-forward fold
         resolved_config["fold"] = {"index": request.fold, "train": train_name, "val": val_name}
     if plan is not None:  # how its epoch count and threshold were derived (fts.train.final)
-        resolved_config["final"] = plan.to_dict()
+        resolved_config["final"] = {**plan.to_dict(), **_schedule_record(request, result)}
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
     selection = "val" if plan is None else "pooled fold-val"
     progress(f"best epoch {result.best_epoch} of {result.epochs_run}: {selection} log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
+
+
+def _schedule_record(request: RunRequest, result: Any) -> dict[str, Any]:
+    """Where a final run left its learning-rate schedule. It takes more optimizer steps per
+    epoch than its fold runs (train + val) and stops after `epochs` of the `max_epochs` the
+    cosine spans, so it ends above the schedule's floor: recorded, not hidden."""
+    t = request.train
+    per_epoch = result.optimizer_steps // max(result.epochs_run, 1)
+    return {"optimizer_steps": result.optimizer_steps, "steps_per_epoch": per_epoch,
+            "lr_schedule_steps": per_epoch * t.max_epochs,
+            "final_lr": result.history[-1]["lr"] if result.history else None}
 
 
 def fold_splits(dataset: Dataset, fold: int | None) -> tuple[str, str]:

@@ -215,6 +215,18 @@ def test_fold_best_epochs_that_differ_give_their_median(project: Path):
     again = _final(project)
     assert again["epochs_run"] == expected == again["config"]["final"]["epochs"]
     assert again["config"]["train"]["max_epochs"] == 6
+    # Where it left the cosine schedule, by hand: ceil((train + val) / batch) steps an epoch
+    # (at most max_train_batches = 2), the schedule spanning 6 epochs of them.
+    t, record = again["config"]["train"], again["config"]["final"]
+    per_epoch = min(-(-again["config"]["train_samples"] // t["batch_size"]), 2)
+    total, last = per_epoch * 6, per_epoch * expected - 1
+    warmup = round(t["warmup_frac"] * total)
+    floor = t["lr"] * t["min_lr_ratio"]
+    lr = (t["lr"] * (last + 1) / warmup if last < warmup else floor + (t["lr"] - floor) * 0.5
+          * (1 + np.cos(np.pi * (last - warmup) / (total - warmup))))
+    assert (record["optimizer_steps"], record["steps_per_epoch"], record["lr_schedule_steps"]) \
+        == (per_epoch * expected, per_epoch, total)
+    assert record["final_lr"] == pytest.approx(lr) and record["final_lr"] > floor * 1.01
     assert rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? ORDER BY "
                          "epoch", [again["run_id"]]) == [(e, None) for e in range(expected)]
 
