@@ -111,9 +111,13 @@ def _estimate(request: RunRequest, res: Resolved, counts: dict[str, int],
     """The run's cost estimate (one probe per architecture); with `check`, refuse a run that
     cannot finish within `request.max_hours`."""
     t = request.train
-    est = estimate_run(res.model, batch_size=t.batch_size, max_epochs=t.max_epochs,
-                       max_train_batches=t.max_train_batches, train_samples=counts.get("train"),
-                       val_samples=counts.get("val"), device=res.device,
+    train, val, epochs = counts.get("train"), counts.get("val"), t.max_epochs
+    if request.final is not None:  # trains on train + val for its plan's epochs, validates none
+        train = None if train is None or val is None else train + val
+        val, epochs = 0, request.final.epochs
+    est = estimate_run(res.model, batch_size=t.batch_size, max_epochs=epochs,
+                       max_train_batches=t.max_train_batches, train_samples=train,
+                       val_samples=val, device=res.device,
                        available=res.memory_available, micro_batch=res.micro_batch,
                        known=probes.get(res.model))
     if est.seconds_per_sample is not None:
@@ -216,7 +220,10 @@ def run_training(
         # What the run was expected to cost when it started (fts.train.estimate).
         "estimate": {"seconds_per_sample": estimate.seconds_per_sample,
                      "seconds_per_epoch": estimate.seconds_per_epoch,
-                     "memory_bytes": estimate.memory_bytes, "how": estimate.how},
+                     "memory_bytes": estimate.memory_bytes, "how": estimate.how,
+                     # the samples and epochs it was estimated on (a final run: train + val)
+                     "train_samples": estimate.train_samples,
+                     "val_samples": estimate.val_samples, "epochs": estimate.max_epochs},
         # ... and what it really cost, measured while it trained (fts.train.cost).
         "cost": {**meter.result, "epoch_seconds": [h["seconds"] for h in result.history]},
     }

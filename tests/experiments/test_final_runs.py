@@ -116,6 +116,12 @@ def test_a_final_run_trains_the_folds_median_best_epoch_count_on_train_and_val(p
     assert final["config"]["train_samples"] == dataset.counts["train"] + dataset.counts["val"]
     assert rows(project, "SELECT DISTINCT split FROM train.predictions WHERE run_id = ?",
                 [final["run_id"]]) == [("test",)]
+    # Its cost was estimated on what it trains: train + val, no validation pass, its epochs.
+    est, t = final["config"]["estimate"], final["config"]["train"]
+    n = dataset.counts["train"] + dataset.counts["val"]
+    assert (est["train_samples"], est["val_samples"], est["epochs"]) == (n, 0, expected)
+    assert est["seconds_per_epoch"] == pytest.approx(
+        est["seconds_per_sample"] * min(n, t["max_train_batches"] * t["batch_size"]))
 
 
 def test_the_threshold_maximises_f1_on_the_pooled_fold_validation(project: Path):
