@@ -29,6 +29,12 @@ from fts.core.paths import ProjectPaths
 from fts.datasets.storage import arrays_content_sha256
 from fts.warehouse.tier_files import is_per_ticker, locate, tier_content_sha256, tier_folder
 
+# The current formats of final runs (fts.train.final.FINAL_FORMAT) and baselines
+# (fts.experiments.baselines.BASELINE_FORMAT), repeated rather than imported: both modules load
+# torch or scikit-learn models into every `fts audit`. A test holds them equal.
+FINAL_FORMAT = 2
+BASELINE_FORMAT = 2
+
 
 @dataclass
 class Verification:
@@ -216,6 +222,14 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
               "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
               path="train.runs")
     final = (m.get("config") or {}).get("final")
+    if m.get("purpose") == "final" and (final or {}).get("format") != FINAL_FORMAT:
+        v.issues.append(Issue(
+            "final_run_old_format", f"run {m.id[:12]}: a final run of format "
+            f"{(final or {}).get('format', 1)} (stopped early and took its threshold on the last "
+            f"validation block), not {FINAL_FORMAT} (epochs and threshold from the best trial's "
+            "folds): not comparable with final runs made now", subject=m.id, kind=m.kind,
+            name=m.name, expected=str(FINAL_FORMAT), found=str((final or {}).get("format", 1)),
+            path="train.runs", severity=WARNING))
     if final:
         _check_final_epochs(v, m, snapshot, final)
         _check_fold_provenance(v, m, snapshot, row, final)
@@ -315,6 +329,14 @@ def verify_baseline(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Ver
     """A baseline: its stored predictions (re-hashed) and its `experiments.baselines` row."""
     bid = str(m.get("baseline_id"))
     v = Verification(artefacts=[f"experiments.baselines {bid}", f"train.predictions {bid}"])
+    if str(m.get("version")) != str(BASELINE_FORMAT):
+        v.issues.append(Issue(
+            "baseline_old_format", f"baseline {bid}: format {m.get('version')} (tree count and "
+            f"threshold chosen on the last validation block, fit on train only), not "
+            f"{BASELINE_FORMAT} (chosen on the folds, fit on train + val): not comparable with "
+            "baselines made now", subject=m.id, kind=m.kind, name=m.name,
+            expected=str(BASELINE_FORMAT), found=str(m.get("version")),
+            path="experiments.baselines", severity=WARNING))
     _check_predictions(v, m, snapshot, f"baseline {bid}")
     row = snapshot.baselines.get(bid)
     if row is None:

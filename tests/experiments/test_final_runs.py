@@ -392,3 +392,33 @@ def test_a_stored_final_run_whose_rules_were_reworded_is_resumed_not_refused(pro
                     [json.dumps(config), final["run_id"]])
     code, output = _run(project)
     assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
+
+
+def test_the_audit_flags_final_runs_and_baselines_of_an_older_format(project: Path):
+    from fts.audit.checks import verify_baseline, verify_run
+    from fts.audit.engine import audit_project
+    from fts.audit.inventory import load_inventory
+    from fts.core.manifest import Manifest
+
+    paths = ProjectPaths(project)
+    flags = {"final_run_old_format", "baseline_old_format"}
+    assert not flags & {w.code for w in audit_project(paths).warnings}
+    inv = load_inventory(paths)
+    final = inv.entries[_final(project)["run_id"]].manifest
+    baseline = next(e.manifest for e in inv.entries.values() if e.kind == "baseline")
+    # The same records as an older `fts run` wrote them: no fold plan, baselines of format 1.
+    old_run = Manifest({**final.body, "config": {k: v for k, v in final["config"].items()
+                                                 if k != "final"}}, final.id)
+    old_baseline = Manifest({**baseline.body, "version": 1}, baseline.id)
+    warned = [i for i in verify_run(old_run, inv.snapshot, paths).issues
+              + verify_baseline(old_baseline, inv.snapshot, paths).issues if i.code in flags]
+    assert sorted(i.code for i in warned) == sorted(flags)
+    assert all(i.severity == "warning" for i in warned)
+
+
+def test_the_audits_copy_of_the_formats_is_the_code_s():
+    from fts.audit import checks
+    from fts.experiments.baselines import BASELINE_FORMAT
+    from fts.train.final import FINAL_FORMAT
+
+    assert (checks.FINAL_FORMAT, checks.BASELINE_FORMAT) == (FINAL_FORMAT, BASELINE_FORMAT)
