@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -27,6 +28,12 @@ from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.datasets.storage import arrays_content_sha256
 from fts.warehouse.tier_files import is_per_ticker, locate, tier_content_sha256, tier_folder
+
+# The current formats of final runs (fts.train.final.FINAL_FORMAT) and baselines
+# (fts.experiments.baselines.BASELINE_FORMAT), repeated rather than imported: both modules load
+# torch or scikit-learn models into every `fts audit`. A test holds them equal.
+FINAL_FORMAT = 2
+BASELINE_FORMAT = 2
 
 
 @dataclass
@@ -215,8 +222,18 @@ def verify_run(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verifica
               "manifest's input", m, expected=datasets[0], found=row["dataset_id"],
               path="train.runs")
     final = (m.get("config") or {}).get("final")
+    if m.get("purpose") == "final" and (final or {}).get("format") != FINAL_FORMAT:
+        v.issues.append(Issue(
+            "final_run_old_format", f"run {m.id[:12]}: a final run of format "
+            f"{(final or {}).get('format', 1)} (stopped early and took its threshold on the last "
+            f"validation block), not {FINAL_FORMAT} (epochs and threshold from the best trial's "
+            "folds): not comparable with final runs made now", subject=m.id, kind=m.kind,
+            name=m.name, expected=str(FINAL_FORMAT), found=str((final or {}).get("format", 1)),
+            path="train.runs", severity=WARNING))
     if final:
         _check_final_epochs(v, m, snapshot, final)
+        _check_fold_provenance(v, m, snapshot, row, final)
+        _check_final_threshold(v, m, snapshot, row, final)
     return v
 
 
@@ -242,10 +259,84 @@ def _check_final_epochs(v: Verification, m: Manifest, snapshot: Snapshot,
               m, expected=str(epochs), found=str(recorded[2]), path="train.runs")
 
 
+def _check_fold_provenance(v: Verification, m: Manifest, snapshot: Snapshot,
+                           row: dict[str, Any], final: dict[str, Any]) -> None:
+    """The fold runs a final run's `config.final` names belong to its cell's best trial: the
+    same study, the trial `experiments.cells.best_trial` records, the same dataset."""
+    cell = next((c for c in snapshot.cells if m.id in c["final_run_ids"]), None)
+    for run_id in final.get("fold_run_ids") or []:
+        fold = snapshot.runs.get(run_id)
+        if fold is None:
+            continue  # reported by _check_final_epochs
+        want = {"study": row["study"], "dataset_id": row["dataset_id"],
+                **({"trial_number": cell["best_trial"]} if cell is not None else {})}
+        wrong = [f"{k} {fold[k]!r} (not {w!r})" for k, w in want.items() if fold[k] != w]
+        if wrong:
+            v.add("final_folds_foreign", f"run {m.id[:12]}: config.final names fold run "
+                  f"{run_id[:12]} of another {', '.join(wrong)}: not the best trial's folds",
+                  m, expected=canonical_json(want), found=canonical_json(
+                      {k: fold[k] for k in want}), path="train.runs")
+
+
+def _check_final_threshold(v: Verification, m: Manifest, snapshot: Snapshot,
+                           row: dict[str, Any], final: dict[str, Any]) -> None:
+    """A final run's threshold and val_metrics, re-derived from the stored fold-validation
+    predictions its `config.final` names: the F1-maximising threshold of the pooled
+    predictions (scikit-learn's precision-recall curve, not the trainer's code) and the
+    pooled log-loss, count and positives."""
+    from sklearn.metrics import log_loss, precision_recall_curve
+
+    where = f"run {m.id[:12]}: config.final"
+    splits = (final.get("threshold_source") or {}).get("splits") or []
+    pairs = list(zip(final.get("fold_run_ids") or [], splits, strict=False))
+    parts = [snapshot.fold_predictions.get(pair) for pair in pairs]
+    if not pairs or len(pairs) != len(splits) or any(p is None or len(p[0]) == 0 for p in parts):
+        v.add("final_threshold_disagrees", f"{where}: the fold-validation predictions it names "
+              "are not all stored", m, path="train.predictions")
+        return
+    y = np.concatenate([np.asarray(p[0], dtype=np.int64) for p in parts if p is not None])
+    prob = np.concatenate([np.asarray(p[1], dtype=np.float64) for p in parts if p is not None])
+    if y.min() == y.max():
+        threshold = 0.5  # F1 is undefined with one class: the documented fallback
+    else:
+        precision, recall, candidates = precision_recall_curve(y, prob)
+        f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+        threshold = float(candidates[int(np.argmax(f1[:-1]))])
+    loss = float(log_loss(y, np.clip(prob, 1e-7, 1 - 1e-7), labels=[0, 1]))
+    val = row.get("val_metrics") or {}
+    test = row.get("test_metrics") or {}
+    found = {"threshold": final.get("threshold"), "val threshold": val.get("threshold"),
+             "test threshold": test.get("threshold"), "val n": val.get("n"),
+             "val positives": val.get("positives"), "val log_loss": val.get("log_loss")}
+    want = {"threshold": threshold, "val threshold": threshold, "test threshold": threshold,
+            "val n": len(y), "val positives": int(y.sum()), "val log_loss": loss}
+    wrong = [k for k in want if not _close(found[k], want[k])]
+    if wrong:
+        v.add("final_threshold_disagrees", f"{where}: the pooled fold-validation predictions "
+              f"give {', '.join(f'{k} {want[k]!r}' for k in wrong)}; the run records "
+              f"{', '.join(f'{found[k]!r}' for k in wrong)}", m,
+              expected=canonical_json({k: want[k] for k in wrong}),
+              found=canonical_json({k: found[k] for k in wrong}), path="train.runs")
+
+
+def _close(found: Any, want: float | int) -> bool:
+    """Equal within float rounding (metrics pass through JSON)."""
+    return isinstance(found, int | float) and abs(float(found) - float(want)) <= 1e-9 * max(
+        1.0, abs(float(want)))
+
+
 def verify_baseline(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:
     """A baseline: its stored predictions (re-hashed) and its `experiments.baselines` row."""
     bid = str(m.get("baseline_id"))
     v = Verification(artefacts=[f"experiments.baselines {bid}", f"train.predictions {bid}"])
+    if str(m.get("version")) != str(BASELINE_FORMAT):
+        v.issues.append(Issue(
+            "baseline_old_format", f"baseline {bid}: format {m.get('version')} (tree count and "
+            f"threshold chosen on the last validation block, fit on train only), not "
+            f"{BASELINE_FORMAT} (chosen on the folds, fit on train + val): not comparable with "
+            "baselines made now", subject=m.id, kind=m.kind, name=m.name,
+            expected=str(BASELINE_FORMAT), found=str(m.get("version")),
+            path="experiments.baselines", severity=WARNING))
     _check_predictions(v, m, snapshot, f"baseline {bid}")
     row = snapshot.baselines.get(bid)
     if row is None:

@@ -70,6 +70,9 @@ class Snapshot:
     # study name -> its finished trials as `hpo_trials` replays them from the Optuna journal
     study_trials: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     cells: list[dict[str, Any]] = field(default_factory=list)  # experiments.cells rows
+    # (fold run id, split) -> (labels, probabilities) of the fold-validation predictions that
+    # final runs took their threshold from (their `config.final`), in date and ticker order
+    fold_predictions: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -255,10 +258,11 @@ def _read_snapshot(
     runs = {
         r[0]: {"dataset_id": r[1], "checkpoint_path": r[2], "checkpoint_sha256": r[3],
                "study": r[4], "trial_number": r[5],
-               "val_metrics": _json(r[6]), "test_metrics": _json(r[7]), "best_epoch": r[8]}
+               "val_metrics": _json(r[6]), "test_metrics": _json(r[7]), "best_epoch": r[8],
+               "final": _json(r[9])}
         for r in con.execute(
             """SELECT run_id, dataset_id, checkpoint_path, checkpoint_sha256, study, trial_number,
-                      val_metrics, test_metrics, best_epoch
+                      val_metrics, test_metrics, best_epoch, config->'final'
                FROM train.runs""").fetchall()
     }
     baselines = {
@@ -291,7 +295,24 @@ def _read_snapshot(
                FROM experiments.cells ORDER BY experiment, cell""").fetchall()
     ]
     return Snapshot(artifacts, tier_current, loads, runs, raw_hashes, predictions, baselines,
-                    study_trials, cells)
+                    study_trials, cells, _fold_predictions(con, runs, selected))
+
+
+def _fold_predictions(con: duckdb.DuckDBPyConnection, runs: dict[str, dict[str, Any]],
+                      selected: list[str] | None) -> dict[tuple[str, str], tuple[Any, Any]]:
+    """The stored fold-validation predictions named by the (selected) final runs' plans."""
+    chosen = None if selected is None else set(selected)
+    wanted = sorted({pair for rid, row in runs.items() if (chosen is None or rid in chosen)
+                     and isinstance(row["final"], dict)
+                     for pair in zip(row["final"].get("fold_run_ids") or [],
+                                     (row["final"].get("threshold_source") or {}).get("splits")
+                                     or [], strict=False)})
+    out = {}
+    for run_id, split in wanted:
+        got = con.execute("SELECT label, prob FROM train.predictions WHERE run_id = ? AND "
+                          "split = ? ORDER BY date, ticker", [run_id, split]).fetchnumpy()
+        out[(run_id, split)] = (got["label"], got["prob"])
+    return out
 
 
 def predictions_key(m: Manifest) -> str:

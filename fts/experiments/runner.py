@@ -32,8 +32,9 @@ from fts.experiments.baselines import (
 )
 from fts.experiments.matrix import Cell, Experiment
 from fts.features import build_tier
+from fts.hpo.guard import check_params_reached
 from fts.hpo.search import run_study
-from fts.hpo.space import key_channels, parse_arch_key
+from fts.hpo.space import arch_settings, key_channels, parse_arch_key
 from fts.hpo.storage import study_storage
 from fts.hpo.study import StudySpec
 from fts.train.final import FINAL_FORMAT, FinalPlan, plan_final
@@ -114,14 +115,25 @@ def _final_runs(paths: ProjectPaths, study: str, plan: FinalPlan) -> dict[int, s
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         rows = con.execute("SELECT seed, run_id, config->'final' FROM train.runs WHERE study = ? "
                            "AND purpose = 'final' ORDER BY created_at", [study]).fetchall()
-    want = json.loads(canonical_json(plan.to_dict()))
-    other = [run_id for _, run_id, final in rows if final is None or json.loads(final) != want]
+    want = _plan_identity(plan.to_dict())
+    other = [run_id for _, run_id, final in rows
+             if final is None or _plan_identity(json.loads(final)) != want]
     if other:
         raise CellSettingsChanged(
             f"{study}: {len(other)} stored final run(s) ({other[0][:12]}, ...) were made another "
             f"way than final-run format {FINAL_FORMAT} from the best trial's folds; give the "
             "study a new `name` to run it afresh")
     return {int(seed): run_id for seed, run_id, _ in rows}
+
+
+# What makes two final runs comparable: not the prose of the rules (a wording edit must not
+# refuse a resume), but the format, the epoch count, the threshold and the fold runs behind them.
+PLAN_IDENTITY = ("format", "epochs", "threshold", "fold_run_ids")
+
+
+def _plan_identity(final: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a `config["final"]` record that must agree for runs to share a cell."""
+    return json.loads(canonical_json({k: final.get(k) for k in PLAN_IDENTITY}))
 
 
 def prepare(paths: ProjectPaths, exp: Experiment, progress: Progress) -> Any:
@@ -184,6 +196,8 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
             runs[seed] = record.run_id
             progress(f"{prefix}: seed {seed}: test log-loss "
                      f"{record.test_metrics['log_loss']:.4f} (run {record.run_id[:12]})")
+        # Stored final runs too: a resume must not finish a cell on runs that missed them.
+        _check_final_settings(paths, spec, best.params, plan, [runs[s] for s in exp.seeds])
         _store_baselines(paths, exp, cell, dataset, progress)
         with connect(paths.warehouse, project_root=paths.root) as con, transaction(con):
             con.execute(
@@ -196,6 +210,48 @@ def run_experiment(paths: ProjectPaths, exp: Experiment, *, progress: Progress =
                  sha256_json(settings[cell.key])])
         outcomes.append(CellOutcome(cell.key, False, [runs[s] for s in exp.seeds]))
     return outcomes
+
+
+class FinalSettingsLost(FtsError):
+    """A final run did not get the best trial's settings, dataset or model."""
+
+
+def _check_final_settings(paths: ProjectPaths, spec: StudySpec, params: dict[str, Any],
+                          plan: FinalPlan, run_ids: list[str]) -> None:
+    """Raise unless every final run carries the best trial's sampled parameters and the study's
+    fixed settings (the search's own guard, `check_params_reached`), and trained the same
+    dataset and model config as the fold runs its epoch count and threshold came from."""
+    with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
+        configs = {r: json.loads(c) for r, c in con.execute(
+            "SELECT run_id, config FROM train.runs WHERE list_contains(?, run_id)",
+            [list(run_ids) + list(plan.fold_run_ids)]).fetchall()}
+    folds = [configs[r] for r in plan.fold_run_ids]
+    for run_id in run_ids:
+        config = configs[run_id]
+        where = f"{spec.name}: final run {run_id[:12]}"
+        try:
+            check_params_reached(params, config, {"arch": arch_settings},
+                                 fixed={"model": spec.model_options,
+                                        "dataset": {"normalization": spec.normalization}})
+        except FtsError as exc:  # the guard's wording is a trial's: keep only what was lost
+            lost = str(exc).split(": the trial is failed")[0]
+            raise FinalSettingsLost(f"{where}: the best trial's {lost}; the cell is not "
+                                    "finished") from None
+        mine = _setup(config)
+        for fold_id, fold in zip(plan.fold_run_ids, folds, strict=True):
+            theirs = _setup(fold)
+            diff = [f"{k} {theirs.get(k)!r} -> {mine.get(k)!r}"
+                    for k in sorted(set(mine) | set(theirs)) if mine.get(k) != theirs.get(k)]
+            if diff:
+                raise FinalSettingsLost(
+                    f"{where} differs from fold run {fold_id[:12]} ({'; '.join(diff)}): its "
+                    "epoch count and threshold came from runs of another setup")
+
+
+def _setup(config: dict[str, Any]) -> dict[str, Any]:
+    """What a final run must share with its fold runs: the dataset and the whole model config."""
+    return {"dataset": config["dataset"]["manifest_id"],
+            **{f"model.{k}": v for k, v in config["model"].items()}}
 
 
 def _refuse_unaffordable(paths: ProjectPaths, exp: Experiment, done: set[str],

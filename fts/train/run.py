@@ -111,9 +111,13 @@ def _estimate(request: RunRequest, res: Resolved, counts: dict[str, int],
     """The run's cost estimate (one probe per architecture); with `check`, refuse a run that
     cannot finish within `request.max_hours`."""
     t = request.train
-    est = estimate_run(res.model, batch_size=t.batch_size, max_epochs=t.max_epochs,
-                       max_train_batches=t.max_train_batches, train_samples=counts.get("train"),
-                       val_samples=counts.get("val"), device=res.device,
+    train, val, epochs = counts.get("train"), counts.get("val"), t.max_epochs
+    if request.final is not None:  # trains on train + val for its plan's epochs, validates none
+        train = None if train is None or val is None else train + val
+        val, epochs = 0, request.final.epochs
+    est = estimate_run(res.model, batch_size=t.batch_size, max_epochs=epochs,
+                       max_train_batches=t.max_train_batches, train_samples=train,
+                       val_samples=val, device=res.device,
                        available=res.memory_available, micro_batch=res.micro_batch,
                        known=probes.get(res.model))
     if est.seconds_per_sample is not None:
@@ -218,14 +222,17 @@ def run_training(
         # What the run was expected to cost when it started (fts.train.estimate).
         "estimate": {"seconds_per_sample": estimate.seconds_per_sample,
                      "seconds_per_epoch": estimate.seconds_per_epoch,
-                     "memory_bytes": estimate.memory_bytes, "how": estimate.how},
+                     "memory_bytes": estimate.memory_bytes, "how": estimate.how,
+                     # the samples and epochs it was estimated on (a final run: train + val)
+                     "train_samples": estimate.train_samples,
+                     "val_samples": estimate.val_samples, "epochs": estimate.max_epochs},
         # ... and what it really cost, measured while it trained (fts.train.cost).
         "cost": {**meter.result, "epoch_seconds": [h["seconds"] for h in result.history]},
     }
     if request.fold is not None:  # a selection model of one walk-forward fold
         resolved_config["fold"] = {"index": request.fold, "train": train_name, "val": val_name}
     if plan is not None:  # how its epoch count and threshold were derived (fts.train.final)
-        resolved_config["final"] = plan.to_dict()
+        resolved_config["final"] = {**plan.to_dict(), **_schedule_record(request, result)}
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
     selection = "val" if plan is None else "pooled fold-val"
@@ -247,6 +254,17 @@ def check_single_run_positives(dataset: Dataset, minimum: int) -> None:
             f"'val' alone, which has {positives} positive labels, fewer than min_val_positives "
             f"{minimum}; train on a split without folds (the default) or train on the folds "
             f"(`fts hpo`)")
+
+
+def _schedule_record(request: RunRequest, result: Any) -> dict[str, Any]:
+    """Where a final run left its learning-rate schedule. It takes more optimizer steps per
+    epoch than its fold runs (train + val) and stops after `epochs` of the `max_epochs` the
+    cosine spans, so it ends above the schedule's floor: recorded, not hidden."""
+    t = request.train
+    per_epoch = result.optimizer_steps // max(result.epochs_run, 1)
+    return {"optimizer_steps": result.optimizer_steps, "steps_per_epoch": per_epoch,
+            "lr_schedule_steps": per_epoch * t.max_epochs,
+            "final_lr": result.history[-1]["lr"] if result.history else None}
 
 
 def fold_splits(dataset: Dataset, fold: int | None) -> tuple[str, str]:

@@ -116,6 +116,12 @@ def test_a_final_run_trains_the_folds_median_best_epoch_count_on_train_and_val(p
     assert final["config"]["train_samples"] == dataset.counts["train"] + dataset.counts["val"]
     assert rows(project, "SELECT DISTINCT split FROM train.predictions WHERE run_id = ?",
                 [final["run_id"]]) == [("test",)]
+    # Its cost was estimated on what it trains: train + val, no validation pass, its epochs.
+    est, t = final["config"]["estimate"], final["config"]["train"]
+    n = dataset.counts["train"] + dataset.counts["val"]
+    assert (est["train_samples"], est["val_samples"], est["epochs"]) == (n, 0, expected)
+    assert est["seconds_per_epoch"] == pytest.approx(
+        est["seconds_per_sample"] * min(n, t["max_train_batches"] * t["batch_size"]))
 
 
 def test_the_threshold_maximises_f1_on_the_pooled_fold_validation(project: Path):
@@ -132,10 +138,6 @@ def test_the_threshold_maximises_f1_on_the_pooled_fold_validation(project: Path)
     precision, recall, candidates = precision_recall_curve(y, p)
     f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     assert threshold == pytest.approx(candidates[int(np.argmax(f1[:-1]))])
-    # The last block alone would have chosen another threshold.
-    y_last, p_last = parts[-1]
-    last = max(np.unique(p_last), key=lambda t: f1_score(y_last, p_last >= t))
-    assert not np.isclose(last, threshold)
     # val_metrics are the pooled selection data's, and test metrics are at that threshold.
     assert final["val"]["n"] == len(y) and final["val"]["positives"] == int(y.sum())
     assert final["val"]["log_loss"] == pytest.approx(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)))
@@ -194,12 +196,13 @@ def test_stored_final_runs_made_another_way_are_refused_not_mixed(project: Path)
 
 
 def test_fold_best_epochs_that_differ_give_their_median(project: Path):
-    """The fold runs above all improve to their last epoch; with stored best epochs 1, 4 and 2
-    (0-based) the final run must train exactly 3 epochs of the 6 allowed, validating none."""
+    """With stored best epochs 0, 1 and 5 (0-based, in fold order) the counts are 1, 2 and 6:
+    the median 2 differs from the last fold's 6, the mean 3, the min 1 and the max 6, so the
+    final run training exactly 2 epochs of the 6 allowed tells the median rule from the others."""
     folds = _fold_runs(project)
     final = _final(project)
     with connect(project / "warehouse.duckdb", project_root=project) as con:
-        for (run_id, _, _), best in zip(folds, (1, 4, 2), strict=True):
+        for (run_id, _, _), best in zip(folds, (0, 1, 5), strict=True):
             con.execute("UPDATE train.runs SET best_epoch = ? WHERE run_id = ?", [best, run_id])
         # Forget the cell and its final run, so that `fts run` makes it again.
         con.execute("DELETE FROM experiments.cells")
@@ -207,10 +210,25 @@ def test_fold_best_epochs_that_differ_give_their_median(project: Path):
             con.execute(f"DELETE FROM {table} WHERE run_id = ?", [final["run_id"]])
     code, output = _run(project)
     assert code == 0, output
-    expected = int(np.median([2, 5, 3]))
+    counts = [1, 2, 6]
+    expected = int(np.median(counts))
+    assert expected == 2 and expected not in (counts[-1], int(np.mean(counts)), min(counts),
+                                              max(counts))
     again = _final(project)
     assert again["epochs_run"] == expected == again["config"]["final"]["epochs"]
     assert again["config"]["train"]["max_epochs"] == 6
+    # Where it left the cosine schedule, by hand: ceil((train + val) / batch) steps an epoch
+    # (at most max_train_batches = 2), the schedule spanning 6 epochs of them.
+    t, record = again["config"]["train"], again["config"]["final"]
+    per_epoch = min(-(-again["config"]["train_samples"] // t["batch_size"]), 2)
+    total, last = per_epoch * 6, per_epoch * expected - 1
+    warmup = round(t["warmup_frac"] * total)
+    floor = t["lr"] * t["min_lr_ratio"]
+    lr = (t["lr"] * (last + 1) / warmup if last < warmup else floor + (t["lr"] - floor) * 0.5
+          * (1 + np.cos(np.pi * (last - warmup) / (total - warmup))))
+    assert (record["optimizer_steps"], record["steps_per_epoch"], record["lr_schedule_steps"]) \
+        == (per_epoch * expected, per_epoch, total)
+    assert record["final_lr"] == pytest.approx(lr) and record["final_lr"] > floor * 1.01
     assert rows(project, "SELECT epoch, val_loss FROM train.epochs WHERE run_id = ? ORDER BY "
                          "epoch", [again["run_id"]]) == [(e, None) for e in range(expected)]
 
@@ -236,3 +254,191 @@ def test_stored_baselines_of_an_older_format_are_refused_not_mixed(project: Path
     code, output = _run(project)
     error = output.strip().splitlines()[-1]
     assert code == 1 and "stored baselines" in error and "format 1" in error, output
+
+
+def test_a_final_run_carries_the_best_trials_settings_and_the_fold_runs_setup(project: Path):
+    """Compared with what Optuna stored for the best trial and what the fold runs trained, not
+    with the code that built the final request."""
+    import optuna
+
+    from fts.hpo.storage import study_storage
+
+    [(study, best_trial)] = rows(project, "SELECT study, best_trial FROM experiments.cells")
+    params = optuna.load_study(study_name=study, storage=study_storage(
+        ProjectPaths(project), None)).trials[best_trial].params
+    config = _final(project)["config"]
+    d, layers, heads, ff, patch = params["arch"].split("-")[-5:]
+    assert (config["model"]["d_model"], config["model"]["n_layers"], config["model"]["n_heads"],
+            config["model"]["d_ff"]) == (int(d[1:]), int(layers[1:]), int(heads[1:]), int(ff[2:]))
+    assert f"p{config['model']['patch_len']}s{config['model']['stride']}" == patch
+    assert config["model"]["dropout"] == params["dropout"]
+    for name in ("lr", "weight_decay", "warmup_frac", "batch_size"):
+        assert config["train"][name] == params[name], name
+    for run_id, _, _ in _fold_runs(project):
+        [(fold,)] = rows(project, "SELECT config FROM train.runs WHERE run_id = ?", [run_id])
+        fold = json.loads(fold)
+        assert fold["model"] == config["model"]
+        assert fold["dataset"]["manifest_id"] == config["dataset"]["manifest_id"]
+
+
+def _forget_final(root: Path) -> None:
+    """Forget the cell and its final run, so that `fts run` makes them again."""
+    final = _final(root)
+    with connect(root / "warehouse.duckdb", project_root=root) as con:
+        con.execute("DELETE FROM experiments.cells")
+        for table in ("train.epochs", "train.predictions", "train.test_evaluations", "train.runs"):
+            con.execute(f"DELETE FROM {table} WHERE run_id = ?", [final["run_id"]])
+
+
+@pytest.mark.parametrize(("change", "named"), [
+    (lambda r: {"train": __import__("dataclasses").replace(r.train, lr=r.train.lr * 2)}, "lr="),
+    (lambda r: {"arch": {**r.arch, "d_ff": r.arch["d_ff"] - 16}}, "d_ff"),
+])
+def test_a_final_run_that_missed_the_best_trials_settings_is_refused(
+        project: Path, monkeypatch: pytest.MonkeyPatch, change, named: str):
+    import dataclasses
+
+    from fts.experiments import runner
+
+    made = runner._final_request
+
+    def broken(*args, **kwargs):
+        request = made(*args, **kwargs)
+        return dataclasses.replace(request, **change(request))
+
+    _forget_final(project)
+    monkeypatch.setattr(runner, "_final_request", broken)
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and "final run" in error and named in error, output
+    assert "Traceback" not in output
+    assert rows(project, "SELECT count(*) FROM experiments.cells") == [(0,)]
+    # A resume with the right request still refuses: the stored final run missed them.
+    monkeypatch.setattr(runner, "_final_request", made)
+    code, output = _run(project)
+    assert code == 1 and named in output.strip().splitlines()[-1], output
+
+
+def test_a_final_run_on_another_dataset_than_its_fold_runs_is_refused(project: Path):
+    [(run_id, _, _), *_] = _fold_runs(project)
+    _forget_final(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        [(config,)] = con.execute("SELECT config FROM train.runs WHERE run_id = ?",
+                                  [run_id]).fetchall()
+        config = json.loads(config)
+        config["dataset"]["manifest_id"] = "0" * 64  # the fold run trained another dataset
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), run_id])
+    code, output = _run(project)
+    error = output.strip().splitlines()[-1]
+    assert code == 1 and f"fold run {run_id[:12]}" in error and "dataset" in error, output
+
+
+def _audit_codes(root: Path) -> list[str]:
+    from fts.audit.engine import audit_project
+
+    return [i.code for i in audit_project(ProjectPaths(root)).issues]
+
+
+def test_the_audit_rederives_the_threshold_and_val_metrics_from_the_fold_predictions(
+        project: Path):
+    assert _audit_codes(project) == []
+    [(run_id, _, split), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        # Other fold-validation predictions than the final run chose its threshold on.
+        con.execute("UPDATE train.predictions SET prob = 1 - prob WHERE run_id = ? AND split = ?",
+                    [run_id, split])
+    codes = _audit_codes(project)
+    assert "final_threshold_disagrees" in codes and "predictions_changed" in codes
+
+
+def test_the_audit_checks_the_fold_runs_are_the_cells_best_trials(project: Path):
+    [(run_id, _, _), *_] = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET trial_number = trial_number + 7 WHERE run_id = ?",
+                    [run_id])
+    assert "final_folds_foreign" in _audit_codes(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("UPDATE train.runs SET trial_number = trial_number - 7, study = 'other' "
+                    "WHERE run_id = ?", [run_id])
+    assert "final_folds_foreign" in _audit_codes(project)
+
+
+def test_a_stored_final_run_whose_rules_were_reworded_is_resumed_not_refused(project: Path):
+    final = _final(project)
+    config = final["config"]
+    config["final"]["epochs_rule"] += " (reworded)"
+    config["final"]["threshold_source"]["rule"] = "the F1 maximum, in other words"
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")  # an unfinished cell with its final run
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), final["run_id"]])
+    code, output = _run(project)
+    assert code == 0, output
+    # The stored run was reused, not trained again, and the cell is finished on it.
+    assert [r[0] for r in rows(project, "SELECT run_id FROM train.runs WHERE purpose = "
+                                        "'final'")] == [final["run_id"]]
+    [(ids,)] = rows(project, "SELECT final_run_ids FROM experiments.cells")
+    assert json.loads(ids) == [final["run_id"]]
+    # ... while another epoch count is still another plan.
+    config["final"]["epochs"] += 1
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        con.execute("DELETE FROM experiments.cells")
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), final["run_id"]])
+    code, output = _run(project)
+    assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
+
+
+def test_the_audit_flags_final_runs_and_baselines_of_an_older_format(project: Path):
+    from fts.audit.checks import verify_baseline, verify_run
+    from fts.audit.engine import audit_project
+    from fts.audit.inventory import load_inventory
+    from fts.core.manifest import Manifest
+
+    paths = ProjectPaths(project)
+    flags = {"final_run_old_format", "baseline_old_format"}
+    assert not flags & {w.code for w in audit_project(paths).warnings}
+    inv = load_inventory(paths)
+    final = inv.entries[_final(project)["run_id"]].manifest
+    baseline = next(e.manifest for e in inv.entries.values() if e.kind == "baseline")
+    # The same records as an older `fts run` wrote them: no fold plan, baselines of format 1.
+    old_run = Manifest({**final.body, "config": {k: v for k, v in final["config"].items()
+                                                 if k != "final"}}, final.id)
+    old_baseline = Manifest({**baseline.body, "version": 1}, baseline.id)
+    warned = [i for i in verify_run(old_run, inv.snapshot, paths).issues
+              + verify_baseline(old_baseline, inv.snapshot, paths).issues if i.code in flags]
+    assert sorted(i.code for i in warned) == sorted(flags)
+    assert all(i.severity == "warning" for i in warned)
+
+
+def test_the_audits_copy_of_the_formats_is_the_code_s():
+    from fts.audit import checks
+    from fts.experiments.baselines import BASELINE_FORMAT
+    from fts.train.final import FINAL_FORMAT
+
+    assert (checks.FINAL_FORMAT, checks.BASELINE_FORMAT) == (FINAL_FORMAT, BASELINE_FORMAT)
+
+
+def test_the_plan_pools_every_fold_not_the_last_block(project: Path):
+    """Earlier folds whose negatives all sit at 0.999 (positives at 0.9995) push the pooled F1
+    maximum above 0.999, away from what the last block alone would choose (whether they
+    coincide on the trained predictions is chance, so they are made to differ here)."""
+    from fts.train.final import plan_final
+
+    folds = _fold_runs(project)
+    with connect(project / "warehouse.duckdb", project_root=project) as con:
+        for run_id, _, split in folds[:-1]:
+            con.execute("UPDATE train.predictions SET prob = 0.999 + 0.0005 * label WHERE run_id = ? "
+                        "AND split = ?", [run_id, split])
+    parts = [_predictions(project, r, v) for r, _, v in folds]
+    y = np.concatenate([p[0] for p in parts])
+    p = np.concatenate([p[1] for p in parts])
+    pooled = max(np.unique(p), key=lambda t: f1_score(y, p >= t))
+    y_last, p_last = parts[-1]
+    last = max(np.unique(p_last), key=lambda t: f1_score(y_last, p_last >= t))
+    assert not np.isclose(last, pooled)
+    [(study, best_trial)] = rows(project, "SELECT study, best_trial FROM experiments.cells")
+    plan = plan_final(ProjectPaths(project), study, best_trial)
+    assert f1_score(y, p >= plan.threshold) == pytest.approx(f1_score(y, p >= pooled))
+    assert not np.isclose(plan.threshold, last)
