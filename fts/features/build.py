@@ -129,7 +129,9 @@ def build_tier(
                 raise failures.errors[0]
             raise BuildError(failures.message())
         results, items = _assemble(build, pub, staged, seconds, failures)
-        publish_tiers(paths, pub, items)
+        publish_tiers(paths, pub, items,
+                      {t: p.current.id if p.current is not None else None
+                       for t, p in build.tiers.items()})
     for r in results:
         for ticker, why in r.excluded.items():
             progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")
