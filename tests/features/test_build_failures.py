@@ -158,3 +158,28 @@ def test_a_ticker_failing_a_tier_is_left_out_of_the_tiers_that_read_it() -> None
     assert failures.excluded_from("a50", {"a20"}) == {
         "GAPPY": ["tier a20: GAPPY broke"], "SHORT": ["tier a50: SHORT too short"]}
     assert failures.excluded_from("vix", set()) == {}
+
+
+def test_a_ticker_build_keeps_the_exclusions_of_the_tickers_it_leaves_alone(
+        sample_project_dir: Path) -> None:
+    from tests.ingest.helpers import run_fts
+
+    project = _two_bad_tickers(sample_project_dir)
+    project.build_tier("a50", skip_invalid=True)
+    before = {t: project.describe(t)["build"]["excluded"] for t in ("a20", "a50")}
+    assert sorted(before["a50"]) == ["GAPPY", "SHORT"]
+    _with_ticker_csv(project, "ACME", "2015-01-02", 700)
+    result = run_fts(sample_project_dir, "build-tier", "a50", "--ticker", "ACME")
+    assert result.exit_code == 0, result.output
+    # GAPPY and SHORT were neither rebuilt nor dropped: still recorded as excluded, with why.
+    after = {t: project.describe(t)["build"] for t in ("a20", "a50")}
+    assert after["a50"]["excluded"] == before["a50"] and after["a20"]["excluded"] == before["a20"]
+    assert set(project.sql("select distinct ticker from a50").column("ticker").to_pylist()) == {
+        "^GSPC", "ACME"}
+    # Each exclusion is printed once, not by the build and again by the command.
+    assert result.output.count("a50: excluded SHORT: ") == 1
+    assert result.output.count("a20: excluded GAPPY: ") == 1
+    # Rebuilding an excluded ticker that now passes lifts its exclusion.
+    _with_ticker_csv(project, "GAPPY", "2016-01-04", 410)  # a new, whole load
+    project.build_tier("a20", tickers=["GAPPY"])
+    assert project.describe("a20")["build"]["excluded"] == {}
