@@ -183,3 +183,24 @@ def test_a_ticker_build_keeps_the_exclusions_of_the_tickers_it_leaves_alone(
     _with_ticker_csv(project, "GAPPY", "2016-01-04", 410)  # a new, whole load
     project.build_tier("a20", tickers=["GAPPY"])
     assert project.describe("a20")["build"]["excluded"] == {}
+
+
+def test_a_chunk_failing_with_no_single_ticker_to_blame_is_not_swallowed(
+        sample_project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fts.features.build_prepare as prepare
+
+    project = _with_ticker(sample_project_dir, "ACME", "2015-01-02", 400)
+    real = prepare.validate_tier
+
+    def whole_chunk_check(tier, frame, columns, volume_tickers):  # type: ignore[no-untyped-def]
+        # A check that only the chunk as a whole fails (every ticker alone passes).
+        if frame["ticker"].nunique() > 1:
+            raise ValidationError("rows of several tickers fail together", source=f"tier {tier}")
+        return real(tier, frame, columns, volume_tickers)
+
+    monkeypatch.setattr(prepare, "validate_tier", whole_chunk_check)
+    before = tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)
+    for skip_invalid in (False, True):
+        with pytest.raises(ValidationError, match="several tickers fail together"):
+            project.build_tier("a20", skip_invalid=skip_invalid)
+    assert (tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)) == before
