@@ -20,8 +20,9 @@ The engine reads in one direction, one module per step:
    points the tiers at their folders; then (still under the project lock) the files the new
    builds no longer list move to `data/superseded/tiers/` (`fts.warehouse.tier_files`).
 Until step 5 commits, every reader of the warehouse still sees the previous build; if anything
-fails before, the staged files are removed again (a kill leaves garbage that `fts gc` removes,
-or, after the COMMIT, superseded files that the next build or `fts gc` moves out).
+fails before, the staged files are removed again (a kill leaves garbage that the next
+publication of the tier or `fts gc --delete` clears, or, after the COMMIT, superseded files that
+the next build of the tier or `fts gc --delete` moves out).
 """
 
 from __future__ import annotations
