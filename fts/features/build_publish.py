@@ -74,13 +74,15 @@ def publish_tiers(paths: ProjectPaths, pub: Publication,
     silently drop its work."""
 
     def point_views(con: duckdb.DuckDBPyConnection) -> None:
-        check_still_current(con, started_from)
         for m, _ in tiers:
             set_current_tier(con, m.name, m.id, tier_folder(m.name),
                              [str(o["path"]) for o in m["outputs"]])
 
     with project_lock(paths):
-        pub.commit(tiers, point_views)
+        # Checked before a file is renamed; no other publication runs while the lock is held.
+        with connect(paths.warehouse, project_root=paths.root, session_views=False) as con:
+            check_still_current(con, started_from)
+            pub.commit(tiers, point_views, con=con)
         for m, _ in tiers:
             retire(paths, m.name, [o["path"] for o in m["outputs"]])
 
@@ -88,7 +90,7 @@ def publish_tiers(paths: ProjectPaths, pub: Publication,
 def check_still_current(con: duckdb.DuckDBPyConnection,
                         started_from: dict[str, str | None]) -> None:
     """Refuse (BuildError) if a tier's current build is no longer the one the plan started
-    from; called inside the publishing transaction, under the project lock."""
+    from; called under the project lock, before the publication renames a file."""
     now = {t: m for t, (m, _) in current_tiers(con).items()}
     for tier, was in sorted(started_from.items()):
         if now.get(tier) != was:
