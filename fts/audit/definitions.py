@@ -148,6 +148,7 @@ def _folder_issues(paths: ProjectPaths, tier: str, mid: str, rel: str,
         extra = sorted(present - listed)
         issues.append(Issue("tier_folder_extra", f"{rel}: {len(extra)} file(s) the current build "
                             f"does not list (first: {extra[0]}); readers of the folder see their "
-                            f"rows too; `fts gc` (or the next `fts build-tier {tier}`) moves them "
-                            "out", kind="tier", name=tier, path=extra[0], severity=WARNING))
+                            f"rows too; `fts gc --delete` clears them (as does the next "
+                            f"`fts build-tier {tier}` that publishes a build)",
+                            kind="tier", name=tier, path=extra[0], severity=WARNING))
     return issues

@@ -31,9 +31,8 @@ def build_tier_cmd(ctx: click.Context, tier: str, tickers: tuple[str, ...], skip
     for t in result.tiers:
         state = ("up to date" if t.up_to_date else
                  f"built {len(t.built)} ticker(s), kept {t.kept}, in {t.seconds:.1f}s")
+        # The exclusions were printed by the build's progress lines.
         click.echo(f"{t.tier}: {state}, {t.rows} rows -> {t.parquet_path} (manifest {t.manifest_id[:12]})")
-        for ticker, why in t.excluded.items():
-            click.echo(f"{t.tier}: excluded {ticker}: {'; '.join(why)}")
 
 
 @click.command("describe")

@@ -20,8 +20,9 @@ The engine reads in one direction, one module per step:
    points the tiers at their folders; then (still under the project lock) the files the new
    builds no longer list move to `data/superseded/tiers/` (`fts.warehouse.tier_files`).
 Until step 5 commits, every reader of the warehouse still sees the previous build; if anything
-fails before, the staged files are removed again (a kill leaves garbage that `fts gc` removes,
-or, after the COMMIT, superseded files that the next build or `fts gc` moves out).
+fails before, the staged files are removed again (a kill leaves garbage that the next
+publication of the tier or `fts gc --delete` clears, or, after the COMMIT, superseded files that
+the next build of the tier or `fts gc --delete` moves out).
 """
 
 from __future__ import annotations
@@ -128,8 +129,11 @@ def build_tier(
             if len(failures.errors) == 1:
                 raise failures.errors[0]
             raise BuildError(failures.message())
-        results, items = _assemble(build, pub, staged, seconds, failures)
-        publish_tiers(paths, pub, items)
+        results, items = _assemble(build, pub, staged, seconds, failures,
+                                   bool(tickers))
+        publish_tiers(paths, pub, items,
+                      {t: p.current.id if p.current is not None else None
+                       for t, p in build.tiers.items()})
     for r in results:
         for ticker, why in r.excluded.items():
             progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")
@@ -230,8 +234,9 @@ def _batch_job(paths: ProjectPaths, build: BuildPlan, batch: list[str], limit: i
 
 
 def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict[str, float],
-              failures: Failures) -> tuple[list[TierResult], list[Any]]:
-    """Each tier's manifest (kept and new tickers) and what to publish with it."""
+              failures: Failures, named: bool) -> tuple[list[TierResult], list[Any]]:
+    """Each tier's manifest (kept and new tickers) and what to publish with it; `named`: a
+    `--ticker` build (the exclusions of the tickers it leaves alone carry over)."""
     results, items, manifests = [], [], {}
     for t in build.tier_order:
         p = build.tiers[t]
@@ -242,6 +247,12 @@ def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict
                                       str(p.current_path), kept=len(p.current["tickers"])))
             continue
         excluded = failures.excluded_from(t, build.ancestors(t))
+        if named and p.current is not None:
+            # A `--ticker` build keeps the tickers it does not name, so it keeps their
+            # exclusions too (a whole build recomputes every excluded ticker of its universe).
+            excluded = {**{x: list(why) for x, why in (p.current.get("excluded") or {}).items()
+                           if x not in p.build and x not in p.kept}, **excluded}
+            excluded = dict(sorted(excluded.items()))
         new = [(e, f) for e, f in staged[t] if e["ticker"] not in excluded]
         files = sorted(new + [(e, keep_ticker(pub, e)) for e in p.kept.values()],
                        key=lambda ef: ef[0]["ticker"])

@@ -129,11 +129,15 @@ def prepare_batch(
             validate_tier(tier, frame, columns, volume_tickers)
         except ValidationError:
             # Rare, so worth a second pass: which tickers fail, each with its own reason.
+            culprits = 0
             for ticker, part in frame.groupby("ticker", sort=True):
                 try:
                     validate_tier(tier, part, columns, volume_tickers)
                 except ValidationError as exc:
                     failures.add(tier, str(ticker), exc)
+                    culprits += 1
+            if not culprits:  # a check of the chunk as a whole: no ticker to leave out
+                raise
         del frame
     out, start = [], 0
     for ticker, first, last, n in ranges:

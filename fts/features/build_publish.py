@@ -12,12 +12,13 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from fts.core.errors import BuildError
 from fts.core.hashing import table_content_sha256
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.features.build_plan import BuildPlan
 from fts.features.build_prepare import TickerRows
-from fts.warehouse import connect, set_current_tier
+from fts.warehouse import connect, current_tiers, set_current_tier
 from fts.warehouse.publish import Publication, StagedFile, project_lock
 from fts.warehouse.tier_files import (
     TIERS_DIR,
@@ -62,9 +63,15 @@ def keep_ticker(pub: Publication, entry: dict[str, Any]) -> StagedFile:
 
 
 def publish_tiers(paths: ProjectPaths, pub: Publication,
-                  tiers: list[tuple[Manifest, list[StagedFile]]]) -> None:
+                  tiers: list[tuple[Manifest, list[StagedFile]]],
+                  started_from: dict[str, str | None]) -> None:
     """Publish each tier's manifest and files and point its views at its folder; then, still
-    under the project lock, move every file no current build lists out of those folders."""
+    under the project lock, move every file no current build lists out of those folders.
+
+    `started_from`: {tier: the id of its current build when this build was planned, or None}.
+    If another build has published any of them since, nothing is published (BuildError): the
+    new builds keep the other build's tickers as planned before it, so publishing them would
+    silently drop its work."""
 
     def point_views(con: duckdb.DuckDBPyConnection) -> None:
         for m, _ in tiers:
@@ -72,9 +79,23 @@ def publish_tiers(paths: ProjectPaths, pub: Publication,
                              [str(o["path"]) for o in m["outputs"]])
 
     with project_lock(paths):
-        pub.commit(tiers, point_views)
+        # Checked before a file is renamed; no other publication runs while the lock is held.
+        with connect(paths.warehouse, project_root=paths.root, session_views=False) as con:
+            check_still_current(con, started_from)
+            pub.commit(tiers, point_views, con=con)
         for m, _ in tiers:
             retire(paths, m.name, [o["path"] for o in m["outputs"]])
+
+
+def check_still_current(con: duckdb.DuckDBPyConnection,
+                        started_from: dict[str, str | None]) -> None:
+    """Refuse (BuildError) if a tier's current build is no longer the one the plan started
+    from; called under the project lock, before the publication renames a file."""
+    now = {t: m for t, (m, _) in current_tiers(con).items()}
+    for tier, was in sorted(started_from.items()):
+        if now.get(tier) != was:
+            raise BuildError(f"tier {tier}: another build published it while this one ran; "
+                             "nothing was published, run the command again")
 
 
 def tidy_folders(paths: ProjectPaths, build: BuildPlan) -> None:

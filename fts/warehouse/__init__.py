@@ -6,6 +6,7 @@ from fts.warehouse.registry import (
     current_tiers,
     list_manifests,
     register_artifact,
+    register_artifacts,
     register_manifest,
     set_current_tier,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "ensure_schema",
     "list_manifests",
     "register_artifact",
+    "register_artifacts",
     "register_manifest",
     "set_current_tier",
     "transaction",

@@ -54,7 +54,7 @@ from fts.core.hashing import sha256_file
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
 from fts.warehouse.connection import _lock_timeout, connect, transaction
-from fts.warehouse.registry import register_artifact, register_manifest
+from fts.warehouse.registry import register_artifacts, register_manifest
 
 LOCK_FILE = ".publish.lock"  # under manifests/ (ignored by git, never scanned as a manifest)
 KILL_ENV = "FTS_TEST_KILL_AT"
@@ -232,10 +232,10 @@ class Publication:
                 for manifest, _ in items:
                     self._write_manifest(manifest, created)
                 with transaction(con):
-                    for manifest, files in items:
+                    for manifest, _ in items:
                         register_manifest(con, manifest)
-                        for f in files:
-                            register_artifact(con, f.rel, manifest.id, f.sha256, f.bytes)
+                    register_artifacts(con, [(f.rel, manifest.id, f.sha256, f.bytes)
+                                             for manifest, files in items for f in files])
                     if rows is not None:
                         rows(con)
                     kill_point("registered")

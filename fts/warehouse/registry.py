@@ -91,6 +91,28 @@ def register_artifact(
     )
 
 
+def register_artifacts(
+    con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str, str, int]]
+) -> None:
+    """`register_artifact` for many files in one statement: rows of (relative path,
+    manifest id, sha256, bytes). One upsert per file costs milliseconds each, so a tier of
+    thousands of tickers took half a minute; one bulk statement takes a fraction of a second."""
+    # The last row of a (path, manifest) wins, as one upsert after another would have it; a
+    # repeated key inside one INSERT ... ON CONFLICT is an error in DuckDB.
+    unique = {(path, mid): (path, mid, sha, size) for path, mid, sha, size in rows}
+    if not unique:
+        return
+    paths, mids, shas, sizes = (list(c) for c in zip(*unique.values(), strict=True))
+    con.execute(
+        """INSERT INTO meta.artifacts (path, manifest_id, sha256, bytes, written_at)
+           SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+                  unnest(?::BIGINT[]), now()
+           ON CONFLICT (path, manifest_id) DO UPDATE SET sha256 = excluded.sha256,
+               bytes = excluded.bytes, written_at = excluded.written_at""",
+        [paths, mids, shas, sizes],
+    )
+
+
 def get_manifest(con: duckdb.DuckDBPyConnection, manifest_id: str) -> Manifest | None:
     """One registered manifest, or None."""
     import json

@@ -158,3 +158,49 @@ def test_a_ticker_failing_a_tier_is_left_out_of_the_tiers_that_read_it() -> None
     assert failures.excluded_from("a50", {"a20"}) == {
         "GAPPY": ["tier a20: GAPPY broke"], "SHORT": ["tier a50: SHORT too short"]}
     assert failures.excluded_from("vix", set()) == {}
+
+
+def test_a_ticker_build_keeps_the_exclusions_of_the_tickers_it_leaves_alone(
+        sample_project_dir: Path) -> None:
+    from tests.ingest.helpers import run_fts
+
+    project = _two_bad_tickers(sample_project_dir)
+    project.build_tier("a50", skip_invalid=True)
+    before = {t: project.describe(t)["build"]["excluded"] for t in ("a20", "a50")}
+    assert sorted(before["a50"]) == ["GAPPY", "SHORT"]
+    _with_ticker_csv(project, "ACME", "2015-01-02", 700)
+    result = run_fts(sample_project_dir, "build-tier", "a50", "--ticker", "ACME")
+    assert result.exit_code == 0, result.output
+    # GAPPY and SHORT were neither rebuilt nor dropped: still recorded as excluded, with why.
+    after = {t: project.describe(t)["build"] for t in ("a20", "a50")}
+    assert after["a50"]["excluded"] == before["a50"] and after["a20"]["excluded"] == before["a20"]
+    assert set(project.sql("select distinct ticker from a50").column("ticker").to_pylist()) == {
+        "^GSPC", "ACME"}
+    # Each exclusion is printed once, not by the build and again by the command.
+    assert result.output.count("a50: excluded SHORT: ") == 1
+    assert result.output.count("a20: excluded GAPPY: ") == 1
+    # Rebuilding an excluded ticker that now passes lifts its exclusion.
+    _with_ticker_csv(project, "GAPPY", "2016-01-04", 410)  # a new, whole load
+    project.build_tier("a20", tickers=["GAPPY"])
+    assert project.describe("a20")["build"]["excluded"] == {}
+
+
+def test_a_chunk_failing_with_no_single_ticker_to_blame_is_not_swallowed(
+        sample_project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fts.features.build_prepare as prepare
+
+    project = _with_ticker(sample_project_dir, "ACME", "2015-01-02", 400)
+    real = prepare.validate_tier
+
+    def whole_chunk_check(tier, frame, columns, volume_tickers):  # type: ignore[no-untyped-def]
+        # A check that only the chunk as a whole fails (every ticker alone passes).
+        if frame["ticker"].nunique() > 1:
+            raise ValidationError("rows of several tickers fail together", source=f"tier {tier}")
+        return real(tier, frame, columns, volume_tickers)
+
+    monkeypatch.setattr(prepare, "validate_tier", whole_chunk_check)
+    before = tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)
+    for skip_invalid in (False, True):
+        with pytest.raises(ValidationError, match="several tickers fail together"):
+            project.build_tier("a20", skip_invalid=skip_invalid)
+    assert (tree_snapshot(sample_project_dir), table_fingerprint(sample_project_dir)) == before

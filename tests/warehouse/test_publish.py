@@ -111,3 +111,26 @@ def test_the_lock_held_by_another_process_makes_a_publication_wait_then_fail(
     assert _files(paths) == [] and _rows(paths) == ([], [])
     with project_lock(paths, timeout=5):  # released when its holder died
         pass
+
+
+def test_many_files_are_registered_in_one_statement_as_one_upsert_each_would(
+        paths: ProjectPaths) -> None:
+    from fts.warehouse.registry import register_artifact, register_artifacts
+
+    rows = [(f"data/tiers/a20/f{i}.parquet", "m1", f"sha{i}", i) for i in range(200)]
+    again = [("data/tiers/a20/f0.parquet", "m1", "new0", 7),  # an upsert of a registered file
+             ("data/tiers/a20/f1.parquet", "m2", "sha1", 1),  # the same file, another manifest
+             ("data/x", "m3", "first", 1), ("data/x", "m3", "last", 2)]  # the last one wins
+    with connect(paths.warehouse, session_views=False) as con:
+        register_artifacts(con, rows)
+        register_artifacts(con, again)
+        register_artifacts(con, [])
+        bulk = con.execute("SELECT path, manifest_id, sha256, bytes FROM meta.artifacts "
+                           "ORDER BY ALL").fetchall()
+        con.execute("DELETE FROM meta.artifacts")
+        for r in rows + again:
+            register_artifact(con, *r)
+        one_by_one = con.execute("SELECT path, manifest_id, sha256, bytes FROM meta.artifacts "
+                                 "ORDER BY ALL").fetchall()
+    assert len(bulk) == 202 and bulk == one_by_one
+    assert ("data/tiers/a20/f0.parquet", "m1", "new0", 7) in bulk and ("data/x", "m3", "last", 2) in bulk
