@@ -131,9 +131,12 @@ def build_tier(
             raise BuildError(failures.message())
         results, items = _assemble(build, pub, staged, seconds, failures,
                                    bool(tickers))
+        # A `--ticker` build keeps the other tickers as planned: if another build published
+        # since, publishing would drop its work, so it is refused. A whole build replaces every
+        # ticker from the loads it read (as if run after the other), so two at once both land.
         publish_tiers(paths, pub, items,
                       {t: p.current.id if p.current is not None else None
-                       for t, p in build.tiers.items()})
+                       for t, p in build.tiers.items()} if tickers else {})
     for r in results:
         for ticker, why in r.excluded.items():
             progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")

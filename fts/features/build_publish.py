@@ -68,10 +68,10 @@ def publish_tiers(paths: ProjectPaths, pub: Publication,
     """Publish each tier's manifest and files and point its views at its folder; then, still
     under the project lock, move every file no current build lists out of those folders.
 
-    `started_from`: {tier: the id of its current build when this build was planned, or None}.
-    If another build has published any of them since, nothing is published (BuildError): the
-    new builds keep the other build's tickers as planned before it, so publishing them would
-    silently drop its work."""
+    `started_from`: {tier: the id of its current build when this build was planned, or None}
+    (a `--ticker` build; empty for a whole build). If another build has published any of them
+    since, nothing is published (BuildError): the new builds keep the other build's tickers as
+    planned before it, so publishing them would silently drop its work."""
 
     def point_views(con: duckdb.DuckDBPyConnection) -> None:
         for m, _ in tiers:
