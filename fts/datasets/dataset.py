@@ -202,7 +202,7 @@ def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date |
     # meanwhile, so a writer elsewhere does not wait for it.
     kinds = (declared_kinds(paths.features_sql, spec.tier, tier.feature_names)
              if spec.inputs == "scale_free" else None)
-    table = tier.read(verify=verify_tier)
+    table = tier.read(verify=verify_tier, tickers=spec.tickers)
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
         loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
         fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()],
@@ -334,7 +334,8 @@ def common_sample_start(
 
 def _first_full_window(tier: sources.TierBuild, spec: DatasetSpec) -> int:
     # The same row selection as a build, so the date agrees with what build_dataset samples.
-    table = select_rows(tier.read(verify=False), tier.feature_names, spec, f"tier {tier.name}")
+    table = select_rows(tier.read(verify=False, tickers=spec.tickers), tier.feature_names, spec,
+                        f"tier {tier.name}")
     tick = np.asarray(table.column("ticker").to_pylist(), dtype=object)
     names = sorted(set(tick.tolist()))
     offsets = np.append(np.searchsorted(tick, np.asarray(names, dtype=object)), len(tick))

@@ -50,7 +50,7 @@ def prediction_windows(
                 f"tier {spec.tier}'s current build has other columns than the model was "
                 f"trained on ({len(tier.feature_names)} vs {len(feature_names)}, or another "
                 "order); rebuild the tier at the run's version", source="predict")
-        table = tier.read(verify=True)
+        table = tier.read(verify=True, tickers=spec.tickers)
         loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
         prices = sources.price_series(con, loads)
     rows = model_rows(table, feature_names, prices, spec, normalization, kinds=kinds,
