@@ -113,18 +113,17 @@ def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verific
         if not _exists(v, m, path, rel, [declared, out.get("sha256")]):
             continue
         v.files += 1
-        file_sha = sha256_file(path)
+        read = _read_tier_file(snapshot, path)
+        file_sha = read.file_sha
         _check_registered_file(v, m, snapshot, rel, file_sha, out.get("sha256"))
         if out.get("sha256"):
             v.compare(m, "file SHA-256", out["sha256"], file_sha, rel)
-        try:
-            table = pq.read_table(path)
-        except (OSError, pa.ArrowException) as exc:
+        if read.error is not None:
             v.hashes[declared] = None
-            v.add("artefact_unreadable", f"{rel}: not a readable Parquet file ({_one_line(exc)})",
+            v.add("artefact_unreadable", f"{rel}: not a readable Parquet file ({read.error})",
                   m, expected=declared, found=file_sha, path=rel)
             continue
-        meta = table.schema.metadata or {}
+        meta = read.footer
         if per_ticker:  # shared by the builds that keep it: it names its ticker's build key
             footer, want, what = meta.get(b"fts.key", b"").decode(), str(out.get("key")), "key"
         else:
@@ -133,7 +132,7 @@ def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verific
             v.add("footer_mismatch", f"{rel}: the Parquet footer names {what} "
                   f"{footer[:12] or '(none)'}, not this build's", m, expected=want,
                   found=footer or None, path=rel)
-        content = table_content_sha256(table.replace_schema_metadata(None))
+        content = read.content
         found[str(out.get("ticker"))] = content
         v.compare(m, "table content hash", declared, content, rel)
     if per_ticker and m.get("content_sha256"):
@@ -147,6 +146,35 @@ def verify_tier(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verific
         else:
             v.hashes[str(m["content_sha256"])] = whole
     return v
+
+
+@dataclass(frozen=True)
+class _TierFile:
+    """What one read of a tier file found: its SHA-256 and, if it is readable Parquet, its
+    footer metadata and table content hash (else why not)."""
+
+    file_sha: str
+    footer: dict[bytes, bytes]
+    content: str | None
+    error: str | None
+
+
+def _read_tier_file(snapshot: Snapshot, path: Path) -> _TierFile:
+    """Hash and read a tier file once per audit: every per-ticker build that keeps a ticker's
+    file lists it, so without this an audit's cost grew with builds x universe."""
+    key = str(path)
+    hit = snapshot.tier_files.get(key)
+    if hit is None:
+        file_sha = sha256_file(path)
+        try:
+            table = pq.read_table(path)
+        except (OSError, pa.ArrowException) as exc:
+            hit = _TierFile(file_sha, {}, None, _one_line(exc))
+        else:
+            hit = _TierFile(file_sha, dict(table.schema.metadata or {}),
+                            table_content_sha256(table.replace_schema_metadata(None)), None)
+        snapshot.tier_files[key] = hit
+    return hit
 
 
 def verify_dataset(m: Manifest, snapshot: Snapshot, paths: ProjectPaths) -> Verification:

@@ -73,6 +73,9 @@ class Snapshot:
     # (fold run id, split) -> (labels, probabilities) of the fold-validation predictions that
     # final runs took their threshold from (their `config.final`), in date and ticker order
     fold_predictions: dict[tuple[str, str], tuple[Any, Any]] = field(default_factory=dict)
+    # Filled while auditing, not read from the warehouse: each tier file's hashes and footer,
+    # by absolute path, so a file that many per-ticker builds keep is read once per audit.
+    tier_files: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

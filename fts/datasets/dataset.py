@@ -4,7 +4,9 @@
 warehouse connection, assembles the arrays in memory (every check happens here, so a failing
 build writes nothing), writes `data/datasets/<arrays content hash>.npz` atomically, writes the
 dataset manifest and registers it in one short write transaction. The same spec on the same
-tier build (and raw loads) returns the dataset already registered, after verifying its file.
+tier rows (and raw loads) returns the dataset already registered, after verifying its file: of
+a per-ticker tier build, the rows of the dataset's own tickers, so rebuilding another ticker of
+the tier keeps the dataset (and the studies pinned to its id).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from fts.core.errors import ManifestMismatch, NotFoundError
+from fts.core.errors import ManifestMismatch, NotFoundError, ValidationError
 from fts.core.hashing import sha256_json
 from fts.core.manifest import Manifest
 from fts.core.paths import ProjectPaths
@@ -27,6 +29,7 @@ from fts.datasets.storage import arrays_content_sha256, read_npz, write_npz_file
 from fts.datasets.windows import WindowSet, full_window_ends, window_view
 from fts.warehouse import connect
 from fts.warehouse.publish import Publication
+from fts.warehouse.tier_files import is_per_ticker
 
 FORMAT_VERSION = 1
 _ALIASES = {"validation": "val", "valid": "val"}
@@ -166,19 +169,43 @@ def _open_verified(paths: ProjectPaths, manifest: Manifest) -> Dataset:
     return Dataset(manifest, arrays, path)
 
 
-def _fingerprint(spec: DatasetSpec, tier_id: str, loads: list[str], common_start: dt.date | None,
-                 kinds: list[str] | None) -> str:
+def _fingerprint(spec: DatasetSpec, tier: dict[str, Any], loads: list[str],
+                 common_start: dt.date | None, kinds: list[str] | None) -> str:
     return sha256_json(
         {
             "format": FORMAT_VERSION,
             "spec": spec.to_dict(),
             # A corrected kind changes the inputs, so it must give a different dataset.
             "kinds": kinds,
-            "tier_manifest": tier_id,
+            **tier,
             "raw_loads": sorted(loads),
             "common_start": common_start.isoformat() if common_start else None,
         }
     )
+
+
+def _tier_identity(tier: sources.TierBuild, tickers: list[str]) -> dict[str, Any]:
+    """What a dataset reads of the tier: of a per-ticker build, its definition and the rows of
+    the dataset's own tickers (rebuilding another ticker of the tier leaves the dataset, and the
+    studies pinned to it, as they are); of a one-file build, the build itself."""
+    m = tier.manifest
+    if not is_per_ticker(m):
+        return {"tier_manifest": m.id}
+    rows = {str(o["ticker"]): str(o["content_sha256"]) for o in m["outputs"]}
+    return {"tier_rows": {"fingerprint": m.get("fingerprint"),
+                          "tickers": {t: rows.get(t) for t in tickers}}}
+
+
+def _check_not_excluded(tier: sources.TierBuild, wanted: tuple[str, ...] | None) -> None:
+    """A wanted ticker the build left out (--skip-invalid) is named with why, not 'absent'."""
+    excluded = tier.manifest.get("excluded") or {}
+    hit = [t for t in wanted or () if t in excluded]
+    if hit:
+        why = " | ".join(f"{t}: {'; '.join(excluded[t])}" for t in hit)
+        raise ValidationError(
+            f"ticker(s) {', '.join(hit)} are excluded from tier {tier.name}'s build "
+            f"{tier.manifest.id[:12]} ({why}); fix their data and rebuild the tier, or leave "
+            "them out of the dataset", source=f"tier {tier.name}")
 
 
 class _Inputs(NamedTuple):
@@ -202,12 +229,19 @@ def _read_inputs(paths: ProjectPaths, spec: DatasetSpec, common_start: dt.date |
     # meanwhile, so a writer elsewhere does not wait for it.
     kinds = (declared_kinds(paths.features_sql, spec.tier, tier.feature_names)
              if spec.inputs == "scale_free" else None)
+    _check_not_excluded(tier, spec.tickers)
     table = tier.read(verify=verify_tier, tickers=spec.tickers)
+    tickers = sources.ticker_list(table, spec.tickers)
     with connect(paths.warehouse, read_only=True, project_root=paths.root) as con:
-        loads = sources.raw_loads(con, tier, sources.ticker_list(table, spec.tickers))
-        fingerprint = _fingerprint(spec, tier.manifest.id, [i.id for i in loads.values()],
+        loads = sources.raw_loads(con, tier, tickers)
+        load_ids = [i.id for i in loads.values()]
+        fingerprint = _fingerprint(spec, _tier_identity(tier, tickers), load_ids,
                                    common_start, kinds)
-        existing = sources.find_datasets(con, fingerprint)
+        # A dataset registered before datasets were keyed on their own tickers' rows is found
+        # under its tier build's id, so an open study keeps its dataset across the upgrade.
+        existing = (sources.find_datasets(con, fingerprint) or sources.find_datasets(
+            con, _fingerprint(spec, {"tier_manifest": tier.manifest.id}, load_ids,
+                              common_start, kinds)))
         prices = sources.price_series(con, loads) if not existing else None
     return _Inputs(tier, table, loads, fingerprint, existing, prices, kinds)
 

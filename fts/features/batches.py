@@ -1,7 +1,8 @@
 """Ticker batches sized to a memory budget, so that a build's peak memory does not grow with
 the universe: each batch is run, validated and staged to disk before the next one starts.
 
-The budget is `--memory-limit` (by default a quarter of the machine's RAM); DuckDB's
+The budget is `--memory-limit` (by default a quarter of the machine's RAM, or of the
+container's limit where that is smaller); DuckDB's
 `memory_limit` in each batch's session is a share of it (`DUCKDB_SHARE`). A batch holds at most `budget / BYTES_PER_RAW_ROW` raw
 rows: a build's peak was measured at about 4.7 KiB per raw row (every model's output, the
 trimmed tiers, their Arrow and pandas copies for validation), so a batch of that many rows
@@ -14,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from fts.core.errors import FtsError
 
@@ -41,13 +43,45 @@ def parse_memory_limit(text: str) -> int:
     return value
 
 
-def default_memory_limit() -> int:
-    """A safe share of this machine's RAM: a quarter of it (DuckDB's own default is 80 %)."""
+def default_memory_limit(root: Path = Path("/")) -> int:
+    """A safe share of the memory this process may use: a quarter of the machine's RAM or of
+    its control group's limit (a container's), whichever is smaller. DuckDB's own default is
+    80 % of RAM."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
         total = 8 * 2**30
+    cap = cgroup_memory_limit(root)
+    if cap is not None:
+        total = min(total, cap)
     return max(MIN_LIMIT, int(total * DEFAULT_RAM_FRACTION))
+
+
+def cgroup_memory_limit(root: Path = Path("/")) -> int | None:
+    """The memory limit of this process's control group (v2 `memory.max`, v1
+    `memory.limit_in_bytes`), or None where there is none (`root`: for tests)."""
+    try:
+        lines = (root / "proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    candidates = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        rel = path.lstrip("/")
+        if controllers == "":  # v2: one unified hierarchy
+            candidates.append(root / "sys/fs/cgroup" / rel / "memory.max")
+        elif "memory" in controllers.split(","):
+            candidates.append(root / "sys/fs/cgroup/memory" / rel / "memory.limit_in_bytes")
+    limits = []
+    for f in candidates:
+        try:
+            text = f.read_text().strip()
+        except OSError:
+            continue
+        # "max" (v2) or a huge page-rounded number (v1) means no limit.
+        if text.isdigit() and int(text) < 2**60:
+            limits.append(int(text))
+    return min(limits) if limits else None
 
 
 #: DuckDB's share of the budget: its memory_limit in each batch's session, past which it spills

@@ -112,10 +112,13 @@ def build_tier(
     if target.up_to_date:
         m = target.current
         assert m is not None
+        left_out = f", {len(target.excluded)} excluded" if target.excluded else ""
         progress(f"{tier}: up to date (version {m['version']}, {m['row_count']} rows, "
-                 f"{len(m['tickers'])} ticker(s), manifest {m.id[:12]})")
+                 f"{len(m['tickers'])} ticker(s){left_out}, manifest {m.id[:12]})")
+        _report_exclusions(progress, tier, target.excluded, set())
         return BuildResult(tier, [TierResult(tier, m.id, True, int(m["row_count"]),
-                                             str(target.current_path), kept=len(m["tickers"]))])
+                                             str(target.current_path), kept=len(m["tickers"]),
+                                             excluded=dict(target.excluded))])
     per_job = limit // jobs  # the workers share the budget
     batches = plan_batches(build.compute, counts, per_job)
     progress(f"{tier}: building {', '.join(build.to_build)} for {len(build.compute)} "
@@ -129,8 +132,7 @@ def build_tier(
             if len(failures.errors) == 1:
                 raise failures.errors[0]
             raise BuildError(failures.message())
-        results, items = _assemble(build, pub, staged, seconds, failures,
-                                   bool(tickers))
+        results, items = _assemble(build, pub, staged, seconds, failures)
         # A `--ticker` build keeps the other tickers as planned: if another build published
         # since, publishing would drop its work, so it is refused. A whole build replaces every
         # ticker from the loads it read (as if run after the other), so two at once both land.
@@ -138,10 +140,18 @@ def build_tier(
                       {t: p.current.id if p.current is not None else None
                        for t, p in build.tiers.items()} if tickers else {})
     for r in results:
-        for ticker, why in r.excluded.items():
-            progress(f"{r.tier}: excluded {ticker}: {'; '.join(why)}")
+        _report_exclusions(progress, r.tier, r.excluded, set(failures.by_ticker))
     progress(f"{tier}: done in {time.perf_counter() - started:.1f}s")
     return BuildResult(tier, results)
+
+
+def _report_exclusions(progress: Callable[[str], None], tier: str,
+                       excluded: dict[str, list[str]], failed_now: set[str]) -> None:
+    """One line per ticker left out of `tier`; those not recomputed say so."""
+    for ticker, why in excluded.items():
+        standing = ("" if ticker in failed_now else
+                    " (standing: same load and definition as when it failed, not recomputed)")
+        progress(f"{tier}: excluded {ticker}: {'; '.join(why)}{standing}")
 
 
 _Staged = dict[str, list[tuple[dict[str, Any], StagedFile]]]
@@ -199,7 +209,9 @@ def _one_batch(paths: ProjectPaths, build: BuildPlan, batch: list[str], stage: S
                        Failures())
     with connect(paths.warehouse, read_only=True, session_views=False) as con:
         raw = read_batch(con, build, batch)
-    session = run_batch(build, raw, progress, duckdb_limit(limit))
+    # The spill folder lives in the project (not the system's temp folder), where `fts gc`
+    # finds it if this process is killed.
+    session = run_batch(build, raw, progress, duckdb_limit(limit), paths.tiers_data)
     del raw  # the session holds its own copy
     with session:
         # The same for every tier's volume check, so asked once.
@@ -237,9 +249,9 @@ def _batch_job(paths: ProjectPaths, build: BuildPlan, batch: list[str], limit: i
 
 
 def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict[str, float],
-              failures: Failures, named: bool) -> tuple[list[TierResult], list[Any]]:
-    """Each tier's manifest (kept and new tickers) and what to publish with it; `named`: a
-    `--ticker` build (the exclusions of the tickers it leaves alone carry over)."""
+              failures: Failures) -> tuple[list[TierResult], list[Any]]:
+    """Each tier's manifest (kept and new tickers, exclusions standing and new) and what to
+    publish with it."""
     results, items, manifests = [], [], {}
     for t in build.tier_order:
         p = build.tiers[t]
@@ -249,13 +261,12 @@ def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict
             results.append(TierResult(t, p.current.id, True, int(p.current["row_count"]),
                                       str(p.current_path), kept=len(p.current["tickers"])))
             continue
-        excluded = failures.excluded_from(t, build.ancestors(t))
-        if named and p.current is not None:
-            # A `--ticker` build keeps the tickers it does not name, so it keeps their
-            # exclusions too (a whole build recomputes every excluded ticker of its universe).
-            excluded = {**{x: list(why) for x, why in (p.current.get("excluded") or {}).items()
-                           if x not in p.build and x not in p.kept}, **excluded}
-            excluded = dict(sorted(excluded.items()))
+        # The exclusions that stand (planned: same key, or not named by a `--ticker` build)
+        # and the tickers that failed now, each with the build key it failed at.
+        failed = failures.excluded_from(t, build.ancestors(t))
+        excluded = dict(sorted({**p.excluded, **failed}.items()))
+        excluded_keys = {x: (p.keys.get(x) if x in failed else p.excluded_keys.get(x))
+                         for x in excluded}
         new = [(e, f) for e, f in staged[t] if e["ticker"] not in excluded]
         files = sorted(new + [(e, keep_ticker(pub, e)) for e in p.kept.values()],
                        key=lambda ef: ef[0]["ticker"])
@@ -263,7 +274,8 @@ def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict
             raise BuildError(f"tier {t}: every ticker failed its checks, nothing was written: "
                              + failures.message())
         schema = (pub_schema(new) if new else dict(p.current["schema"]) if p.current else {})
-        m = tier_manifest(build, t, [e for e, _ in files], manifests, excluded, schema)
+        m = tier_manifest(build, t, [e for e, _ in files], manifests, excluded, excluded_keys,
+                          schema)
         manifests[t] = m
         items.append((m, [f for _, f in files]))
         results.append(TierResult(t, m.id, False, int(m["row_count"]), tier_folder(t),

@@ -18,6 +18,7 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -55,11 +56,17 @@ class TierPlan:
     current: Manifest | None  # the current build
     current_path: str | None  # meta.tier_current's path of the current build
     dropped: list[str] = field(default_factory=list)  # current tickers the new build leaves out
+    # Tickers the current build excluded (--skip-invalid) that stay excluded without being
+    # recomputed: same build key (same definition and loads, so the same failure), or, in a
+    # `--ticker` build, not named; ticker -> why, and the build key each was excluded at.
+    excluded: dict[str, list[str]] = field(default_factory=dict)
+    excluded_keys: dict[str, str | None] = field(default_factory=dict)
 
     @property
     def up_to_date(self) -> bool:
-        """Nothing to compute and nothing to drop: the current build stays."""
-        return self.current is not None and not self.build and not self.dropped
+        """Nothing to compute, drop or newly leave out: the current build stays."""
+        return (self.current is not None and not self.build and not self.dropped
+                and set(self.excluded) == set(self.current.get("excluded") or {}))
 
 
 @dataclass(frozen=True)
@@ -91,14 +98,19 @@ class BuildPlan:
 
     def ancestors(self, tier: str) -> set[str]:
         """The tiers of the plan `tier` reads, directly or through others."""
-        seen: set[str] = set()
-        stack = list(self.parents[tier])
-        while stack:
-            t = stack.pop()
-            if t not in seen:
-                seen.add(t)
-                stack.extend(self.parents.get(t, ()))
-        return seen
+        return ancestors(self.parents, tier)
+
+
+def ancestors(parents: dict[str, set[str]], tier: str) -> set[str]:
+    """The tiers `tier` reads, directly or through others (`parents`: see `parent_tiers`)."""
+    seen: set[str] = set()
+    stack = list(parents[tier])
+    while stack:
+        t = stack.pop()
+        if t not in seen:
+            seen.add(t)
+            stack.extend(parents.get(t, ()))
+    return seen
 
 
 def ticker_keys(full_fp: str, inputs: BuildInputs, market: dict[str, tuple[str, str, str]],
@@ -132,13 +144,39 @@ def _keepable(paths: ProjectPaths, tier: str, manifest: Manifest | None,
 
 def _tier_plan(tier: str, keys: dict[str, str], keepable: dict[str, dict[str, Any]],
                manifest: Manifest | None, path: str | None, named: bool) -> TierPlan:
-    build = sorted(t for t, k in keys.items() if keepable.get(t, {}).get("key") != k)
+    was_excluded: dict[str, list[str]] = dict((manifest or {}).get("excluded") or {})
+    excluded_at: dict[str, str | None] = dict((manifest or {}).get("excluded_keys") or {})
+    # An exclusion sticks while its key holds: the same definition over the same loads fails
+    # the same way, so recomputing it would only make the tier never up to date. (Builds
+    # before keys were recorded have none: their excluded tickers are recomputed once.)
+    sticky = {t for t, k in keys.items() if t in was_excluded and excluded_at.get(t) == k}
+    if named:  # a `--ticker` build keeps the tickers it does not name, exclusions included
+        sticky |= set(was_excluded) - set(keys)
+    build = sorted(t for t, k in keys.items()
+                   if t not in sticky and keepable.get(t, {}).get("key") != k)
     kept = {t: o for t, o in keepable.items() if t not in build}
     if not named:  # a whole-tier build holds exactly the tickers it was asked for
         kept = {t: o for t, o in kept.items() if t in keys}
     current = set(manifest["tickers"]) if manifest is not None else set()
     dropped = sorted(current - set(kept) - set(build))
-    return TierPlan(tier, {t: keys[t] for t in build}, build, kept, manifest, path, dropped)
+    return TierPlan(tier, {t: keys[t] for t in build}, build, kept, manifest, path, dropped,
+                    {t: list(was_excluded[t]) for t in sorted(sticky)},
+                    {t: excluded_at.get(t) for t in sorted(sticky)})
+
+
+def _inherit_exclusions(tiers: dict[str, TierPlan], tier_order: list[str],
+                        parents: dict[str, set[str]]) -> None:
+    """A ticker that stays excluded from a tier stays out of the tiers reading it (a tier
+    whose own exclusion record is missing would otherwise compute it over rows its upstream
+    tier refused)."""
+    for t in tier_order:
+        p = tiers[t]
+        for a in sorted(ancestors(parents, t)):
+            for x, why in tiers[a].excluded.items():
+                if x in p.keys:
+                    p.excluded[x] = list(why)
+                    p.excluded_keys[x] = p.keys.pop(x)
+                    p.build.remove(x)
 
 
 def plan_build(
@@ -172,8 +210,10 @@ def plan_build(
         keys = ticker_keys(full[t], inputs, market[t], inputs.tickers)
         tiers[t] = _tier_plan(t, keys, keepable[t], manifests[t],
                               current[t][1] if t in current else None, bool(tickers))
+    parents = parent_tiers(project, models)
+    _inherit_exclusions(tiers, tier_order, parents)
     return BuildPlan(tier, project, models, tier_order, own, full, inputs, market, tiers,
-                     parent_tiers(project, models))
+                     parents)
 
 
 def raw_row_counts(con: duckdb.DuckDBPyConnection, tickers: Sequence[str]) -> dict[str, int]:
@@ -209,9 +249,11 @@ def read_batch(con: duckdb.DuckDBPyConnection, build: BuildPlan, tickers: Sequen
 
 
 def run_batch(build: BuildPlan, raw: Any, progress: Callable[[str], None],
-              memory_limit: str) -> EngineSession:
-    """Run every model of the plan over one batch's rows (`read_batch`) in DuckDB."""
-    return run_plan(build.project, build.models, raw, progress, memory_limit=memory_limit)
+              memory_limit: str, spill: Path) -> EngineSession:
+    """Run every model of the plan over one batch's rows (`read_batch`) in DuckDB, spilling
+    past `memory_limit` into a folder of its own inside `spill`."""
+    return run_plan(build.project, build.models, raw, progress, memory_limit=memory_limit,
+                    temp_directory=spill)
 
 
 def bars_relation(build: BuildPlan) -> str:

@@ -149,11 +149,12 @@ def prepare_batch(
 
 def tier_manifest(
     build: BuildPlan, tier: str, outputs: list[dict[str, Any]], upstream: dict[str, Manifest],
-    excluded: dict[str, list[str]], schema: dict[str, str],
+    excluded: dict[str, list[str]], excluded_keys: dict[str, str | None],
+    schema: dict[str, str],
 ) -> Manifest:
     """The manifest of a per-ticker tier build: `outputs` (one entry per ticker, kept and new,
     sorted by ticker), the manifests of the upstream tiers it was made from, the tickers left
-    out and why."""
+    out, why, and the build key each failed at (while it holds, the exclusion stands)."""
     spec = build.project.tier(tier)
     plan = build.tiers[tier]
     loads = {lid for o in outputs for lid in o["loads"]}
@@ -175,5 +176,6 @@ def tier_manifest(
         date_range={o["ticker"]: {"first": o["first"], "last": o["last"], "rows": o["rows"]}
                     for o in outputs},
         content_sha256=tier_content_sha256({o["ticker"]: o["content_sha256"] for o in outputs}),
-        excluded=excluded, environment=environment(), outputs=outputs,
+        excluded=excluded, excluded_keys=excluded_keys, environment=environment(),
+        outputs=outputs,
     )

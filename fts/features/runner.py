@@ -27,6 +27,7 @@ from fts.core.errors import BuildError
 from fts.features.context import ModelContext
 from fts.features.declarations import ColumnSpec, FeatureProject
 from fts.features.render import RenderedModel, relation_name, source_relation
+from fts.warehouse.publish import temp_path
 
 
 def _load_python_model(model: RenderedModel) -> Callable[[ModelContext], Any]:
@@ -116,11 +117,17 @@ class EngineSession:
     def __init__(self, limits: EngineLimits | None = None) -> None:
         self.schema = f"build_{uuid.uuid4().hex}"
         self._spill: Path | None = None
+        self._made: list[Path] = []
         self._db: duckdb.DuckDBPyConnection | None = None
         if limits is not None and limits.any:
             base = Path(limits.temp_directory or tempfile.gettempdir())
+            # Folders made for the spill folder go with it (a failed build leaves no trace).
+            self._made = [p for p in (base, *base.parents) if not p.exists()]
             base.mkdir(parents=True, exist_ok=True)
-            self._spill = Path(tempfile.mkdtemp(prefix="fts-spill-", dir=base))
+            # Named like a publication's staged files (`.<name>.<pid>.<token>.tmp`): if this
+            # process is killed, `fts gc` sees a dead writer's folder and removes it.
+            self._spill = temp_path(base / "duckdb-spill")
+            self._spill.mkdir()
             config: dict[str, str | int] = {"temp_directory": str(self._spill)}
             if limits.memory_limit is not None:
                 config["memory_limit"] = limits.memory_limit
@@ -129,7 +136,7 @@ class EngineSession:
             try:
                 self._db = duckdb.connect(":memory:", config=config)
             except BaseException:
-                shutil.rmtree(self._spill, ignore_errors=True)
+                self._remove_spill()
                 raise
             self.con = self._db.cursor()
             _OWN_DATABASES.add(self)
@@ -145,14 +152,22 @@ class EngineSession:
         if self._db is not None:
             _OWN_DATABASES.discard(self)
             self._db.close()
-            if self._spill is not None:
-                shutil.rmtree(self._spill, ignore_errors=True)
+            self._remove_spill()
             return
         cleanup = _engine_cursor()
         try:
             cleanup.execute(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE')
         finally:
             cleanup.close()
+
+    def _remove_spill(self) -> None:
+        if self._spill is not None:
+            shutil.rmtree(self._spill, ignore_errors=True)
+        for folder in self._made:  # deepest first; one still in use by others stays
+            try:
+                folder.rmdir()
+            except OSError:
+                break
 
     def __enter__(self) -> EngineSession:
         return self

@@ -235,8 +235,11 @@ def run_training(
         resolved_config["final"] = {**plan.to_dict(), **_schedule_record(request, result)}
     record = store_run(paths, request, dataset, model, resolved_config, result, val_metrics,
                        test_metrics, predictions)
+    # A final run has no best epoch: it trains the planned count and keeps the last weights.
+    epochs = (f"best epoch {result.best_epoch} of {result.epochs_run}" if plan is None else
+              f"{result.epochs_run} epochs as planned (no early stopping)")
     selection = "val" if plan is None else "pooled fold-val"
-    progress(f"best epoch {result.best_epoch} of {result.epochs_run}: {selection} log-loss "
+    progress(f"{epochs}: {selection} log-loss "
              f"{val_metrics['log_loss']:.4f}, AUC {_fmt(val_metrics['roc_auc'])}; run {record.run_id[:12]}")
     return record
 

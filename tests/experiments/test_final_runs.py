@@ -52,8 +52,10 @@ def _final_template(tmp_path_factory: pytest.TempPathFactory, _built_project_tem
     shutil.copytree(_built_project_template, root)
     (root / "studies").mkdir()
     (root / "studies" / "final.toml").write_text(STUDY, encoding="utf-8")
+    lines: list[str] = []
     run_experiment(ProjectPaths(root), load_experiment(root / "studies" / "final.toml"),
-                   show_bar=False)
+                   show_bar=False, progress=lines.append)
+    (root / "progress.txt").write_text("\n".join(lines), encoding="utf-8")
     return root
 
 
@@ -122,6 +124,15 @@ def test_a_final_run_trains_the_folds_median_best_epoch_count_on_train_and_val(p
     assert (est["train_samples"], est["val_samples"], est["epochs"]) == (n, 0, expected)
     assert est["seconds_per_epoch"] == pytest.approx(
         est["seconds_per_sample"] * min(n, t["max_train_batches"] * t["batch_size"]))
+
+
+def test_a_final_runs_progress_line_gives_its_planned_epochs_not_a_best_epoch(project: Path):
+    final = _final(project)
+    said = (project / "progress.txt").read_text(encoding="utf-8")
+    assert f"{final['epochs_run']} epochs as planned (no early stopping): pooled fold-val " \
+        f"log-loss" in said
+    fold_lines = [ln for ln in said.splitlines() if "best epoch" in ln]
+    assert fold_lines and all("pooled" not in ln for ln in fold_lines)
 
 
 def test_the_threshold_maximises_f1_on_the_pooled_fold_validation(project: Path):

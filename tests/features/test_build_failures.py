@@ -142,9 +142,58 @@ def test_skip_invalid_builds_the_rest_and_records_who_was_left_out_and_why(
     assert a50["excluded"]["GAPPY"][0].startswith("tier a20: columns obv, ")
     shown = run_fts(sample_project_dir, "describe", "a50")
     assert "SHORT: EXCLUDED by --skip-invalid: tier a50: ticker SHORT has 230 rows" in shown.output
-    # Without the flag the next build still refuses them: skipped is never silently dropped.
-    with pytest.raises(BuildError, match="2 ticker"):
+    # A new load of a ticker that still fails is refused without the flag: an exclusion is
+    # never extended silently.
+    _with_ticker_csv(project, "SHORT", "2016-01-04", 240)
+    with pytest.raises(BuildError, match="tier a50: ticker SHORT has 240 rows"):
         project.build_tier("a50")
+
+
+def test_an_exclusion_stands_while_its_load_and_definition_do(sample_project_dir: Path) -> None:
+    from tests.ingest.helpers import run_fts
+
+    project = _two_bad_tickers(sample_project_dir)
+    first = project.build_tier("a50", skip_invalid=True)
+    keys = {t: project.describe(t)["build"] for t in ("a20", "a50")}
+    # Nothing changed: the tier is up to date, without the flag (what `fts run` and `fts train`
+    # ask), and says who is left out and that they were not recomputed.
+    result = run_fts(sample_project_dir, "build-tier", "a50")
+    assert result.exit_code == 0, result.output
+    assert "a50: up to date (" in result.output and "2 excluded" in result.output
+    assert "a50: excluded SHORT: tier a50: ticker SHORT has 230 rows" in result.output
+    assert "(standing: same load and definition as when it failed, not recomputed)" in result.output
+    again = project.build_tier("a50")
+    assert again.up_to_date and again.target.manifest_id == first.target.manifest_id
+    assert sorted(again.target.excluded) == ["GAPPY", "SHORT"]
+    # A new ticker's load rebuilds that ticker only; the exclusions stand, keys and all.
+    _with_ticker_csv(project, "ACME", "2015-01-02", 700)
+    grown = project.build_tier("a50")
+    assert grown.target.built == ["ACME"]
+    assert all(set(r.built) <= {"ACME"} for r in grown.tiers)
+    after = {t: project.describe(t)["build"] for t in ("a20", "a50")}
+    for t in ("a20", "a50"):
+        assert after[t]["excluded"] == keys[t]["excluded"]
+    from fts.warehouse.registry import get_manifest
+
+    with project.connect() as con:
+        m = get_manifest(con, after["a50"]["manifest_id"])
+    assert sorted(m["excluded_keys"]) == ["GAPPY", "SHORT"]
+    assert all(len(k) == 64 for k in m["excluded_keys"].values())
+
+
+def test_a_ticker_left_out_upstream_stays_out_of_a_new_tier(sample_project_dir: Path) -> None:
+    project = _with_ticker(sample_project_dir, "GAPPY", "2016-01-04", 400)
+    _empty_volume_on(project, "GAPPY", "2017-03-01")
+    project.build_tier("a20", skip_invalid=True)
+    # a50 is built for the first time, a20 is up to date with GAPPY excluded: a50 must not
+    # compute GAPPY over the a20 rows its checks refused; it inherits the exclusion.
+    result = project.build_tier("a50")
+    assert [r.tier for r in result.tiers if not r.up_to_date] == ["a50"]
+    a50 = project.describe("a50")["build"]
+    assert list(a50["excluded"]) == ["GAPPY"]
+    assert a50["excluded"]["GAPPY"][0].startswith("tier a20: columns obv, ")
+    assert set(project.sql("select distinct ticker from a50").column("ticker").to_pylist()) == {
+        "^GSPC"}
 
 
 def test_a_ticker_failing_a_tier_is_left_out_of_the_tiers_that_read_it() -> None:

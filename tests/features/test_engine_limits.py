@@ -63,7 +63,32 @@ def test_a_limited_session_uses_its_settings_spills_into_its_folder_and_removes_
         # Another build of the process (no limits) keeps DuckDB's defaults.
         with run_plan(project, plan(project, "vix"), sources, lambda _: None) as other:
             assert _setting(other.con, "memory_limit") != "24.0 MiB"
-    assert spill.is_dir() and not any(spill.iterdir())  # the session's folder is gone
+    assert not spill.exists()  # the session's folder is gone, and the folder made for it
+
+
+def test_a_killed_builds_spill_folder_is_garbage_that_gc_removes(
+        sample_project_dir: Path) -> None:
+    import subprocess
+    import sys
+
+    from fts.audit.gc import collect_garbage
+    from fts.project import Project
+
+    paths = Project(sample_project_dir).paths
+    # A budgeted session that spills into the project's tier folder, then dies by SIGKILL.
+    script = (
+        "import os, sys\n"
+        "from fts.features.runner import EngineLimits, EngineSession\n"
+        "s = EngineSession(EngineLimits('24MiB', sys.argv[1], 1))\n"
+        "s.con.execute('CREATE TABLE big AS SELECT range AS i, random() AS x FROM range(4000000)')\n"
+        "os.kill(os.getpid(), 9)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(paths.tiers_data)], check=False)
+    assert done.returncode == -9
+    [left] = list(paths.tiers_data.iterdir())
+    assert left.name.startswith(".duckdb-spill.") and any(left.iterdir())
+    assert collect_garbage(paths).garbage == [paths.relative(left)]
+    collect_garbage(paths, delete=True)
+    assert not left.exists()
 
 
 def test_limits_change_memory_not_content(universe: tuple[pd.DataFrame, pd.DataFrame]) -> None:
@@ -79,3 +104,27 @@ def test_duckdb_gets_a_share_of_the_budget_but_never_less_than_a_floor_or_more_t
     assert duckdb_limit(6 * gib) == "1536MiB"  # a quarter
     assert duckdb_limit(512 * mib) == "256MiB"  # the floor
     assert duckdb_limit(64 * mib) == "64MiB"  # never above the budget itself
+
+
+@pytest.mark.parametrize("layout", ["v2", "v1"])
+def test_the_default_budget_is_a_quarter_of_the_containers_limit_when_smaller(
+        tmp_path: Path, layout: str) -> None:
+    from fts.features.batches import cgroup_memory_limit, default_memory_limit
+
+    gib = 2**30
+    proc = tmp_path / "proc/self"
+    proc.mkdir(parents=True)
+    if layout == "v2":
+        proc.joinpath("cgroup").write_text("0::/box/job\n")
+        limit = tmp_path / "sys/fs/cgroup/box/job/memory.max"
+    else:
+        proc.joinpath("cgroup").write_text("5:cpu,cpuacct:/x\n4:memory:/box/job\n")
+        limit = tmp_path / "sys/fs/cgroup/memory/box/job/memory.limit_in_bytes"
+    limit.parent.mkdir(parents=True)
+    limit.write_text(f"{2 * gib}\n")
+    assert cgroup_memory_limit(tmp_path) == 2 * gib
+    assert default_memory_limit(tmp_path) == gib // 2
+    # No limit set ("max" in v2, a page-rounded 2**63 in v1): the machine's RAM decides.
+    limit.write_text("max\n" if layout == "v2" else "9223372036854771712\n")
+    assert cgroup_memory_limit(tmp_path) is None
+    assert default_memory_limit(tmp_path) == default_memory_limit(tmp_path / "nowhere") > gib // 2
