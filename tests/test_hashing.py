@@ -51,3 +51,19 @@ def test_table_hash_depends_on_every_string_byte() -> None:
     assert table_content_sha256(base) != table_content_sha256(moved)
     assert hashlib.sha256(_column_bytes(base.column("ticker"))).hexdigest() != hashlib.sha256(
         _column_bytes(moved.column("ticker"))).hexdigest()
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.floats(allow_nan=True, allow_infinity=True) | st.none(), max_size=40),
+       start=st.integers(0, 10), split=st.integers(0, 40))
+def test_the_float_fast_path_digests_what_the_canonical_bytes_do(
+        values: list[float | None], start: int, split: int) -> None:
+    from fts.core.hashing import _column_digest
+
+    arr = pa.array(values, type=pa.float64())
+    # Sliced (an offset into the buffer), chunked in two, with and without nulls, -0.0 and NaN.
+    for col in (arr, arr.slice(min(start, len(arr))),
+                pa.chunked_array([arr[:split], arr[split:]], type=pa.float64()),
+                pa.chunked_array([arr.fill_null(-0.0)]), arr.fill_null(float("nan"))):
+        whole = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        assert _column_digest(col) == hashlib.sha256(_column_bytes(whole)).digest()

@@ -19,7 +19,10 @@ from pathlib import Path
 
 from fts.core.errors import FtsError
 
-BYTES_PER_RAW_ROW = 5 * 1024  # measured ~4.7 KiB of peak per raw row in one batch; rounded up
+# A batch's rows: with DuckDB's share below, 163 tickers x 30 years of a100 (1.23M raw rows) in
+# one batch peaked at 3.56 GiB and 136 tickers (1.03M rows, this constant at a 6 GiB budget) at
+# 3.2 GiB (bench/build_tier.py --scale; docs/features.md "Scale").
+BYTES_PER_RAW_ROW = 6 * 1024
 DEFAULT_RAM_FRACTION = 0.25
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
           "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -88,9 +91,12 @@ def cgroup_memory_limit(root: Path = Path("/")) -> int | None:
 #: table blocks and operator state to disk. The rest of a batch lives outside DuckDB (the Python
 #: models' frames, each tier's Arrow table and the pandas chunk pandera checks), and DuckDB held
 #: to a limit also hands back what it freed: 100 tickers x 30 years of a100 in one batch peaked
-#: at 3.00 GiB with DuckDB allowed the whole 6 GiB budget and at 2.04 GiB with 1 GiB, in the same
-#: time (bench/build_memory.py; docs/features.md).
-DUCKDB_SHARE = 0.25
+#: at 3.00 GiB with DuckDB allowed the whole 6 GiB budget and at 2.04 GiB with 1 GiB
+#: (bench/build_memory.py; docs/features.md). Too small a share makes DuckDB spill the wide
+#: tier joins to disk: a batch of 163 tickers took 47.9 s with a quarter (1.5 GiB) and 41.6 s
+#: with 0.4 (2.4 GiB), peaking 0.8 GiB higher; batches are sized (BYTES_PER_RAW_ROW) so that
+#: the peak stays near half the budget.
+DUCKDB_SHARE = 0.4
 DUCKDB_MIN = 256 * 2**20  # below this DuckDB cannot hold one window partition's state
 
 

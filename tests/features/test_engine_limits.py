@@ -101,7 +101,7 @@ def test_limits_change_memory_not_content(universe: tuple[pd.DataFrame, pd.DataF
 
 def test_duckdb_gets_a_share_of_the_budget_but_never_less_than_a_floor_or_more_than_it() -> None:
     gib, mib = 2**30, 2**20
-    assert duckdb_limit(6 * gib) == "1536MiB"  # a quarter
+    assert duckdb_limit(6 * gib) == "2457MiB"  # 0.4 of it
     assert duckdb_limit(512 * mib) == "256MiB"  # the floor
     assert duckdb_limit(64 * mib) == "64MiB"  # never above the budget itself
 
