@@ -154,6 +154,8 @@ def superseded_builds(paths: ProjectPaths, refs: References) -> list[Superseded]
     live |= refs.current_tiers
     live |= {mid for mid, b in bodies.items() if b.get("kind") == "dataset"
              and any(i.get("id") in refs.current_tiers for i in b.get("inputs") or [])}
+    live |= {mid for mid, b in bodies.items() if b.get("kind") == "dataset"
+             and _reads_current_rows(b, bodies, refs.current_tiers)}
     stack = list(live)
     while stack:  # everything a live manifest was made from is live
         body = bodies.get(stack.pop()) or {}
@@ -169,6 +171,29 @@ def superseded_builds(paths: ProjectPaths, refs: References) -> list[Superseded]
                        sorted({str(o["path"]) for o in bodies[mid].get("outputs") or []
                                if o.get("path") and str(o["path"]) not in live_files}))
             for mid in dead]
+
+
+def _reads_current_rows(dataset: dict[str, Any], bodies: dict[str, dict[str, Any]],
+                        current: set[str]) -> bool:
+    """Whether a dataset made from an earlier build of its tier reads rows the current build
+    still has: the same definition and the same content for each of its tickers. Such a
+    dataset is what `build_dataset` returns today (it is keyed on its own tickers' rows), so
+    it is not superseded."""
+    by_tier = {str(bodies[m].get("tier", bodies[m].get("name"))): bodies[m]
+               for m in current if m in bodies}
+    for i in dataset.get("inputs") or []:
+        old = bodies.get(str(i.get("id")))
+        if old is None or old.get("kind") != "tier":
+            continue
+        now = by_tier.get(str(old.get("tier", old.get("name"))))
+        if now is None or now.get("fingerprint") != old.get("fingerprint"):
+            return False
+        rows_then = {o.get("ticker"): o.get("content_sha256") for o in old.get("outputs") or []}
+        rows_now = {o.get("ticker"): o.get("content_sha256") for o in now.get("outputs") or []}
+        tickers = dataset.get("tickers") or []
+        return bool(tickers) and all(
+            rows_then.get(t) is not None and rows_then.get(t) == rows_now.get(t) for t in tickers)
+    return False
 
 
 def remove(paths: ProjectPaths, rel: str) -> int:

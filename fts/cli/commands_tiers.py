@@ -16,7 +16,8 @@ from fts.cli.common import get_project
 @click.option("--skip-invalid", is_flag=True,
               help="Build the tickers that pass the checks; record the failing ones as excluded.")
 @click.option("--memory-limit", default=None, metavar="SIZE",
-              help="Memory budget of the build, e.g. 4GB (default: a quarter of the RAM).")
+              help="Memory budget of the build, e.g. 4GB (default: a quarter of the RAM, or of "
+                   "the container's memory limit if smaller).")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="Run ticker batches in this many processes at once (sharing the budget).")
 @click.pass_context

@@ -65,21 +65,26 @@ def cgroup_memory_limit(root: Path = Path("/")) -> int | None:
     `memory.limit_in_bytes`), or None where there is none (`root`: for tests)."""
     try:
         lines = (root / "proc/self/cgroup").read_text().splitlines()
-    except OSError:
+    except (OSError, ValueError):  # ValueError: not text
         return None
     candidates = []
     for line in lines:
-        _, controllers, path = line.split(":", 2)
-        rel = path.lstrip("/")
-        if controllers == "":  # v2: one unified hierarchy
-            candidates.append(root / "sys/fs/cgroup" / rel / "memory.max")
-        elif "memory" in controllers.split(","):
-            candidates.append(root / "sys/fs/cgroup/memory" / rel / "memory.limit_in_bytes")
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        rel = Path(path.lstrip("/"))
+        # The group's own limit and its parents' (a limit set on a parent binds too).
+        for group in (rel, *rel.parents):
+            if controllers == "":  # v2: one unified hierarchy
+                candidates.append(root / "sys/fs/cgroup" / group / "memory.max")
+            elif "memory" in controllers.split(","):
+                candidates.append(root / "sys/fs/cgroup/memory" / group / "memory.limit_in_bytes")
     limits = []
     for f in candidates:
         try:
             text = f.read_text().strip()
-        except OSError:
+        except (OSError, ValueError):
             continue
         # "max" (v2) or a huge page-rounded number (v1) means no limit.
         if text.isdigit() and int(text) < 2**60:

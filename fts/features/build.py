@@ -156,7 +156,7 @@ def _report_exclusions(progress: Callable[[str], None], tier: str,
     """One line per ticker left out of `tier`; those not recomputed say so."""
     for ticker, why in excluded.items():
         standing = ("" if ticker in failed_now else
-                    " (standing: same load and definition as when it failed, not recomputed)")
+                    " (standing: not recomputed by this build)")
         progress(f"{tier}: excluded {ticker}: {'; '.join(why)}{standing}")
 
 
@@ -166,7 +166,11 @@ _Staged = dict[str, list[tuple[dict[str, Any], StagedFile]]]
 def stage_writers(jobs: int) -> int:
     """Threads staging one batch's files: the cores (at most 4) shared by the `jobs` batches
     that run at once, so a build never asks for more than the machine has."""
-    return max(1, min(4, os.cpu_count() or 1) // jobs)
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may run on
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(4, cores) // jobs)
 
 
 def _run_batches(
@@ -260,8 +264,10 @@ def _batch_job(paths: ProjectPaths, build: BuildPlan, batch: list[str], limit: i
     written: list[StagedFile] = []
 
     def stage(rel: str, write: Callable[[Path], None]) -> StagedFile:
-        written.append(stage_file(paths, rel, write, owner))
-        return written[-1]
+        # Called from the batch's staging threads: no `written[-1]`, another may have appended.
+        staged = stage_file(paths, rel, write, owner)
+        written.append(staged)
+        return staged
 
     try:
         return _one_batch(paths, build, batch, stage, limit, lambda _: None, writers)
@@ -289,8 +295,8 @@ def _assemble(build: BuildPlan, pub: Publication, staged: _Staged, seconds: dict
         # and the tickers that failed now, each with the build key it failed at.
         failed = failures.excluded_from(t, build.ancestors(t))
         excluded = dict(sorted({**p.excluded, **failed}.items()))
-        excluded_keys = {x: (p.keys.get(x) if x in failed else p.excluded_keys.get(x))
-                         for x in excluded}
+        excluded_keys = {x: (p.keys.get(x) or p.excluded_keys.get(x)) if x in failed
+                         else p.excluded_keys.get(x) for x in excluded}
         new = [(e, f) for e, f in staged[t] if e["ticker"] not in excluded]
         files = sorted(new + [(e, keep_ticker(pub, e)) for e in p.kept.values()],
                        key=lambda ef: ef[0]["ticker"])

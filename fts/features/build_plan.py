@@ -143,19 +143,22 @@ def _keepable(paths: ProjectPaths, tier: str, manifest: Manifest | None,
 
 
 def _tier_plan(tier: str, keys: dict[str, str], keepable: dict[str, dict[str, Any]],
-               manifest: Manifest | None, path: str | None, named: bool) -> TierPlan:
+               manifest: Manifest | None, path: str | None,
+               named: set[str] | None) -> TierPlan:
     was_excluded: dict[str, list[str]] = dict((manifest or {}).get("excluded") or {})
     excluded_at: dict[str, str | None] = dict((manifest or {}).get("excluded_keys") or {})
     # An exclusion sticks while its key holds: the same definition over the same loads fails
     # the same way, so recomputing it would only make the tier never up to date. (Builds
     # before keys were recorded have none: their excluded tickers are recomputed once.)
-    sticky = {t for t, k in keys.items() if t in was_excluded and excluded_at.get(t) == k}
-    if named:  # a `--ticker` build keeps the tickers it does not name, exclusions included
-        sticky |= set(was_excluded) - set(keys)
+    # A ticker named with `--ticker` is tried again (after a fix to the checks, say).
+    sticky = {t for t, k in keys.items() if t in was_excluded and excluded_at.get(t) == k
+              and t not in (named or ())}
+    if named is not None:  # a `--ticker` build keeps the tickers it does not name,
+        sticky |= set(was_excluded) - set(keys)  # exclusions included
     build = sorted(t for t, k in keys.items()
                    if t not in sticky and keepable.get(t, {}).get("key") != k)
     kept = {t: o for t, o in keepable.items() if t not in build}
-    if not named:  # a whole-tier build holds exactly the tickers it was asked for
+    if named is None:  # a whole-tier build holds exactly the tickers it was asked for
         kept = {t: o for t, o in kept.items() if t in keys}
     current = set(manifest["tickers"]) if manifest is not None else set()
     dropped = sorted(current - set(kept) - set(build))
@@ -209,7 +212,8 @@ def plan_build(
     for t in tier_order:
         keys = ticker_keys(full[t], inputs, market[t], inputs.tickers)
         tiers[t] = _tier_plan(t, keys, keepable[t], manifests[t],
-                              current[t][1] if t in current else None, bool(tickers))
+                              current[t][1] if t in current else None,
+                              set(tickers) if tickers else None)
     parents = parent_tiers(project, models)
     _inherit_exclusions(tiers, tier_order, parents)
     return BuildPlan(tier, project, models, tier_order, own, full, inputs, market, tiers,

@@ -123,11 +123,15 @@ class EngineSession:
             base = Path(limits.temp_directory or tempfile.gettempdir())
             # Folders made for the spill folder go with it (a failed build leaves no trace).
             self._made = [p for p in (base, *base.parents) if not p.exists()]
-            base.mkdir(parents=True, exist_ok=True)
             # Named like a publication's staged files (`.<name>.<pid>.<token>.tmp`): if this
-            # process is killed, `fts gc` sees a dead writer's folder and removes it.
+            # process is killed, `fts gc` sees a dead writer's folder and removes it. Made
+            # with its parents in one call: another batch may remove an empty parent meanwhile.
             self._spill = temp_path(base / "duckdb-spill")
-            self._spill.mkdir()
+            try:
+                self._spill.mkdir(parents=True)
+            except BaseException:
+                self._remove_spill()
+                raise
             config: dict[str, str | int] = {"temp_directory": str(self._spill)}
             if limits.memory_limit is not None:
                 config["memory_limit"] = limits.memory_limit

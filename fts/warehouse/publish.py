@@ -63,6 +63,7 @@ STEPS = ("staged", "renamed", "registered", "committed")
 TEMP_PATTERN = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<token>[0-9a-f]{8})\.tmp$")
 
 _kills: Counter[str] = Counter()
+_kills_lock = threading.Lock()
 _locks: dict[Path, filelock.BaseFileLock] = {}
 _locks_guard = threading.Lock()
 
@@ -130,8 +131,10 @@ def kill_point(step: str) -> None:
     spec = os.environ.get(KILL_ENV)
     if not spec or not spec.startswith(step + ":"):
         return
-    _kills[step] += 1
-    if _kills[step] == int(spec.split(":", 1)[1]):
+    with _kills_lock:  # files are staged from several threads at once
+        _kills[step] += 1
+        hit = _kills[step] == int(spec.split(":", 1)[1])
+    if hit:
         os.kill(os.getpid(), signal.SIGKILL)
 
 

@@ -55,6 +55,13 @@ def test_rebuilding_another_ticker_keeps_the_dataset_and_its_id(sample_project_d
     # (so a study pinned to its id resumes), while a dataset of every ticker is rebuilt.
     again = build_dataset(project.paths, spec)
     assert again.id == gspc.id
+    # `fts gc` keeps it (it reads rows the current build has), with the build it pins.
+    from fts.audit import audit_project
+    from fts.audit.gc import collect_garbage
+
+    collect_garbage(project.paths, delete=True)
+    assert build_dataset(project.paths, spec).id == gspc.id
+    assert audit_project(project.paths).ok
     assert build_dataset(project.paths, DatasetSpec("a20", 1, 1.0, min_val_positives=0)).id \
         != everyone.id
 

@@ -89,6 +89,10 @@ def test_batches_in_worker_processes_equal_a_build_in_one(
     # 64 MiB shared by 2 workers, at about 2,000 raw rows per 32 MiB (the batches are planned
     # in the build's process): ACME and BETA (1,250 rows), then ^GSPC (5,031) alone.
     monkeypatch.setattr(batches, "BYTES_PER_RAW_ROW", 2**25 // 2000)
+    # Each worker stages its batch's files from several threads (whatever the cores here).
+    import fts.features.build as build_module
+
+    monkeypatch.setattr(build_module, "stage_writers", lambda jobs: 3)
     result = project.build_tier("a20", memory_limit="64MiB", jobs=2, progress=lines.append)
     assert any("2 batches in 2 worker processes" in ln for ln in lines), lines
     assert result.target.built == ["ACME", "BETA", "^GSPC"]

@@ -161,10 +161,13 @@ def test_an_exclusion_stands_while_its_load_and_definition_do(sample_project_dir
     assert result.exit_code == 0, result.output
     assert "a50: up to date (" in result.output and "2 excluded" in result.output
     assert "a50: excluded SHORT: tier a50: ticker SHORT has 230 rows" in result.output
-    assert "(standing: same load and definition as when it failed, not recomputed)" in result.output
+    assert "(standing: not recomputed by this build)" in result.output
     again = project.build_tier("a50")
     assert again.up_to_date and again.target.manifest_id == first.target.manifest_id
     assert sorted(again.target.excluded) == ["GAPPY", "SHORT"]
+    # Named with --ticker, an excluded ticker is tried again (and refused again, unchanged).
+    with pytest.raises(BuildError, match="tier a50: ticker SHORT has 230 rows"):
+        project.build_tier("a50", tickers=["SHORT"])
     # A new ticker's load rebuilds that ticker only; the exclusions stand, keys and all.
     _with_ticker_csv(project, "ACME", "2015-01-02", 700)
     grown = project.build_tier("a50")

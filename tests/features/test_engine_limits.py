@@ -124,6 +124,12 @@ def test_the_default_budget_is_a_quarter_of_the_containers_limit_when_smaller(
     limit.write_text(f"{2 * gib}\n")
     assert cgroup_memory_limit(tmp_path) == 2 * gib
     assert default_memory_limit(tmp_path) == gib // 2
+    # A tighter limit on a parent group binds too; a malformed line is skipped, never fatal.
+    parent = limit.parent.parent / limit.name
+    parent.write_text(f"{gib}\n")
+    proc.joinpath("cgroup").write_text("garbage\n\n" + proc.joinpath("cgroup").read_text())
+    assert cgroup_memory_limit(tmp_path) == gib
+    parent.unlink()
     # No limit set ("max" in v2, a page-rounded 2**63 in v1): the machine's RAM decides.
     limit.write_text("max\n" if layout == "v2" else "9223372036854771712\n")
     assert cgroup_memory_limit(tmp_path) is None
