@@ -2,11 +2,10 @@
 the universe: each batch is run, validated and staged to disk before the next one starts.
 
 The budget is `--memory-limit` (by default a quarter of the machine's RAM, or of the
-container's limit where that is smaller); DuckDB's
-`memory_limit` in each batch's session is a share of it (`DUCKDB_SHARE`). A batch holds at most `budget / BYTES_PER_RAW_ROW` raw
-rows: a build's peak was measured at about 4.7 KiB per raw row (every model's output, the
-trimmed tiers, their Arrow and pandas copies for validation), so a batch of that many rows
-stays within the budget. A ticker is never split (its features are computed on its whole
+container's limit where that is smaller); DuckDB's `memory_limit` in each batch's session is a
+share of it (`DUCKDB_SHARE`). A batch holds at most `budget / BYTES_PER_RAW_ROW` raw rows, so
+that its peak (every model's output, the trimmed tiers, their Arrow and pandas copies for
+validation) stays near half the budget. A ticker is never split (its features are computed on its whole
 history), so one ticker larger than the budget makes a batch of its own.
 """
 
@@ -19,9 +18,9 @@ from pathlib import Path
 
 from fts.core.errors import FtsError
 
-# A batch's rows: with DuckDB's share below, 163 tickers x 30 years of a100 (1.23M raw rows) in
-# one batch peaked at 3.56 GiB and 136 tickers (1.03M rows, this constant at a 6 GiB budget) at
-# 3.2 GiB (bench/build_tier.py --scale; docs/features.md "Scale").
+# A batch's raw rows are at most budget / this: with DuckDB's share below, batches of 136
+# tickers x 30 years (1.03M raw rows at the 6 GiB default) peaked at 3.39 GiB building 500
+# tickers and 3.53 GiB building 5,000 (bench/build_tier.py --scale; docs/features.md "Scale").
 BYTES_PER_RAW_ROW = 6 * 1024
 DEFAULT_RAM_FRACTION = 0.25
 _UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
