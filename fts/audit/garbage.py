@@ -154,8 +154,10 @@ def superseded_builds(paths: ProjectPaths, refs: References) -> list[Superseded]
     live |= refs.current_tiers
     live |= {mid for mid, b in bodies.items() if b.get("kind") == "dataset"
              and any(i.get("id") in refs.current_tiers for i in b.get("inputs") or [])}
+    by_tier = {str(bodies[m].get("tier", bodies[m].get("name"))): bodies[m]
+               for m in refs.current_tiers if m in bodies}
     live |= {mid for mid, b in bodies.items() if b.get("kind") == "dataset"
-             and _reads_current_rows(b, bodies, refs.current_tiers)}
+             and _reads_current_rows(b, bodies, by_tier)}
     stack = list(live)
     while stack:  # everything a live manifest was made from is live
         body = bodies.get(stack.pop()) or {}
@@ -174,13 +176,11 @@ def superseded_builds(paths: ProjectPaths, refs: References) -> list[Superseded]
 
 
 def _reads_current_rows(dataset: dict[str, Any], bodies: dict[str, dict[str, Any]],
-                        current: set[str]) -> bool:
+                        by_tier: dict[str, dict[str, Any]]) -> bool:
     """Whether a dataset made from an earlier build of its tier reads rows the current build
     still has: the same definition and the same content for each of its tickers. Such a
     dataset is what `build_dataset` returns today (it is keyed on its own tickers' rows), so
-    it is not superseded."""
-    by_tier = {str(bodies[m].get("tier", bodies[m].get("name"))): bodies[m]
-               for m in current if m in bodies}
+    it is not superseded. `by_tier`: the current build's manifest body of each tier."""
     for i in dataset.get("inputs") or []:
         old = bodies.get(str(i.get("id")))
         if old is None or old.get("kind") != "tier":

@@ -193,14 +193,19 @@ def test_a_cell_finished_the_old_way_is_refused(project: Path):
     assert "Traceback" not in output
 
 
+def _unfinish_with_final_config(root: Path, run_id: str, config: dict) -> None:
+    """An unfinished cell (its row deleted) whose final run `run_id` is stored with `config`."""
+    with connect(root / "warehouse.duckdb", project_root=root) as con:
+        con.execute("DELETE FROM experiments.cells")
+        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
+                    [json.dumps(config), run_id])
+
+
 def test_stored_final_runs_made_another_way_are_refused_not_mixed(project: Path):
     # An unfinished cell whose final run was stored the old way (no fold plan in its config).
     final = _final(project)
     config = {k: v for k, v in final["config"].items() if k != "final"}
-    with connect(project / "warehouse.duckdb", project_root=project) as con:
-        con.execute("DELETE FROM experiments.cells")
-        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
-                    [json.dumps(config), final["run_id"]])
+    _unfinish_with_final_config(project, final["run_id"], config)
     code, output = _run(project)
     assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
     assert len(rows(project, "SELECT * FROM train.runs WHERE purpose = 'final'")) == 1
@@ -380,10 +385,7 @@ def test_a_stored_final_run_whose_rules_were_reworded_is_resumed_not_refused(pro
     config = final["config"]
     config["final"]["epochs_rule"] += " (reworded)"
     config["final"]["threshold_source"]["rule"] = "the F1 maximum, in other words"
-    with connect(project / "warehouse.duckdb", project_root=project) as con:
-        con.execute("DELETE FROM experiments.cells")  # an unfinished cell with its final run
-        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
-                    [json.dumps(config), final["run_id"]])
+    _unfinish_with_final_config(project, final["run_id"], config)
     code, output = _run(project)
     assert code == 0, output
     # The stored run was reused, not trained again, and the cell is finished on it.
@@ -393,10 +395,7 @@ def test_a_stored_final_run_whose_rules_were_reworded_is_resumed_not_refused(pro
     assert json.loads(ids) == [final["run_id"]]
     # ... while another epoch count is still another plan.
     config["final"]["epochs"] += 1
-    with connect(project / "warehouse.duckdb", project_root=project) as con:
-        con.execute("DELETE FROM experiments.cells")
-        con.execute("UPDATE train.runs SET config = ? WHERE run_id = ?",
-                    [json.dumps(config), final["run_id"]])
+    _unfinish_with_final_config(project, final["run_id"], config)
     code, output = _run(project)
     assert code == 1 and "final run(s)" in output.strip().splitlines()[-1], output
 
